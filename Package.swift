@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+// smimegate — an S/MIME security gateway for mail at rest.
+// Layers (DESIGN.md): smimegate (CLI) → SMIME / Keystore → CMS / PKI / MIME → C modules.
+import PackageDescription
+
+let package = Package(
+    name: "smimegate",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "smimegate", targets: ["smimegate"])
+    ],
+    dependencies: [
+        // The only third-party dependency: the command-line tree (DESIGN.md, STYLE.md).
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "MIME"),
+        .target(name: "CMS", dependencies: ["COpenSSL"]),
+        .target(name: "PKI", dependencies: ["CMS", "COpenSSL"]),
+        .target(name: "SMIME", dependencies: ["MIME", "CMS", "PKI"]),
+        .target(name: "Keystore", dependencies: ["CSQLite", "CArchive", "CMS", "PKI"]),
+        .executableTarget(
+            name: "smimegate",
+            dependencies: [
+                "MIME", "CMS", "PKI", "SMIME", "Keystore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "MIMETests", dependencies: ["MIME"]),
+        .testTarget(name: "CMSTests", dependencies: ["CMS", "PKI"]),
+        .testTarget(name: "SMIMETests", dependencies: ["SMIME", "MIME", "CMS", "PKI"]),
+        .testTarget(name: "KeystoreTests", dependencies: ["Keystore", "CMS"]),
+        .testTarget(name: "CLITests", dependencies: ["smimegate"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

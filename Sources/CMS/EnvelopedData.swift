@@ -1,0 +1,64 @@
+import COpenSSL
+
+extension CMS {
+    /// RFC 5652 §6 EnvelopedData (CBC ciphers) or RFC 5083 AuthEnvelopedData (GCM):
+    /// a random content-encryption key, wrapped for every recipient — RSA key
+    /// transport (PKCS #1 v1.5, or OAEP with SHA-256, RFC 8017/RFC 4055) or, for EC
+    /// recipients, ECDH key agreement (RFC 5753). `content` must be canonical.
+    public static func encrypt(
+        _ content: [UInt8], recipients: [Certificate], cipher: ContentCipher = .aes256cbc,
+        keyTransport: KeyTransport = .pkcs1v15
+    ) throws -> [UInt8] {
+        guard !recipients.isEmpty else { throw OpenSSLError(operation: "encrypt", reasons: ["no recipients"]) }
+        OpenSSLError.clear()
+        let flags = UInt32(CMS_PARTIAL | CMS_BINARY)
+        guard let raw = CMS_encrypt(nil, nil, cipher.evp, flags) else { throw OpenSSLError.drain("encrypt") }
+        let cms = ContentInfo(taking: raw)
+        for recipient in recipients {
+            let isRSA = recipient.publicKey.algorithm == "RSA"
+            let useOAEP = keyTransport == .oaep && isRSA
+            let riFlags = useOAEP ? flags | UInt32(CMS_KEY_PARAM) : flags
+            guard let ri = CMS_add1_recipient_cert(cms.cms, recipient.x509, riFlags) else {
+                let error = OpenSSLError.drain("encrypt")
+                throw OpenSSLError(operation: "encrypt to \(recipient.subject)", reasons: error.reasons)
+            }
+            if useOAEP {
+                guard let pctx = CMS_RecipientInfo_get0_pkey_ctx(ri),
+                    smg_EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) > 0,
+                    smg_EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) > 0,
+                    smg_EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) > 0
+                else { throw OpenSSLError.drain("encrypt (RSA-OAEP)") }
+            }
+        }
+        let input = try MemoryBIO(content)
+        guard CMS_final(cms.cms, input.bio, nil, flags) == 1 else { throw OpenSSLError.drain("encrypt") }
+        return try cms.der
+    }
+
+    /// Decrypts EnvelopedData or AuthEnvelopedData with `key`. The recipient info is
+    /// found by `certificate` (issuer-and-serial or subject key identifier).
+    public static func decrypt(_ der: [UInt8], certificate: Certificate, key: PrivateKey) throws -> [UInt8] {
+        let cms = try ContentInfo(der: der)
+        switch cms.contentType {
+        case .envelopedData, .authEnvelopedData: break
+        case let other: throw OpenSSLError(operation: "decrypt", reasons: ["not an enveloped message (\(other))"])
+        }
+        OpenSSLError.clear()
+        let out = try MemoryBIO()
+        guard CMS_decrypt(cms.cms, key.pkey, certificate.x509, nil, out.bio, UInt32(CMS_BINARY)) == 1 else {
+            let error = OpenSSLError.drain("decrypt")
+            if error.reasons.contains(where: { $0.contains("no matching recipient") }) {
+                throw OpenSSLError(operation: "decrypt", reasons: ["the message is not encrypted to \(certificate.subject)"])
+            }
+            throw error
+        }
+        return out.bytes
+    }
+
+    /// The recipient identifiers of an enveloped message, for error messages.
+    public static func recipientCount(_ der: [UInt8]) throws -> Int {
+        let cms = try ContentInfo(der: der)
+        guard let infos = CMS_get0_RecipientInfos(cms.cms) else { return 0 }
+        return Int(OPENSSL_sk_num(infos))
+    }
+}

@@ -1,0 +1,121 @@
+import COpenSSL
+import Foundation
+
+/// The gateway's signing identity: a certificate, its private key and the chain
+/// to include. Built once per run and shared by all workers.
+public struct Signer: Sendable {
+    public let certificate: Certificate
+    public let key: PrivateKey
+    public let chain: [Certificate]
+    public var digest: DigestAlgorithm
+    public var padding: SignaturePadding
+
+    public init(
+        certificate: Certificate, key: PrivateKey, chain: [Certificate] = [],
+        digest: DigestAlgorithm = .sha256, padding: SignaturePadding = .pkcs1v15
+    ) {
+        self.certificate = certificate
+        self.key = key
+        self.chain = chain
+        self.digest = digest
+        self.padding = padding
+    }
+}
+
+/// What `CMS.verifySignature` found: the signed content, the signers and the
+/// certificates carried in the message. Trust is decided by the caller (PKI).
+public struct SignatureCheck: Sendable {
+    public let content: [UInt8]
+    public let signers: [Certificate]
+    public let certificates: [Certificate]
+    public let signingTime: Date?
+    public let digestAlgorithm: String?
+}
+
+extension CMS {
+    /// RFC 5652 §5: SignedData over `content`, with signingTime, SMIMECapabilities,
+    /// the signer's certificate and `chain`. `detached` leaves the content out
+    /// (multipart/signed). The content is signed exactly as given (CMS_BINARY):
+    /// the caller supplies the canonical CRLF form.
+    public static func sign(_ content: [UInt8], signer: Signer, detached: Bool) throws -> [UInt8] {
+        OpenSSLError.clear()
+        var flags = UInt32(CMS_PARTIAL | CMS_BINARY)
+        if detached { flags |= UInt32(CMS_DETACHED) }
+        guard let raw = CMS_sign(nil, nil, nil, nil, flags) else { throw OpenSSLError.drain("sign") }
+        let cms = ContentInfo(taking: raw)
+        let usePSS = signer.padding == .pss && signer.key.algorithm == "RSA"
+        let signerFlags = usePSS ? flags | UInt32(CMS_KEY_PARAM) : flags
+        guard let si = CMS_add1_signer(cms.cms, signer.certificate.x509, signer.key.pkey, signer.digest.evp, signerFlags)
+        else { throw OpenSSLError.drain("sign") }
+        if usePSS {
+            guard let pctx = CMS_SignerInfo_get0_pkey_ctx(si),
+                smg_EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0,
+                smg_EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0
+            else { throw OpenSSLError.drain("sign (RSA-PSS)") }
+        }
+        for certificate in signer.chain where certificate != signer.certificate {
+            guard CMS_add1_cert(cms.cms, certificate.x509) == 1 else { throw OpenSSLError.drain("sign (add chain)") }
+        }
+        let input = try MemoryBIO(content)
+        guard CMS_final(cms.cms, input.bio, nil, flags) == 1 else { throw OpenSSLError.drain("sign") }
+        return try cms.der
+    }
+
+    /// Checks the signatures of a SignedData (RFC 5652 §5.6): the message digest
+    /// over the content (`detachedContent` for multipart/signed) and each
+    /// signature with the signer's public key. Does not judge the certificates:
+    /// chain, dates, key usage and addresses are the PKI layer's work.
+    public static func verifySignature(_ der: [UInt8], detachedContent: [UInt8]? = nil) throws -> SignatureCheck {
+        let cms = try ContentInfo(der: der)
+        guard cms.contentType == .signedData else {
+            throw OpenSSLError(operation: "verify", reasons: ["not a SignedData (\(cms.contentType))"])
+        }
+        guard let infos = CMS_get0_SignerInfos(cms.cms), OPENSSL_sk_num(infos) > 0 else {
+            throw OpenSSLError(operation: "verify", reasons: ["no signers (certificates-only message)"])
+        }
+        OpenSSLError.clear()
+        let out = try MemoryBIO()
+        let content = try detachedContent.map { try MemoryBIO($0) }
+        let flags = UInt32(CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY)
+        guard CMS_verify(cms.cms, nil, nil, content?.bio, out.bio, flags) == 1 else {
+            let error = OpenSSLError.drain("verify")
+            throw OpenSSLError(operation: "bad signature", reasons: error.reasons)
+        }
+        var signers: [Certificate] = []
+        if let stack = CMS_get0_signers(cms.cms) {
+            for i in 0..<OPENSSL_sk_num(stack) {
+                if let x = OPENSSL_sk_value(stack, i) { signers.append(Certificate(retaining: OpaquePointer(x))) }
+            }
+            OPENSSL_sk_free(stack)
+        }
+        let first = OPENSSL_sk_value(infos, 0).map { OpaquePointer($0) }
+        return SignatureCheck(
+            content: detachedContent ?? out.bytes,
+            signers: signers,
+            certificates: cms.certificates,
+            signingTime: first.flatMap(signingTime),
+            digestAlgorithm: first.flatMap(digestName))
+    }
+
+    private static func signingTime(_ si: OpaquePointer) -> Date? {
+        let index = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1)
+        guard index >= 0, let attribute = CMS_signed_get_attr(si, index),
+            let type = X509_ATTRIBUTE_get0_type(attribute, 0)
+        else { return nil }
+        let kind = type.pointee.type
+        guard kind == V_ASN1_UTCTIME || kind == V_ASN1_GENERALIZEDTIME,
+            let time = type.pointee.value.utctime
+        else { return nil }
+        return Certificate.date(UnsafePointer(time))
+    }
+
+    private static func digestName(_ si: OpaquePointer) -> String? {
+        var digest: UnsafeMutablePointer<X509_ALGOR>? = nil
+        CMS_SignerInfo_get0_algs(si, nil, nil, &digest, nil)
+        guard let digest else { return nil }
+        var object: OpaquePointer? = nil
+        X509_ALGOR_get0(&object, nil, nil, UnsafePointer(digest))
+        guard let object, let name = OBJ_nid2sn(OBJ_obj2nid(object)) else { return nil }
+        return String(cString: name).lowercased()
+    }
+}
