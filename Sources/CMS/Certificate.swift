@@ -13,6 +13,9 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
     /// Takes ownership of `x509`.
     init(taking x509: OpaquePointer) { self.x509 = x509 }
 
+    /// Takes ownership of an `X509` built elsewhere (the PKI certificate builder).
+    public static func adopting(_ x509: OpaquePointer) -> Certificate { Certificate(taking: x509) }
+
     /// Adds a reference to `x509` (for pointers borrowed from a CMS structure or stack).
     init(retaining x509: OpaquePointer) {
         X509_up_ref(x509)

@@ -1,1 +1,163 @@
-// placeholder
+import CMS
+import Foundation
+import MIME
+import PKI
+
+/// Opaque (application/pkcs7-mime) or detached (multipart/signed) signatures (SPEC F2).
+public enum SignMode: String, CaseIterable, Sendable {
+    case opaque, detached
+}
+
+/// The verdict on a signed message (SPEC F10) and what was unwrapped.
+public struct Verification: Sendable {
+    public enum Verdict: Sendable, Equatable {
+        case pass
+        case fail(String)
+    }
+
+    public let verdict: Verdict
+    public let signer: Certificate?
+    public let signingTime: Date?
+    public let digestAlgorithm: String?
+    /// The message with the signature removed (outer fields + signed entity), when available.
+    public let unwrapped: Entity?
+
+    public var passed: Bool { verdict == .pass }
+}
+
+/// S/MIME transforms of whole messages (RFC 8551). Signatures and envelopes are
+/// computed over the canonical CRLF form; the output keeps the input's line endings.
+public enum SMIME {
+    static let p7mFields = [
+        HeaderField(name: "Content-Transfer-Encoding", value: "base64"),
+        HeaderField(name: "Content-Disposition", value: "attachment; filename=\"smime.p7m\""),
+    ]
+
+    // MARK: Sign (F1, F2)
+
+    public static func sign(_ message: Entity, signer: Signer, mode: SignMode) throws -> Entity {
+        let parts = MessageParts(splitting: message)
+        let ending = message.lineEnding
+        let canonical = try Canonical.prepare(parts.content, options: .init(sevenBitSafe: mode == .detached)).serialized()
+        let der = try CMS.sign(canonical, signer: signer, detached: mode == .detached)
+        switch mode {
+        case .opaque:
+            let type = HeaderField(
+                name: "Content-Type", value: "application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\"")
+            return MessageParts.join(
+                outer: parts.outer, entityFields: [type] + p7mFields, body: Base64.encode(der, ending: ending), ending: ending)
+        case .detached:
+            let boundary = newBoundary()
+            let signaturePart = Entity(
+                fields: [
+                    HeaderField(name: "Content-Type", value: "application/pkcs7-signature; name=\"smime.p7s\""),
+                    HeaderField(name: "Content-Transfer-Encoding", value: "base64"),
+                    HeaderField(name: "Content-Disposition", value: "attachment; filename=\"smime.p7s\""),
+                ], body: Base64.encode(der, ending: .crlf), lineEnding: .crlf)
+            let body = Multipart(
+                boundary: boundary, parts: [canonical, signaturePart.serialized()],
+                preamble: Array("This is an S/MIME signed message".utf8)
+            ).serialized(.crlf)
+            let type = HeaderField(
+                name: "Content-Type",
+                value: "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=\(signer.digest.micalg); boundary=\"\(boundary)\"")
+            return MessageParts.join(outer: parts.outer, entityFields: [type], body: body.converted(to: ending), ending: ending)
+        }
+    }
+
+    // MARK: Encrypt (F3)
+
+    public static func encrypt(
+        _ message: Entity, recipients: [Certificate], cipher: ContentCipher = .aes256cbc, keyTransport: KeyTransport = .pkcs1v15
+    ) throws -> Entity {
+        let parts = MessageParts(splitting: message)
+        let ending = message.lineEnding
+        let canonical = try Canonical.prepare(parts.content, options: .init(sevenBitSafe: false)).serialized()
+        let der = try CMS.encrypt(canonical, recipients: recipients, cipher: cipher, keyTransport: keyTransport)
+        let smimeType = cipher.isAuthenticated ? "authEnveloped-data" : "enveloped-data"
+        let type = HeaderField(name: "Content-Type", value: "application/pkcs7-mime; smime-type=\(smimeType); name=\"smime.p7m\"")
+        return MessageParts.join(
+            outer: parts.outer, entityFields: [type] + p7mFields, body: Base64.encode(der, ending: ending), ending: ending)
+    }
+
+    // MARK: Verify (F10)
+
+    /// Verifies one layer of signature. Throws only when the message is not a
+    /// signed S/MIME message or cannot be parsed; a signature that is wrong or
+    /// untrusted is a `.fail` verdict with its reason.
+    public static func verify(_ message: Entity, validation: SignerValidation) throws -> Verification {
+        let form = try SMIMEForm.classify(message)
+        let der: [UInt8]
+        var detached: [UInt8]? = nil
+        switch form {
+        case .signedOpaque(let d): der = d
+        case .signedDetached(let content, let signature):
+            der = signature
+            detached = content.toCRLF()
+        case .enveloped(_, let authenticated):
+            throw SMIMEError("the message is encrypted (\(authenticated ? "authEnveloped" : "enveloped")-data): decrypt it first")
+        case .certsOnly: throw SMIMEError("a certificates-only message carries no signature")
+        case .unsupported(let reason): throw SMIMEError(reason)
+        case .notSMIME(let type): throw SMIMEError("not an S/MIME signed message (\(type))")
+        }
+        let outer = MessageParts(splitting: message).outer
+        let check: SignatureCheck
+        do {
+            check = try CMS.verifySignature(der, detachedContent: detached)
+        } catch let error as OpenSSLError where error.operation == "bad signature" {
+            let unwrapped = try detached.map { try unwrap(outer: outer, content: $0, ending: message.lineEnding) }
+            return Verification(
+                verdict: .fail("bad signature: \(error.reasons.joined(separator: "; "))"), signer: nil, signingTime: nil,
+                digestAlgorithm: nil, unwrapped: unwrapped)
+        } catch let error as OpenSSLError {
+            throw SMIMEError(error.reasons.isEmpty ? error.description : error.reasons.joined(separator: "; "))
+        }
+        let unwrapped = try unwrap(outer: outer, content: check.content, ending: message.lineEnding)
+        guard let signer = check.signers.first else {
+            return Verification(
+                verdict: .fail("the signer's certificate is not in the message"), signer: nil, signingTime: check.signingTime,
+                digestAlgorithm: check.digestAlgorithm, unwrapped: unwrapped)
+        }
+        let from = Address.first(message.field("From"))
+        var problem = validation.problem(signer: signer, intermediates: check.certificates, from: from)
+        if problem != nil, let sender = Address.first(message.field("Sender")),
+            validation.problem(signer: signer, intermediates: check.certificates, from: sender) == nil
+        {
+            problem = nil
+        }
+        return Verification(
+            verdict: problem.map { .fail($0) } ?? .pass, signer: signer, signingTime: check.signingTime,
+            digestAlgorithm: check.digestAlgorithm, unwrapped: unwrapped)
+    }
+
+    // MARK: Decrypt (F11)
+
+    public static func decrypt(_ message: Entity, certificate: Certificate, key: PrivateKey) throws -> Entity {
+        let form = try SMIMEForm.classify(message)
+        guard case .enveloped(let der, _) = form else {
+            if case .notSMIME(let type) = form { throw SMIMEError("not an S/MIME encrypted message (\(type))") }
+            if form.isSigned { throw SMIMEError("the message is signed, not encrypted: verify it instead") }
+            throw SMIMEError("not an S/MIME encrypted message")
+        }
+        let plain: [UInt8]
+        do {
+            plain = try CMS.decrypt(der, certificate: certificate, key: key)
+        } catch let error as OpenSSLError {
+            throw SMIMEError("cannot decrypt: \(error.reasons.joined(separator: "; "))")
+        }
+        return try unwrap(outer: MessageParts(splitting: message).outer, content: plain, ending: message.lineEnding)
+    }
+
+    // MARK: Helpers
+
+    static func unwrap(outer: [HeaderField], content: [UInt8], ending: LineEnding) throws -> Entity {
+        let entity = try Entity.parse(content, allowEmptyHeader: true)
+        return MessageParts.join(outer: outer, content: entity, ending: ending)
+    }
+
+    static func newBoundary() -> String {
+        var bytes = [UInt8](repeating: 0, count: 12)
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
+        return "----=_smimegate_" + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+}

@@ -1,0 +1,116 @@
+/// A parsed Content-Type (RFC 2045 §5.1): type/subtype and parameters.
+/// Names are case-insensitive; parameter values keep their case.
+public struct ContentType: Sendable, Equatable {
+    public var type: String
+    public var subtype: String
+    public var parameters: [(name: String, value: String)]
+
+    public init(type: String, subtype: String, parameters: [(name: String, value: String)] = []) {
+        self.type = type.lowercased()
+        self.subtype = subtype.lowercased()
+        self.parameters = parameters
+    }
+
+    public var mediaType: String { "\(type)/\(subtype)" }
+    public var isMultipart: Bool { type == "multipart" }
+
+    public subscript(parameter: String) -> String? {
+        parameters.first { $0.name.lowercased() == parameter.lowercased() }?.value
+    }
+
+    public init?(parsing value: String) {
+        var scanner = ParameterScanner(Array(value.utf8))
+        guard let type = scanner.token(), scanner.consume(UInt8(ascii: "/")), let subtype = scanner.token() else { return nil }
+        var parameters: [(String, String)] = []
+        while scanner.consume(UInt8(ascii: ";")) {
+            guard let name = scanner.token() else { continue }
+            guard scanner.consume(UInt8(ascii: "=")) else { continue }
+            guard let value = scanner.quotedString() ?? scanner.token() else { continue }
+            parameters.append((name, value))
+        }
+        self.init(type: type, subtype: subtype, parameters: parameters)
+    }
+
+    /// "type/subtype; name=value; ..." with values quoted where RFC 2045 requires it.
+    public var headerValue: String {
+        var s = mediaType
+        for (name, value) in parameters {
+            let needsQuotes = value.isEmpty || value.utf8.contains { ParameterScanner.isSpecial($0) || $0 <= 32 }
+            s += "; \(name)=" + (needsQuotes ? "\"\(value.replacingBackslashes())\"" : value)
+        }
+        return s
+    }
+
+    public static func == (a: ContentType, b: ContentType) -> Bool {
+        a.mediaType == b.mediaType && a.parameters.map { "\($0.name.lowercased())=\($0.value)" } == b.parameters.map { "\($0.name.lowercased())=\($0.value)" }
+    }
+}
+
+extension String {
+    fileprivate func replacingBackslashes() -> String {
+        var out = ""
+        for c in self {
+            if c == "\\" || c == "\"" { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+}
+
+/// Scans RFC 2045 tokens, quoted strings and comments.
+struct ParameterScanner {
+    let bytes: [UInt8]
+    var i = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    static func isSpecial(_ b: UInt8) -> Bool { Array("()<>@,;:\\\"/[]?=".utf8).contains(b) }
+
+    mutating func skipSpaceAndComments() {
+        while i < bytes.count {
+            if bytes[i] == 32 || bytes[i] == 9 || bytes[i] == 13 || bytes[i] == 10 {
+                i += 1
+            } else if bytes[i] == UInt8(ascii: "(") {
+                var depth = 0
+                while i < bytes.count {
+                    if bytes[i] == UInt8(ascii: "\\") { i += 2; continue }
+                    if bytes[i] == UInt8(ascii: "(") { depth += 1 }
+                    if bytes[i] == UInt8(ascii: ")") { depth -= 1; if depth == 0 { i += 1; break } }
+                    i += 1
+                }
+            } else {
+                return
+            }
+        }
+    }
+
+    mutating func consume(_ b: UInt8) -> Bool {
+        skipSpaceAndComments()
+        guard i < bytes.count, bytes[i] == b else { return false }
+        i += 1
+        return true
+    }
+
+    mutating func token() -> String? {
+        skipSpaceAndComments()
+        let start = i
+        while i < bytes.count, bytes[i] > 32, bytes[i] < 127, !ParameterScanner.isSpecial(bytes[i]) { i += 1 }
+        // Be lenient with 8-bit bytes inside tokens (seen in the wild).
+        while i < bytes.count, bytes[i] >= 128 { i += 1 }
+        return i > start ? String(decoding: bytes[start..<i], as: UTF8.self) : nil
+    }
+
+    mutating func quotedString() -> String? {
+        skipSpaceAndComments()
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { return nil }
+        i += 1
+        var out: [UInt8] = []
+        while i < bytes.count, bytes[i] != UInt8(ascii: "\"") {
+            if bytes[i] == UInt8(ascii: "\\"), i + 1 < bytes.count { i += 1 }
+            out.append(bytes[i])
+            i += 1
+        }
+        i += 1
+        return String(decoding: out, as: UTF8.self)
+    }
+}

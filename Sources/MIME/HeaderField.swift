@@ -1,0 +1,51 @@
+/// One header field (RFC 5322 §2.2), kept as written — folding, duplicates and
+/// RFC 2047 encoded-words untouched — so an unchanged message serialises back
+/// byte for byte.
+public struct HeaderField: Sendable, Equatable {
+    /// The field name as written.
+    public let name: String
+    /// The field as written, folded lines included, without the final line terminator.
+    public private(set) var raw: [UInt8]
+    /// The final line terminator as written ([] for a field built in code: the
+    /// serialiser writes the entity's line ending).
+    public private(set) var terminator: [UInt8]
+
+    init(name: String, raw: [UInt8], terminator: [UInt8]) {
+        self.name = name
+        self.raw = raw
+        self.terminator = terminator
+    }
+
+    /// A new field "Name: value".
+    public init(name: String, value: String) {
+        self.init(name: name, raw: ascii("\(name): \(value)"), terminator: [])
+    }
+
+    /// The unfolded value (RFC 5322 §2.2.3), leading white space removed.
+    public var value: String {
+        var bytes = Array(raw.dropFirst(name.utf8.count + 1))
+        bytes.removeAll { $0 == 13 || $0 == 10 }
+        let text = String(decoding: bytes, as: UTF8.self)
+        return String(text.drop { $0 == " " || $0 == "\t" }).trimmingTrailingWhitespace()
+    }
+
+    public func hasName(_ other: String) -> Bool { name.lowercased() == other.lowercased() }
+
+    /// True for Content-* fields, which belong to the MIME entity (RFC 2045 §9)
+    /// and travel inside the signature or the envelope.
+    public var isContentField: Bool { name.lowercased().hasPrefix("content-") }
+
+    /// The field written with `ending` on every line (folded lines included).
+    func serialized(_ ending: LineEnding?) -> [UInt8] {
+        guard let ending else { return raw + (terminator.isEmpty ? LineEnding.crlf.bytes : terminator) }
+        return raw.converted(to: ending) + ending.bytes
+    }
+}
+
+extension String {
+    func trimmingTrailingWhitespace() -> String {
+        var s = Substring(self)
+        while let last = s.last, last == " " || last == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}
