@@ -1,0 +1,159 @@
+import ArgumentParser
+import CMS
+import Foundation
+import Keystore
+import MIME
+import PKI
+import SMIME
+
+extension SignMode: ExpressibleByArgument {}
+extension DigestAlgorithm: ExpressibleByArgument {}
+extension ContentCipher: ExpressibleByArgument {}
+
+/// Runs a message transform, turning parse and S/MIME errors into one line
+/// that names the input, its Message-ID and the reason (exit 1).
+func transform(_ io: MessageIO, _ operation: String, _ body: (Entity) throws -> Void) throws {
+    let message = try io.readMessage()
+    do {
+        try body(message)
+    } catch let error as SMIMEError {
+        throw Failure.problem("\(operation): \(io.label(message)): \(error.reason)")
+    } catch let error as MIMEError {
+        throw Failure.problem("\(operation): \(io.label(message)): \(error.reason)")
+    } catch let error as OpenSSLError {
+        throw Failure.problem("\(operation): \(io.label(message)): \(error)")
+    }
+}
+
+struct Sign: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sign one message with an organisation certificate (SPEC F1, F2).",
+        discussion: "detached: multipart/signed, readable without S/MIME; opaque: application/pkcs7-mime signed-data.")
+    @OptionGroup var home: HomeOptions
+    @Option(help: "The certificate (with private key) to sign with.") var cert: String
+    @Option(help: "opaque or detached.") var signMode: SignMode = .detached
+    @Option(help: "sha256, sha384 or sha512.") var digest: DigestAlgorithm = .sha256
+    @Flag(help: "Sign with RSA-PSS instead of PKCS #1 v1.5 (RSA keys).") var pss = false
+    @OptionGroup var io: MessageIO
+
+    func run() throws {
+        let identity = try loadIdentity(home, cert)
+        let problems = Requirements.signingProblems(identity.certificate)
+        if !problems.isEmpty { throw Failure.problem("sign: cannot sign with \(cert): \(problems.joined(separator: "; "))") }
+        try transform(io, "sign") { message in
+            let sender = Address.first(message.field("From"))
+            guard let sender else { throw SMIMEError("the message has no From address") }
+            guard AddressMatch.covers(identity.certificate, sender) else {
+                throw SMIMEError("From address \(sender) is not covered by certificate \(cert)")
+            }
+            let signer = Signer(
+                certificate: identity.certificate, key: identity.key, chain: identity.chain, digest: digest,
+                padding: pss ? .pss : .pkcs1v15)
+            try io.write(SMIME.sign(message, signer: signer, mode: signMode).serialized())
+        }
+    }
+}
+
+struct Encrypt: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Encrypt one message to recipients' public keys (SPEC F3).",
+        discussion: "GCM ciphers produce AuthEnvelopedData (smime-type=authEnveloped-data); CBC ciphers EnvelopedData.")
+    @OptionGroup var home: HomeOptions
+    @Option(name: .customLong("to"), help: ArgumentHelp("A recipient address; its key is found by SAN e-mail, then SAN domain.", valueName: "ADDRESS"))
+    var to: [String] = []
+    @Option(name: .customLong("key"), help: ArgumentHelp("A public key by name.", valueName: "NAME"))
+    var keys: [String] = []
+    @Option(help: "aes-256-cbc, aes-128-cbc, aes-128-gcm or aes-256-gcm.") var cipher: ContentCipher = .aes256cbc
+    @Flag(help: "RSA-OAEP (SHA-256) key transport instead of PKCS #1 v1.5.") var oaep = false
+    @OptionGroup var io: MessageIO
+
+    func validate() throws {
+        if to.isEmpty && keys.isEmpty { throw ValidationError("name at least one recipient with --to or --key") }
+    }
+
+    func run() throws {
+        let store = try home.open()
+        var recipients: [Certificate] = []
+        for name in keys {
+            let certificate: Certificate
+            do { certificate = try store.publicKey(named: name) } catch let error as KeystoreError { throw Failure.usage(error.reason) }
+            let problems = Requirements.encryptionProblems(certificate)
+            if !problems.isEmpty { throw Failure.problem("encrypt: cannot encrypt to \(name): \(problems.joined(separator: "; "))") }
+            recipients.append(certificate)
+        }
+        for address in to {
+            guard let certificate = try store.recipientCertificate(for: address) else {
+                throw Failure.problem("encrypt: no usable certificate for \(address)")
+            }
+            recipients.append(certificate)
+        }
+        try transform(io, "encrypt") { message in
+            let encrypted = try SMIME.encrypt(message, recipients: recipients, cipher: cipher, keyTransport: oaep ? .oaep : .pkcs1v15)
+            try io.write(encrypted.serialized())
+        }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify one signed message against the trusted CAs (SPEC F10).",
+        discussion: """
+            Checks the signature, the signer's chain to a CA added with 'ca add', its validity, its key usage,
+            and that the From (or Sender) address is covered by the certificate. Writes the message without
+            its signature; exits 0 only when the signature is valid and trusted.
+            """)
+    @OptionGroup var home: HomeOptions
+    @OptionGroup var io: MessageIO
+
+    func run() throws {
+        let store = try home.open()
+        let anchors = try store.certificateAuthorities()
+        try transform(io, "verify") { message in
+            let result = try SMIME.verify(message, validation: SignerValidation(anchors: anchors))
+            switch result.verdict {
+            case .pass:
+                try io.write(result.unwrapped?.serialized() ?? [])
+                let signer = result.signer.map { ($0.emailAddresses.first ?? $0.subject) } ?? "?"
+                printErr("smimegate: verify: \(io.label(message)): signature valid and trusted: signer \(signer), \(result.digestAlgorithm ?? "?")")
+            case .fail(let reason):
+                throw SMIMEError(reason)
+            }
+        }
+    }
+}
+
+struct Decrypt: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decrypt one message with an organisation certificate's private key (SPEC F11).",
+        discussion: "Without --cert, every organisation certificate in the keystore is tried.")
+    @OptionGroup var home: HomeOptions
+    @Option(help: "The certificate (with private key) to decrypt with.") var cert: String?
+    @OptionGroup var io: MessageIO
+
+    func run() throws {
+        let store = try home.open()
+        let identities: [Keystore.Identity]
+        if let cert { identities = [try loadIdentity(home, cert, store: store)] } else { identities = try store.identities() }
+        if identities.isEmpty { throw Failure.usage("decrypt: the keystore has no certificate with a private key") }
+        try transform(io, "decrypt") { message in
+            var lastError: Error? = nil
+            for identity in identities {
+                do {
+                    try io.write(SMIME.decrypt(message, certificate: identity.certificate, key: identity.key).serialized())
+                    return
+                } catch {
+                    lastError = error
+                }
+            }
+            throw lastError ?? SMIMEError("cannot decrypt")
+        }
+    }
+}
+
+func loadIdentity(_ home: HomeOptions, _ name: String, store: Keystore? = nil) throws -> Keystore.Identity {
+    do {
+        return try (store ?? home.open()).identity(named: name)
+    } catch let error as KeystoreError {
+        throw Failure.usage(error.reason)
+    }
+}
