@@ -34,11 +34,13 @@ let package = Package(
                 "MIME", "CMS", "PKI", "SMIME", "Keystore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "MIMETests", dependencies: ["MIME"]),
-        .testTarget(name: "CMSTests", dependencies: ["CMS", "PKI"]),
-        .testTarget(name: "SMIMETests", dependencies: ["SMIME", "MIME", "CMS", "PKI"]),
-        .testTarget(name: "KeystoreTests", dependencies: ["Keystore", "CMS"]),
-        .testTarget(name: "CLITests", dependencies: ["smimegate"]),
+        // Paths to fixtures, vectors and peers (openssl, python3) shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "MIMETests", dependencies: ["MIME", "TestSupport"]),
+        .testTarget(name: "CMSTests", dependencies: ["CMS", "PKI", "TestSupport"]),
+        .testTarget(name: "SMIMETests", dependencies: ["SMIME", "MIME", "CMS", "PKI", "TestSupport"]),
+        .testTarget(name: "KeystoreTests", dependencies: ["Keystore", "CMS", "PKI", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["smimegate", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

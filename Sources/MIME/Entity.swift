@@ -41,11 +41,11 @@ public struct Entity: Sendable, Equatable {
 
         while let line = lines.next() {
             lineNumber += 1
-            if line.end > limits.maxHeaderSize {
-                throw MIMEError("header section larger than \(limits.maxHeaderSize) bytes")
-            }
             if line.contentEnd - line.start > limits.maxHeaderLineLength {
                 throw MIMEError("header line \(lineNumber) longer than \(limits.maxHeaderLineLength) bytes")
+            }
+            if line.end > limits.maxHeaderSize {
+                throw MIMEError("header section larger than \(limits.maxHeaderSize) bytes")
             }
             if line.contentEnd == line.start {  // the blank line
                 separator = Array(bytes[line.start..<line.end])

@@ -1,0 +1,54 @@
+import MIME
+import TestSupport
+import XCTest
+
+final class EncodingTests: XCTestCase {
+    func testBase64RoundTripAndLineLength() throws {
+        let data = (0..<1000).map { UInt8(truncatingIfNeeded: $0 * 31) }
+        let encoded = Base64.encode(data)
+        XCTAssertTrue(string(encoded).components(separatedBy: "\r\n").allSatisfy { $0.count <= 76 })
+        XCTAssertEqual(try Base64.decode(encoded), data)
+        XCTAssertEqual(try Base64.decode(Array("TWFu\r\nTWE=\n".utf8)), Array("ManMa".utf8))
+    }
+
+    func testTruncatedBase64IsAnError() {
+        XCTAssertThrowsError(try Base64.decode(Array("TWFuTW".utf8))) {
+            XCTAssertEqual(($0 as? MIMEError)?.reason, "truncated base64: the final group is incomplete")
+        }
+        XCTAssertThrowsError(try Base64.decode(Array("TW*u".utf8))) {
+            XCTAssertEqual(($0 as? MIMEError)?.reason, "broken base64: invalid character 0x2a")
+        }
+    }
+
+    func testQuotedPrintableProtectsFromLinesEightBitAndTrailingSpace() {
+        let text = Array("From here\r\nGrüße \r\n.\r\n".utf8)
+        let encoded = string(QuotedPrintable.encode(text))
+        XCTAssertEqual(encoded, "=46rom here\r\nGr=C3=BC=C3=9Fe=20\r\n=2E\r\n")
+        XCTAssertEqual(QuotedPrintable.decode(Array(encoded.utf8)), text)
+    }
+
+    func testQuotedPrintableSoftBreaksLongLines() {
+        let long = Array(String(repeating: "x", count: 200).utf8)
+        let encoded = string(QuotedPrintable.encode(long))
+        XCTAssertTrue(encoded.components(separatedBy: "\r\n").allSatisfy { $0.count <= 76 })
+        XCTAssertEqual(QuotedPrintable.decode(Array(encoded.utf8)), long)
+    }
+
+    func testCanonicalFormForDetachedSignatures() throws {
+        let message = try Entity.parse(
+            Array("Content-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße\nFrom me\n--XX\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n\u{0}\u{1}\n--XX\nContent-Type: text/plain\n\nplain ascii\n--XX--\n".utf8))
+        let canonical = try Canonical.prepare(message, options: .init(sevenBitSafe: true)).serialized()
+        let text = string(canonical)
+        XCTAssertFalse(canonical.contains { $0 >= 128 }, "8-bit bytes survived")
+        XCTAssertFalse(text.replacingOccurrences(of: "\r\n", with: "").contains("\n"), "bare LF survived")
+        XCTAssertTrue(text.contains("Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe\r\n=46rom me"))
+        XCTAssertTrue(text.contains("Content-Transfer-Encoding: base64\r\n\r\nAAE=\r\n"))
+        XCTAssertTrue(text.contains("Content-Type: text/plain\r\n\r\nplain ascii\r\n--XX--"))
+    }
+
+    func testCanonicalFormForEnvelopesOnlyConvertsLineEndings() throws {
+        let message = try Entity.parse(Array("Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße\n".utf8))
+        let canonical = try Canonical.prepare(message, options: .init(sevenBitSafe: false)).serialized()
+        XCTAssertEqual(string(canonical), "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße\r\n")
+    }
+}
