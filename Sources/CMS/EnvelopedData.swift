@@ -43,6 +43,9 @@ extension CMS {
         case .envelopedData, .authEnvelopedData: break
         case let other: throw OpenSSLError(operation: "decrypt", reasons: ["not an enveloped message (\(other))"])
         }
+        guard addressedTo(cms, certificate) else {
+            throw OpenSSLError(operation: "decrypt", reasons: ["the message is not encrypted to \(certificate.subject)"])
+        }
         OpenSSLError.clear()
         let out = try MemoryBIO()
         guard CMS_decrypt(cms.cms, key.pkey, certificate.x509, nil, out.bio, UInt32(CMS_BINARY)) == 1 else {
@@ -50,9 +53,35 @@ extension CMS {
             if error.reasons.contains(where: { $0.contains("no matching recipient") }) {
                 throw OpenSSLError(operation: "decrypt", reasons: ["the message is not encrypted to \(certificate.subject)"])
             }
+            if error.reasons.isEmpty {
+                throw OpenSSLError(operation: "decrypt", reasons: ["the private key does not decrypt the content-encryption key"])
+            }
             throw error
         }
         return out.bytes
+    }
+
+    /// True when a recipient info names `certificate` (issuer-and-serial or
+    /// subject key identifier), for key transport or key agreement.
+    static func addressedTo(_ cms: ContentInfo, _ certificate: Certificate) -> Bool {
+        guard let infos = CMS_get0_RecipientInfos(cms.cms) else { return false }
+        defer { ERR_clear_error() }
+        for i in 0..<OPENSSL_sk_num(infos) {
+            guard let ri = OPENSSL_sk_value(infos, i).map({ OpaquePointer($0) }) else { continue }
+            switch CMS_RecipientInfo_type(ri) {
+            case CMS_RECIPINFO_TRANS:
+                if CMS_RecipientInfo_ktri_cert_cmp(ri, certificate.x509) == 0 { return true }
+            case CMS_RECIPINFO_AGREE:
+                guard let keys = CMS_RecipientInfo_kari_get0_reks(ri) else { continue }
+                for j in 0..<OPENSSL_sk_num(keys) {
+                    if let rek = OPENSSL_sk_value(keys, j), CMS_RecipientEncryptedKey_cert_cmp(OpaquePointer(rek), certificate.x509) == 0 {
+                        return true
+                    }
+                }
+            default: continue
+            }
+        }
+        return false
     }
 
     /// The recipient identifiers of an enveloped message, for error messages.

@@ -150,8 +150,17 @@ public enum SMIME {
 
     // MARK: Helpers
 
+    /// Joins the outer fields with the unwrapped content. Content that is not a
+    /// MIME entity (RFC 4134 §5.3 encrypts bare text) becomes a text/plain body.
     static func unwrap(outer: [HeaderField], content: [UInt8], ending: LineEnding) throws -> Entity {
-        let entity = try Entity.parse(content, allowEmptyHeader: true)
+        let entity: Entity
+        if content.isEmpty {
+            entity = Entity(fields: [], body: [], lineEnding: .crlf)
+        } else if let parsed = try? Entity.parse(content, allowEmptyHeader: true) {
+            entity = parsed
+        } else {
+            entity = Entity(fields: [], body: content, lineEnding: LineEnding.detect(content))
+        }
         return MessageParts.join(outer: outer, content: entity, ending: ending)
     }
 
