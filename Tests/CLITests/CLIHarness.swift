@@ -1,0 +1,90 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// A throwaway smimegate home with the fixture identities, partners' keys and CA,
+/// and helpers to run smimegate, openssl and the pyca peer.
+class CLITestCase: XCTestCase {
+    var dir: URL!
+    var home: String { dir.appendingPathComponent("home").path }
+
+    static let plainLF = """
+        From: Alice <alice@example.com>
+        To: Bob <bob@partner.example>
+        Subject: Quarterly figures
+        Date: Sun, 29 Nov 2026 10:00:00 +0000
+        Message-ID: <interop-1@example.com>
+        MIME-Version: 1.0
+        Content-Type: text/plain; charset=utf-8
+        Content-Transfer-Encoding: 8bit
+
+        Hello Bob,
+        Grüße aus Tokyo.
+        From now on, this line starts with From.
+
+        """
+
+    override func setUpWithError() throws {
+        dir = try temporaryDirectory("smimegate-cli")
+        try smimegate(["init"]).expect(0)
+        try smimegate(["cert", "import", "alice", fixture("alice.p12"), "--passphrase-file", fixture("alice.pass")]).expect(0)
+        try smimegate(["cert", "import", "gateway", fixture("gateway.pem"), "--key", fixture("gateway.key")]).expect(0)
+        try smimegate(["cert", "import", "bob", fixture("bob.pem"), "--key", fixture("bob.key")]).expect(0)
+        try smimegate(["cert", "import", "carol", fixture("carol-ec.pem"), "--key", fixture("carol-ec.key")]).expect(0)
+        try smimegate(["cert", "import", "dan", fixture("dan.pem"), "--key", fixture("dan.key")]).expect(0)
+        try smimegate(["ca", "add", fixture("ca.pem")]).expect(0)
+        for name in ["bob", "dan", "carol-ec", "signonly", "wildcard", "expired"] {
+            try smimegate(["keys", "add", name, fixture("\(name).pem")]).expect(0)
+        }
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func fixture(_ name: String) -> String { Paths.fixture(name).path }
+    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    @discardableResult
+    func smimegate(_ arguments: [String], input: [UInt8] = []) throws -> ProcessResult {
+        try TestSupport.run(Paths.binary.path, ["--home", home] + arguments, input: input)
+    }
+
+    @discardableResult
+    func openssl(_ arguments: [String], input: [UInt8] = []) throws -> ProcessResult {
+        try TestSupport.run("openssl", arguments, input: input)
+    }
+
+    @discardableResult
+    func pyca(_ arguments: [String], input: [UInt8] = []) throws -> ProcessResult {
+        try TestSupport.run(Paths.python, [Paths.peerScript.path] + arguments, input: input)
+    }
+
+    func save(_ text: String, _ name: String) throws -> String {
+        try write(text, to: dir.appendingPathComponent(name))
+        return path(name)
+    }
+
+    func save(_ data: [UInt8], _ name: String) throws -> String {
+        try write(data, to: dir.appendingPathComponent(name))
+        return path(name)
+    }
+
+    func read(_ name: String) -> [UInt8] { bytes(of: dir.appendingPathComponent(name)) }
+}
+
+extension ProcessResult {
+    /// Asserts the exit status, showing stderr when it differs.
+    @discardableResult
+    func expect(_ status: Int32, file: StaticString = #filePath, line: UInt = #line) -> ProcessResult {
+        XCTAssertEqual(self.status, status, "stderr: \(stderr)", file: file, line: line)
+        return self
+    }
+}
+
+/// The text after the blank line, with CRLF made LF, for comparing contents.
+func bodyText(_ bytes: [UInt8]) -> String {
+    let text = string(bytes).replacingOccurrences(of: "\r\n", with: "\n")
+    guard let range = text.range(of: "\n\n") else { return "" }
+    return String(text[range.upperBound...])
+}
