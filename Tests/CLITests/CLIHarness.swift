@@ -47,17 +47,17 @@ class CLITestCase: XCTestCase {
 
     @discardableResult
     func smimegate(_ arguments: [String], input: [UInt8] = []) throws -> ProcessResult {
-        try TestSupport.run(Paths.binary.path, ["--home", home] + arguments, input: input)
+        try runProcess(Paths.binary.path, ["--home", home] + arguments, input: input)
     }
 
     @discardableResult
     func openssl(_ arguments: [String], input: [UInt8] = []) throws -> ProcessResult {
-        try TestSupport.run("openssl", arguments, input: input)
+        try runProcess("openssl", arguments, input: input)
     }
 
     @discardableResult
     func pyca(_ arguments: [String], input: [UInt8] = []) throws -> ProcessResult {
-        try TestSupport.run(Paths.python, [Paths.peerScript.path] + arguments, input: input)
+        try runProcess(Paths.python, [Paths.peerScript.path] + arguments, input: input)
     }
 
     func save(_ text: String, _ name: String) throws -> String {

@@ -134,6 +134,6 @@ struct CLIHome {
 
     @discardableResult
     func run(_ arguments: [String], input: [UInt8] = []) throws -> ProcessResult {
-        try TestSupport.run(Paths.binary.path, ["--home", url.path] + arguments, input: input)
+        try runProcess(Paths.binary.path, ["--home", url.path] + arguments, input: input)
     }
 }

@@ -51,7 +51,7 @@ public struct ProcessResult {
 /// Runs `executable` (a path, or a name looked up on PATH) with `arguments`,
 /// feeding `input` on stdin. Output is drained concurrently so large outputs never block.
 @discardableResult
-public func run(
+public func runProcess(
     _ executable: String, _ arguments: [String], input: [UInt8] = [], environment: [String: String] = [:],
     directory: URL? = nil
 ) throws -> ProcessResult {
