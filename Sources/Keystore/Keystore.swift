@@ -189,7 +189,8 @@ public final class Keystore {
     /// the latest notAfter wins.
     public func recipientCertificate(for address: String, at time: Date = Date()) throws -> Certificate? {
         let lowered = address.lowercased()
-        var names = Set(try db.query("SELECT key_name FROM public_key_names WHERE kind = 'email' AND value = ?", [.text(lowered)]).compactMap { $0[0] })
+        var names = Set(
+            try db.query("SELECT key_name FROM public_key_names WHERE kind = 'email' AND value = ?", [.text(lowered)]).compactMap { $0[0] })
         if let domain = CMS.addressDomain(lowered) {
             let domainRows = try db.query("SELECT key_name, value FROM public_key_names WHERE kind = 'domain'")
             for row in domainRows where AddressMatch.domainMatches(pattern: row[1] ?? "", domain: domain) {

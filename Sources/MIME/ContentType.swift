@@ -42,7 +42,8 @@ public struct ContentType: Sendable, Equatable {
     }
 
     public static func == (a: ContentType, b: ContentType) -> Bool {
-        a.mediaType == b.mediaType && a.parameters.map { "\($0.name.lowercased())=\($0.value)" } == b.parameters.map { "\($0.name.lowercased())=\($0.value)" }
+        a.mediaType == b.mediaType
+            && a.parameters.map { "\($0.name.lowercased())=\($0.value)" } == b.parameters.map { "\($0.name.lowercased())=\($0.value)" }
     }
 }
 

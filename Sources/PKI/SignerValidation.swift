@@ -34,7 +34,8 @@ public struct SignerValidation: Sendable {
             guard let address else { return "the message has no From address to match the signer certificate" }
             if !AddressMatch.covers(signer, address) {
                 let names = (signer.emailAddresses + signer.dnsNames).joined(separator: ", ")
-                return "From address \(address) is not covered by the signer certificate (\(names.isEmpty ? "no e-mail or domain names" : names))"
+                return
+                    "From address \(address) is not covered by the signer certificate (\(names.isEmpty ? "no e-mail or domain names" : names))"
             }
         }
         return nil

@@ -60,7 +60,8 @@ public enum SMIME {
             ).serialized(.crlf)
             let type = HeaderField(
                 name: "Content-Type",
-                value: "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=\(signer.digest.micalg); boundary=\"\(boundary)\"")
+                value:
+                    "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=\(signer.digest.micalg); boundary=\"\(boundary)\"")
             return MessageParts.join(outer: parts.outer, entityFields: [type], body: body.converted(to: ending), ending: ending)
         }
     }
@@ -167,6 +168,7 @@ public enum SMIME {
     static func newBoundary() -> String {
         var bytes = [UInt8](repeating: 0, count: 12)
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
-        return "----=_smimegate_" + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        return "----=_smimegate_"
+            + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 }

@@ -63,7 +63,12 @@ public enum SMIMEForm: Sendable {
     }
 
     private static func hasP7MName(_ entity: Entity, _ type: ContentType) -> Bool {
-        let name = (type["name"] ?? entity.field("Content-Disposition").flatMap { ContentType(parsing: "x/x; " + ($0.split(separator: ";", maxSplits: 1).dropFirst().first.map(String.init) ?? ""))?["filename"] }) ?? ""
+        let name =
+            (type["name"]
+                ?? entity.field("Content-Disposition").flatMap {
+                    ContentType(parsing: "x/x; " + ($0.split(separator: ";", maxSplits: 1).dropFirst().first.map(String.init) ?? ""))?[
+                        "filename"]
+                }) ?? ""
         return name.lowercased().hasSuffix(".p7m")
     }
 }

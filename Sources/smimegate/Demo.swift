@@ -33,7 +33,8 @@ struct Demo: ParsableCommand {
         // Our gateway: a domain certificate for example.com; a partner: a personal certificate.
         let gatewayKey = try PrivateKey.generateRSA(bits: 2048)
         let gateway = try CertificateBuilder.selfSigned(
-            CertificateRequestFields(commonName: "Example Corp S/MIME gateway", organization: "Example Corp", country: "JP", sanDomains: ["example.com"]),
+            CertificateRequestFields(
+                commonName: "Example Corp S/MIME gateway", organization: "Example Corp", country: "JP", sanDomains: ["example.com"]),
             key: gatewayKey, days: 30)
         try store.addIdentity(name: "gateway", certificate: gateway, key: gatewayKey, chain: [], replace: true)
         let partnerKey = try PrivateKey.generateRSA(bits: 2048)
@@ -69,7 +70,9 @@ struct Demo: ParsableCommand {
             let path = try save("signed-\(mode.rawValue).eml", signed.serialized())
             let result = try SMIME.verify(try Entity.parse(signed.serialized()), validation: validation)
             let elapsed = clock.now - start
-            step("signed \(mode.rawValue) (\(signed.contentType.mediaType)) → \(path); verified: \(result.passed ? "pass" : "FAIL \(result.verdict)") [\(elapsed)]")
+            step(
+                "signed \(mode.rawValue) (\(signed.contentType.mediaType)) → \(path); verified: \(result.passed ? "pass" : "FAIL \(result.verdict)") [\(elapsed)]"
+            )
             guard result.passed else { throw Failure.problem("demo: verification failed") }
         }
 
@@ -78,9 +81,12 @@ struct Demo: ParsableCommand {
             let encrypted = try SMIME.encrypt(message, recipients: [recipient], cipher: cipher)
             let path = try save("encrypted-\(cipher.rawValue).eml", encrypted.serialized())
             let decrypted = try SMIME.decrypt(try Entity.parse(encrypted.serialized()), certificate: partner, key: partnerKey)
-            let same = try Canonical.prepare(MessageParts(splitting: decrypted).content, options: .init(sevenBitSafe: false)).body
+            let same =
+                try Canonical.prepare(MessageParts(splitting: decrypted).content, options: .init(sevenBitSafe: false)).body
                 == Canonical.prepare(MessageParts(splitting: message).content, options: .init(sevenBitSafe: false)).body
-            step("encrypted to bob@partner.example with \(cipher.rawValue) (\(encrypted.field("Content-Type") ?? "")) → \(path); decrypted with Bob's key: \(same ? "content identical" : "MISMATCH")")
+            step(
+                "encrypted to bob@partner.example with \(cipher.rawValue) (\(encrypted.field("Content-Type") ?? "")) → \(path); decrypted with Bob's key: \(same ? "content identical" : "MISMATCH")"
+            )
             guard same else { throw Failure.problem("demo: decrypted content differs") }
         }
 

@@ -50,7 +50,8 @@ struct CertCreate: ParsableCommand {
             key = try PrivateKey.generateEC(curve: (size ?? 256) == 256 ? "P-256" : "P-384")
         default: throw Failure.usage("--key-type must be rsa or ec")
         }
-        let list = { (s: String?) in (s ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        let list = { (s: String?) in (s ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         let fields = CertificateRequestFields(
             commonName: cn, organization: org, organizationalUnit: unit, locality: locality, state: state, country: country,
             sanDomains: list(sanDomain), sanEmails: list(sanEmail))
@@ -134,7 +135,9 @@ struct KeysAdd: ParsableCommand {
             try store.addPublicKey(name: name, certificate: certificate)
             let problems = Requirements.encryptionProblems(certificate)
             print("added \(name): \(certificate.subject)")
-            if !problems.isEmpty { printErr("smimegate: warning: \(name) is not usable for encryption: \(problems.joined(separator: "; "))") }
+            if !problems.isEmpty {
+                printErr("smimegate: warning: \(name) is not usable for encryption: \(problems.joined(separator: "; "))")
+            }
         } catch let error as OpenSSLError {
             throw Failure.usage("\(file): not a certificate (\(error.reasons.joined(separator: "; ")))")
         } catch let error as KeystoreError {

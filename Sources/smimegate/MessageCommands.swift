@@ -59,7 +59,9 @@ struct Encrypt: ParsableCommand {
         abstract: "Encrypt one message to recipients' public keys (SPEC F3).",
         discussion: "GCM ciphers produce AuthEnvelopedData (smime-type=authEnveloped-data); CBC ciphers EnvelopedData.")
     @OptionGroup var home: HomeOptions
-    @Option(name: .customLong("to"), help: ArgumentHelp("A recipient address; its key is found by SAN e-mail, then SAN domain.", valueName: "ADDRESS"))
+    @Option(
+        name: .customLong("to"),
+        help: ArgumentHelp("A recipient address; its key is found by SAN e-mail, then SAN domain.", valueName: "ADDRESS"))
     var to: [String] = []
     @Option(name: .customLong("key"), help: ArgumentHelp("A public key by name.", valueName: "NAME"))
     var keys: [String] = []
@@ -114,7 +116,9 @@ struct Verify: ParsableCommand {
             case .pass:
                 try io.write(result.unwrapped?.serialized() ?? [])
                 let signer = result.signer.map { ($0.emailAddresses.first ?? $0.subject) } ?? "?"
-                printErr("smimegate: verify: \(io.label(message)): signature valid and trusted: signer \(signer), \(result.digestAlgorithm ?? "?")")
+                printErr(
+                    "smimegate: verify: \(io.label(message)): signature valid and trusted: signer \(signer), \(result.digestAlgorithm ?? "?")"
+                )
             case .fail(let reason):
                 throw SMIMEError(reason)
             }

@@ -65,7 +65,8 @@ final class BadInputTests: CLITestCase {
     }
 
     func testMultipartWithoutClosingBoundary() throws {
-        let message = "From: alice@example.com\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=zz\n\n--zz\nContent-Type: text/plain\n\nhi\n--zz\nContent-Type: application/pkcs7-signature\n\nAAAA\n"
+        let message =
+            "From: alice@example.com\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=zz\n\n--zz\nContent-Type: text/plain\n\nhi\n--zz\nContent-Type: application/pkcs7-signature\n\nAAAA\n"
         try assertCleanFailure(["verify"], Array(message.utf8), expect: "multipart has no closing boundary \"zz\"")
         let mixed = "From: alice@example.com\nContent-Type: multipart/mixed; boundary=zz\n\n--zz\n\nhi\n"
         try assertCleanFailure(["sign", "--cert", "alice"], Array(mixed.utf8), expect: "multipart has no closing boundary \"zz\"")
@@ -112,16 +113,25 @@ final class UsageTests: CLITestCase {
 
     func testRecipientWithoutUsableKeyFails() throws {
         let input = try save(Self.plainLF, "plain.eml")
-        XCTAssertTrue(try smimegate(["encrypt", "--to", "nobody@nowhere.example", input]).expect(1).stderr.contains("no usable certificate for nobody@nowhere.example"))
-        XCTAssertTrue(try smimegate(["encrypt", "--key", "signonly", input]).expect(1).stderr.contains("cannot encrypt to signonly: keyUsage lacks keyEncipherment"))
-        XCTAssertTrue(try smimegate(["encrypt", "--key", "expired", input]).expect(1).stderr.contains("cannot encrypt to expired: certificate expired on 2021-01-01"))
+        XCTAssertTrue(
+            try smimegate(["encrypt", "--to", "nobody@nowhere.example", input]).expect(1).stderr.contains(
+                "no usable certificate for nobody@nowhere.example"))
+        XCTAssertTrue(
+            try smimegate(["encrypt", "--key", "signonly", input]).expect(1).stderr.contains(
+                "cannot encrypt to signonly: keyUsage lacks keyEncipherment"))
+        XCTAssertTrue(
+            try smimegate(["encrypt", "--key", "expired", input]).expect(1).stderr.contains(
+                "cannot encrypt to expired: certificate expired on 2021-01-01"))
         XCTAssertTrue(try smimegate(["encrypt", "--to", "expired@example.com", input]).expect(1).stderr.contains("no usable certificate"))
     }
 
     func testWildcardDomainLookup() throws {
         let input = try save(Self.plainLF, "plain.eml")
         try smimegate(["encrypt", "--to", "user@mx.example.net", input, "-o", path("w.eml")]).expect(0)
-        try openssl(["cms", "-decrypt", "-recip", fixture("wildcard.pem"), "-inkey", fixture("wildcard.key"), "-in", path("w.eml"), "-out", "/dev/null"]).expect(0)
+        try openssl([
+            "cms", "-decrypt", "-recip", fixture("wildcard.pem"), "-inkey", fixture("wildcard.key"), "-in", path("w.eml"), "-out",
+            "/dev/null",
+        ]).expect(0)
         try smimegate(["encrypt", "--to", "user@a.b.example.net", input]).expect(1)
         try smimegate(["encrypt", "--to", "user@example.net", input]).expect(1)
     }
@@ -143,7 +153,9 @@ final class UsageTests: CLITestCase {
         XCTAssertTrue(try smimegate(["keys", "add", "junk", junk]).expect(2).stderr.contains("not a certificate"))
         try smimegate(["ca", "add", junk]).expect(2)
         try smimegate(["cert", "import", "junk", junk, "--passphrase-env", "HOME"]).expect(2)
-        XCTAssertTrue(try smimegate(["cert", "import", "mismatch", fixture("alice.pem"), "--key", fixture("bob.key")]).expect(2).stderr.contains("does not match"))
+        XCTAssertTrue(
+            try smimegate(["cert", "import", "mismatch", fixture("alice.pem"), "--key", fixture("bob.key")]).expect(2).stderr.contains(
+                "does not match"))
     }
 
     func testHomeAndKeystoreModes() throws {

@@ -20,7 +20,8 @@ final class EncryptDecryptInteropTests: CLITestCase {
             XCTAssertTrue(structure.contains(printed), "\(cipher): \(structure)")
             XCTAssertEqual(structure.contains(":id-smime-ct-authEnvelopedData"), smimeType == "authEnveloped-data", cipher)
             XCTAssertEqual(structure.contains(":pkcs7-envelopedData"), smimeType == "enveloped-data", cipher)
-            let decrypted = try openssl(["cms", "-decrypt", "-recip", fixture("bob.pem"), "-inkey", fixture("bob.key"), "-in", out]).expect(0)
+            let decrypted = try openssl(["cms", "-decrypt", "-recip", fixture("bob.pem"), "-inkey", fixture("bob.key"), "-in", out]).expect(
+                0)
             XCTAssertEqual(bodyText(decrypted.stdout), bodyText(Array(Self.plainLF.utf8)), cipher)
             XCTAssertTrue(decrypted.out.hasPrefix("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"))
         }
@@ -31,19 +32,28 @@ final class EncryptDecryptInteropTests: CLITestCase {
         try smimegate(["encrypt", "--key", "bob", "--oaep", input, "-o", path("oaep.eml")]).expect(0)
         let structure = try openssl(["cms", "-cmsout", "-print", "-in", path("oaep.eml")]).expect(0).out
         XCTAssertTrue(structure.contains("rsaesOaep"), "RSA-OAEP key transport")
-        let decrypted = try openssl(["cms", "-decrypt", "-recip", fixture("bob.pem"), "-inkey", fixture("bob.key"), "-in", path("oaep.eml")]).expect(0)
+        let decrypted = try openssl([
+            "cms", "-decrypt", "-recip", fixture("bob.pem"), "-inkey", fixture("bob.key"), "-in", path("oaep.eml"),
+        ]).expect(0)
         XCTAssertEqual(bodyText(decrypted.stdout), bodyText(Array(Self.plainLF.utf8)))
     }
 
     func testECRecipientAndThreeRecipientsDecryptWithOpenSSL() throws {
         let input = try save(Self.plainLF, "plain.eml")
         try smimegate(["encrypt", "--to", "carol@partner.example", input, "-o", path("ec.eml")]).expect(0)
-        XCTAssertTrue(try openssl(["cms", "-cmsout", "-print", "-in", path("ec.eml")]).out.contains("dhSinglePass-stdDH"), "ECDH key agreement")
-        try openssl(["cms", "-decrypt", "-recip", fixture("carol-ec.pem"), "-inkey", fixture("carol-ec.key"), "-in", path("ec.eml"), "-out", "/dev/null"]).expect(0)
+        XCTAssertTrue(
+            try openssl(["cms", "-cmsout", "-print", "-in", path("ec.eml")]).out.contains("dhSinglePass-stdDH"), "ECDH key agreement")
+        try openssl([
+            "cms", "-decrypt", "-recip", fixture("carol-ec.pem"), "-inkey", fixture("carol-ec.key"), "-in", path("ec.eml"), "-out",
+            "/dev/null",
+        ]).expect(0)
 
-        try smimegate(["encrypt", "--to", "bob@partner.example", "--to", "dan@partner.example", "--key", "carol-ec", input, "-o", path("three.eml")]).expect(0)
+        try smimegate([
+            "encrypt", "--to", "bob@partner.example", "--to", "dan@partner.example", "--key", "carol-ec", input, "-o", path("three.eml"),
+        ]).expect(0)
         for (cert, key) in [("bob.pem", "bob.key"), ("dan.pem", "dan.key"), ("carol-ec.pem", "carol-ec.key")] {
-            let decrypted = try openssl(["cms", "-decrypt", "-recip", fixture(cert), "-inkey", fixture(key), "-in", path("three.eml")]).expect(0)
+            let decrypted = try openssl(["cms", "-decrypt", "-recip", fixture(cert), "-inkey", fixture(key), "-in", path("three.eml")])
+                .expect(0)
             XCTAssertEqual(bodyText(decrypted.stdout), bodyText(Array(Self.plainLF.utf8)), cert)
         }
         // And our own decrypt finds whichever organisation key fits.
@@ -55,12 +65,18 @@ final class EncryptDecryptInteropTests: CLITestCase {
 
     func testOpenSSLEnvelopesDecryptWithUs() throws {
         let content = try save("Content-Type: text/plain\r\n\r\nsecret from openssl\r\n", "content.txt")
-        for options in [["-aes-256-cbc"], ["-aes-128-cbc"], ["-aes-128-gcm"], ["-aes-256-gcm"], ["-aes-256-cbc", "-recip", fixture("bob.pem"), "-keyopt", "rsa_padding_mode:oaep"]] {
+        for options in [
+            ["-aes-256-cbc"], ["-aes-128-cbc"], ["-aes-128-gcm"], ["-aes-256-gcm"],
+            ["-aes-256-cbc", "-recip", fixture("bob.pem"), "-keyopt", "rsa_padding_mode:oaep"],
+        ] {
             let recipient = options.contains("-recip") ? [] : ["-recip", fixture("bob.pem")]
             let smime = try openssl(["cms", "-encrypt", "-in", content] + options + recipient).expect(0)
             let message = "From: alice@example.com\r\nTo: bob@partner.example\r\nSubject: openssl\r\n" + smime.out
             let result = try smimegate(["decrypt", "--cert", "bob"], input: Array(message.utf8)).expect(0)
-            XCTAssertTrue(result.out.hasPrefix("From: alice@example.com\r\nTo: bob@partner.example\r\nSubject: openssl\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nsecret from openssl"), "\(options): \(result.out)")
+            XCTAssertTrue(
+                result.out.hasPrefix(
+                    "From: alice@example.com\r\nTo: bob@partner.example\r\nSubject: openssl\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nsecret from openssl"
+                ), "\(options): \(result.out)")
         }
         // EC key agreement from OpenSSL.
         let smime = try openssl(["cms", "-encrypt", "-in", content, "-aes-256-cbc", "-recip", fixture("carol-ec.pem")]).expect(0)
@@ -94,16 +110,22 @@ final class EncryptDecryptInteropTests: CLITestCase {
         let input = try save(Self.plainLF, "plain.eml")
         try smimegate(["encrypt", "--to", "bob@partner.example", input, "-o", path("enc.eml")]).expect(0)
         let result = try smimegate(["decrypt", "--cert", "alice", path("enc.eml")]).expect(1)
-        XCTAssertTrue(result.stderr.contains("<interop-1@example.com>: cannot decrypt: the message is not encrypted to CN=Alice,O=Example Corp"), result.stderr)
+        XCTAssertTrue(
+            result.stderr.contains("<interop-1@example.com>: cannot decrypt: the message is not encrypted to CN=Alice,O=Example Corp"),
+            result.stderr)
         XCTAssertTrue(result.stdout.isEmpty)
     }
 
     func testSignThenEncryptRoundTrip() throws {
         let input = try save(Self.plainLF, "plain.eml")
         try smimegate(["sign", "--cert", "alice", input, "-o", path("signed.eml")]).expect(0)
-        try smimegate(["encrypt", "--to", "bob@partner.example", "--cipher", "aes-256-gcm", path("signed.eml"), "-o", path("both.eml")]).expect(0)
+        try smimegate(["encrypt", "--to", "bob@partner.example", "--cipher", "aes-256-gcm", path("signed.eml"), "-o", path("both.eml")])
+            .expect(0)
         try smimegate(["decrypt", path("both.eml"), "-o", path("opened.eml")]).expect(0)
         let verified = try smimegate(["verify", path("opened.eml")]).expect(0)
-        XCTAssertEqual(bodyText(verified.stdout), bodyText(Array(Self.plainLF.utf8)).replacingOccurrences(of: "From now", with: "=46rom now").replacingOccurrences(of: "Grüße", with: "Gr=C3=BC=C3=9Fe"))
+        XCTAssertEqual(
+            bodyText(verified.stdout),
+            bodyText(Array(Self.plainLF.utf8)).replacingOccurrences(of: "From now", with: "=46rom now").replacingOccurrences(
+                of: "Grüße", with: "Gr=C3=BC=C3=9Fe"))
     }
 }

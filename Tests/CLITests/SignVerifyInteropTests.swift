@@ -52,7 +52,8 @@ final class SignVerifyInteropTests: CLITestCase {
         let content = try save("Content-Type: text/plain\r\n\r\nsigned by openssl\r\n", "content.txt")
         for mode in [[String](), ["-nodetach"]] {
             let smime = try openssl(
-                ["cms", "-sign", "-signer", fixture("alice.pem"), "-inkey", fixture("alice.key"), "-in", content] + mode).expect(0)
+                ["cms", "-sign", "-signer", fixture("alice.pem"), "-inkey", fixture("alice.key"), "-in", content] + mode
+            ).expect(0)
             let message = "From: alice@example.com\r\nTo: bob@partner.example\r\nSubject: openssl\r\n" + smime.out
             let result = try smimegate(["verify", "-"], input: Array(message.utf8)).expect(0)
             XCTAssertTrue(result.out.contains("signed by openssl"), "\(mode): \(result.out)")
@@ -76,7 +77,8 @@ final class SignVerifyInteropTests: CLITestCase {
         try smimegate(["sign", "--cert", "alice", input, "-o", path("signed.eml")]).expect(0)
         let tampered = string(read("signed.eml")).replacingOccurrences(of: "Hello Bob", with: "Hello Eve")
         let result = try smimegate(["verify", try save(tampered, "tampered.eml")]).expect(1)
-        XCTAssertTrue(result.stderr.hasPrefix("smimegate: verify: \(path("tampered.eml")) <interop-1@example.com>: bad signature"), result.stderr)
+        XCTAssertTrue(
+            result.stderr.hasPrefix("smimegate: verify: \(path("tampered.eml")) <interop-1@example.com>: bad signature"), result.stderr)
         XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, "one line")
         XCTAssertTrue(result.stdout.isEmpty, "nothing delivered as verified")
         // OpenSSL agrees.
@@ -95,7 +97,8 @@ final class SignVerifyInteropTests: CLITestCase {
 
     func testExpiredSignerFails() throws {
         let content = try save("Content-Type: text/plain\r\n\r\nold\r\n", "content.txt")
-        let smime = try openssl(["cms", "-sign", "-signer", fixture("expired.pem"), "-inkey", fixture("expired.key"), "-in", content]).expect(0)
+        let smime = try openssl(["cms", "-sign", "-signer", fixture("expired.pem"), "-inkey", fixture("expired.key"), "-in", content])
+            .expect(0)
         let message = "From: expired@example.com\r\nSubject: old\r\n" + smime.out
         let result = try smimegate(["verify"], input: Array(message.utf8)).expect(1)
         XCTAssertTrue(result.stderr.contains("signer certificate expired on 2021-01-01 00:00:00 UTC"), result.stderr)

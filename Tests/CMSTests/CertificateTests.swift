@@ -19,7 +19,9 @@ final class CertificateTests: XCTestCase {
         XCTAssertTrue(try certificate("ca.pem").isSelfSigned)
         // The fingerprint agrees with OpenSSL's.
         let openssl = try runProcess("openssl", ["x509", "-in", Paths.fixture("alice.pem").path, "-noout", "-fingerprint", "-sha256"])
-        XCTAssertEqual(openssl.out.split(separator: "=").last?.replacingOccurrences(of: ":", with: "").lowercased().trimmingCharacters(in: .whitespacesAndNewlines), alice.sha256Fingerprint)
+        XCTAssertEqual(
+            openssl.out.split(separator: "=").last?.replacingOccurrences(of: ":", with: "").lowercased().trimmingCharacters(
+                in: .whitespacesAndNewlines), alice.sha256Fingerprint)
         XCTAssertEqual(try certificate("wildcard.pem").dnsNames, ["*.example.net"])
         let expired = try certificate("expired.pem")
         XCTAssertEqual(expired.notAfter, Date(timeIntervalSince1970: 1_609_459_200))
@@ -99,7 +101,9 @@ final class RequirementTests: XCTestCase {
     func testBuiltCertificatesMeetRFC8550AsOpenSSLSeesThem() throws {
         let key = try PrivateKey.generateEC(curve: "P-256")
         let certificate = try CertificateBuilder.selfSigned(
-            CertificateRequestFields(commonName: "Gateway", organization: "Org", country: "JP", sanDomains: ["domain.com", "*.domain.net"], sanEmails: ["a@domain.com"]),
+            CertificateRequestFields(
+                commonName: "Gateway", organization: "Org", country: "JP", sanDomains: ["domain.com", "*.domain.net"],
+                sanEmails: ["a@domain.com"]),
             key: key, days: 30)
         let dir = try temporaryDirectory()
         try write(certificate.pem, to: dir.appendingPathComponent("c.pem"))
@@ -109,6 +113,7 @@ final class RequirementTests: XCTestCase {
         XCTAssertTrue(text.contains("E-mail Protection"))
         XCTAssertTrue(text.contains("CA:FALSE"))
         XCTAssertTrue(text.contains("email:a@domain.com, DNS:domain.com, DNS:*.domain.net"))
-        XCTAssertThrowsError(try CertificateBuilder.selfSigned(CertificateRequestFields(commonName: "x", country: "JPN"), key: key, days: 1))
+        XCTAssertThrowsError(
+            try CertificateBuilder.selfSigned(CertificateRequestFields(commonName: "x", country: "JPN"), key: key, days: 1))
     }
 }

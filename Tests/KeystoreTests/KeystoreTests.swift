@@ -38,7 +38,8 @@ final class KeystoreTests: XCTestCase {
         }
         XCTAssertThrowsError(try store.addIdentity(name: "../evil", certificate: try certificate("alice.pem"), key: key, chain: []))
         // Nothing secret in the errors above, and the key is at rest in a 0600 file.
-        let mode = try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent(Keystore.databaseName).path)[.posixPermissions]
+        let mode = try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent(Keystore.databaseName).path)[
+            .posixPermissions]
         XCTAssertEqual((mode as? NSNumber)?.intValue, 0o600)
     }
 
@@ -50,8 +51,12 @@ final class KeystoreTests: XCTestCase {
         XCTAssertEqual(try store.recipientCertificate(for: "Bob@Partner.Example")?.commonName, "Bob")
         XCTAssertEqual(try store.recipientCertificate(for: "anyone@example.com")?.commonName, "Example gateway")
         XCTAssertEqual(try store.recipientCertificate(for: "u@mx.example.net")?.commonName, "Wildcard gateway")
-        XCTAssertNil(try store.recipientCertificate(for: "signonly@example.com").flatMap { $0.commonName == "Sign Only" ? $0 : nil }, "sign-only never chosen")
-        XCTAssertEqual(try store.recipientCertificate(for: "signonly@example.com")?.commonName, "Example gateway", "falls back to the domain certificate")
+        XCTAssertNil(
+            try store.recipientCertificate(for: "signonly@example.com").flatMap { $0.commonName == "Sign Only" ? $0 : nil },
+            "sign-only never chosen")
+        XCTAssertEqual(
+            try store.recipientCertificate(for: "signonly@example.com")?.commonName, "Example gateway",
+            "falls back to the domain certificate")
         XCTAssertNil(try store.recipientCertificate(for: "x@nowhere.example"))
     }
 

@@ -36,7 +36,9 @@ final class EncodingTests: XCTestCase {
 
     func testCanonicalFormForDetachedSignatures() throws {
         let message = try Entity.parse(
-            Array("Content-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße\nFrom me\n--XX\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n\u{0}\u{1}\n--XX\nContent-Type: text/plain\n\nplain ascii\n--XX--\n".utf8))
+            Array(
+                "Content-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße\nFrom me\n--XX\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n\u{0}\u{1}\n--XX\nContent-Type: text/plain\n\nplain ascii\n--XX--\n"
+                    .utf8))
         let canonical = try Canonical.prepare(message, options: .init(sevenBitSafe: true)).serialized()
         let text = string(canonical)
         XCTAssertFalse(canonical.contains { $0 >= 128 }, "8-bit bytes survived")

@@ -4,7 +4,8 @@ import XCTest
 
 final class EntityTests: XCTestCase {
     let folded = Array(
-        "Received: from a.example by b.example;\r\n\tSun, 29 Nov 2026 10:00:00 +0000\r\nReceived: from c.example\r\nSubject: =?UTF-8?B?w5xiZXI=?= folded\r\n  onto two lines\r\nFrom: Alice <alice@example.com>\r\n\r\nbody line\r\n".utf8)
+        "Received: from a.example by b.example;\r\n\tSun, 29 Nov 2026 10:00:00 +0000\r\nReceived: from c.example\r\nSubject: =?UTF-8?B?w5xiZXI=?= folded\r\n  onto two lines\r\nFrom: Alice <alice@example.com>\r\n\r\nbody line\r\n"
+            .utf8)
 
     func testUnchangedMessageSerialisesByteForByte() throws {
         for sample in [folded, Array(string(folded).replacingOccurrences(of: "\r\n", with: "\n").utf8)] {
@@ -48,7 +49,9 @@ final class EntityTests: XCTestCase {
     }
 
     func testContentTypeParametersQuotedAndCaseInsensitive() throws {
-        let type = try XCTUnwrap(ContentType(parsing: "Multipart/Signed; Protocol=\"application/pkcs7-signature\";\r\n micalg=SHA-256; boundary=\"a b\" (comment)"))
+        let type = try XCTUnwrap(
+            ContentType(
+                parsing: "Multipart/Signed; Protocol=\"application/pkcs7-signature\";\r\n micalg=SHA-256; boundary=\"a b\" (comment)"))
         XCTAssertEqual(type.mediaType, "multipart/signed")
         XCTAssertEqual(type["protocol"], "application/pkcs7-signature")
         XCTAssertEqual(type["MICALG"], "SHA-256")
@@ -61,7 +64,9 @@ final class EntityTests: XCTestCase {
 
     func testSplitKeepsRFC5322FieldsOutsideAndContentFieldsInside() throws {
         let message = try Entity.parse(
-            Array("From: a@b.example\r\nTo: c@d.example\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: 8bit\r\nSubject: s\r\n\r\n<p>x</p>\r\n".utf8))
+            Array(
+                "From: a@b.example\r\nTo: c@d.example\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: 8bit\r\nSubject: s\r\n\r\n<p>x</p>\r\n"
+                    .utf8))
         let parts = MessageParts(splitting: message)
         XCTAssertEqual(parts.outer.map(\.name), ["From", "To", "MIME-Version", "Subject"])
         XCTAssertEqual(parts.content.fields.map(\.name), ["Content-Type", "Content-Transfer-Encoding"])
@@ -72,7 +77,9 @@ final class EntityTests: XCTestCase {
 
     func testAddressListParsing() {
         XCTAssertEqual(Address.parseList("Alice <alice@example.com>, bob@example.org"), ["alice@example.com", "bob@example.org"])
-        XCTAssertEqual(Address.parseList("\"Doe, John\" <john@x.example> (work), undisclosed: a@b.example, c@d.example;"), ["john@x.example", "a@b.example", "c@d.example"])
+        XCTAssertEqual(
+            Address.parseList("\"Doe, John\" <john@x.example> (work), undisclosed: a@b.example, c@d.example;"),
+            ["john@x.example", "a@b.example", "c@d.example"])
         XCTAssertEqual(Address.first("Alice@Example.COM"), "Alice@Example.COM")
         XCTAssertNil(Address.first("no address here"))
     }

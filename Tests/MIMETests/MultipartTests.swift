@@ -4,7 +4,8 @@ import XCTest
 
 final class MultipartTests: XCTestCase {
     let body = Array(
-        "preamble text\r\n--b1\r\nContent-Type: text/plain\r\n\r\npart one\r\n--b1\r\nContent-Type: multipart/mixed; boundary=b2\r\n\r\n--b2\r\n\r\ninner\r\n--b2--\r\n\r\n--b1--\r\nepilogue\r\n".utf8)
+        "preamble text\r\n--b1\r\nContent-Type: text/plain\r\n\r\npart one\r\n--b1\r\nContent-Type: multipart/mixed; boundary=b2\r\n\r\n--b2\r\n\r\ninner\r\n--b2--\r\n\r\n--b1--\r\nepilogue\r\n"
+            .utf8)
 
     func testPreamblePartsEpilogue() throws {
         let multipart = try Multipart.parse(body, boundary: "b1")
@@ -41,7 +42,8 @@ final class MultipartTests: XCTestCase {
             let b = "d\(depth)"
             let inner = message.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
             let innerType = message.components(separatedBy: "\r\n").first { $0.hasPrefix("Content-Type") }!
-            message = "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=\(b)\r\n\r\n--\(b)\r\n\(innerType)\r\n\r\n\(inner)\r\n--\(b)--\r\n"
+            message =
+                "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=\(b)\r\n\r\n--\(b)\r\n\(innerType)\r\n\r\n\(inner)\r\n--\(b)--\r\n"
         }
         let entity = try Entity.parse(Array(message.utf8))
         XCTAssertThrowsError(try Canonical.prepare(entity, options: .init(sevenBitSafe: true))) {

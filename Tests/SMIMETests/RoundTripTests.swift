@@ -11,7 +11,8 @@ final class RoundTripTests: XCTestCase {
     var signer: Signer!
     var anchors: [Certificate] = []
     let message = Array(
-        "From: alice@example.com\nTo: bob@partner.example\nSubject: hi\nContent-Type: multipart/mixed; boundary=\"XYZ\"\n\npreamble\n--XYZ\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße  \n--XYZ\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAECAwQ=\n--XYZ--\n".utf8)
+        "From: alice@example.com\nTo: bob@partner.example\nSubject: hi\nContent-Type: multipart/mixed; boundary=\"XYZ\"\n\npreamble\n--XYZ\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße  \n--XYZ\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAECAwQ=\n--XYZ--\n"
+            .utf8)
 
     override func setUpWithError() throws {
         let certificate = try Certificate(bytes: bytes(of: Paths.fixture("alice.pem")))
@@ -23,7 +24,8 @@ final class RoundTripTests: XCTestCase {
     func testLiberalInputFormsAreAccepted() throws {
         let entity = try Entity.parse(message)
         let opaque = string(try SMIME.sign(entity, signer: signer, mode: .opaque).serialized())
-        let legacy = opaque.replacingOccurrences(of: "application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\"", with: "application/x-pkcs7-mime")
+        let legacy = opaque.replacingOccurrences(
+            of: "application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\"", with: "application/x-pkcs7-mime")
         XCTAssertNotEqual(legacy, opaque)
         XCTAssertEqual(try SMIME.verify(Entity.parse(Array(legacy.utf8)), validation: SignerValidation(anchors: anchors)).verdict, .pass)
 
@@ -35,7 +37,8 @@ final class RoundTripTests: XCTestCase {
         ] {
             let variant = detached.replacingOccurrences(of: from, with: to)
             XCTAssertNotEqual(variant, detached, from)
-            XCTAssertEqual(try SMIME.verify(Entity.parse(Array(variant.utf8)), validation: SignerValidation(anchors: anchors)).verdict, .pass, from)
+            XCTAssertEqual(
+                try SMIME.verify(Entity.parse(Array(variant.utf8)), validation: SignerValidation(anchors: anchors)).verdict, .pass, from)
         }
     }
 
@@ -75,7 +78,9 @@ final class RoundTripTests: XCTestCase {
             for i in 0..<25 {
                 do {
                     let signed = try SMIME.sign(entity, signer: signer, mode: i % 2 == 0 ? .detached : .opaque)
-                    if try SMIME.verify(Entity.parse(signed.serialized()), validation: validation).verdict != .pass { failures.add(1, ordering: .relaxed) }
+                    if try SMIME.verify(Entity.parse(signed.serialized()), validation: validation).verdict != .pass {
+                        failures.add(1, ordering: .relaxed)
+                    }
                 } catch {
                     failures.add(1, ordering: .relaxed)
                 }
@@ -84,4 +89,3 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(failures.load(ordering: .relaxed), 0)
     }
 }
-

@@ -52,7 +52,8 @@ final class ThunderbirdVectorTests: XCTestCase {
     func testEnvelopedMessageDecryptsWithBobsKey() throws {
         let decrypted = try SMIME.decrypt(message("alice.env.eml"), certificate: bob.certificate, key: bob.key)
         let expected = string(bytes(of: Paths.vector(Self.dir + "alice.mime"))).replacingOccurrences(of: "\r\n", with: "\n")
-        XCTAssertEqual(string(MessageParts(splitting: decrypted).content.serialized()).replacingOccurrences(of: "\r\n", with: "\n"), expected)
+        XCTAssertEqual(
+            string(MessageParts(splitting: decrypted).content.serialized()).replacingOccurrences(of: "\r\n", with: "\n"), expected)
     }
 
     func testSignedThenEncryptedDecryptsThenVerifies() throws {
@@ -82,7 +83,8 @@ final class ThunderbirdVectorTests: XCTestCase {
         // The inner signature is Alice's, but the message's From: is Dave: RFC 8550 §3 says not covered.
         let inner = try SMIME.verify(try XCTUnwrap(outer.unwrapped), validation: SignerValidation(anchors: anchors))
         XCTAssertEqual(inner.verdict, .fail("From address Dave@example.com is not covered by the signer certificate (Alice@example.com)"))
-        let lax = try SMIME.verify(try XCTUnwrap(outer.unwrapped), validation: SignerValidation(anchors: anchors, requireAddressMatch: false))
+        let lax = try SMIME.verify(
+            try XCTUnwrap(outer.unwrapped), validation: SignerValidation(anchors: anchors, requireAddressMatch: false))
         XCTAssertEqual(lax.verdict, .pass)
     }
 }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Quick start, command 2 (and CI's): build with zero warnings in our code and
+# run the whole test suite, with the openssl command line and Python's
+# cryptography as interoperability peers and ../shared/vectors as third-party data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+# The pyca peer needs cryptography >= 45 (PKCS #7 envelopes with AES-256, pkcs7_decrypt_smime).
+has_pyca() { "$1" -c 'import cryptography, sys; sys.exit(int(cryptography.__version__.split(".")[0]) < 45)' 2>/dev/null; }
+if [[ -n "${SMIMEGATE_PYTHON:-}" ]] && has_pyca "$SMIMEGATE_PYTHON"; then
+  :
+elif has_pyca python3; then
+  export SMIMEGATE_PYTHON=python3
+else
+  if ! has_pyca .build/pyenv/bin/python; then
+    echo "test: installing Python cryptography into .build/pyenv" >&2
+    python3 -m venv .build/pyenv
+    .build/pyenv/bin/pip install -q "cryptography>=45"
+  fi
+  export SMIMEGATE_PYTHON="$PWD/.build/pyenv/bin/python"
+fi
+
+vectors="${SMIMEGATE_VECTORS:-../shared/vectors}"
+if [[ ! -d "$vectors/thunderbird-nss-smime" ]]; then
+  echo "test: third-party vectors not found at $vectors (set SMIMEGATE_VECTORS)" >&2
+  exit 2
+fi
+
+log=$(mktemp)
+if ! swift build --build-tests >"$log" 2>&1; then
+  cat "$log" >&2
+  exit 1
+fi
+if grep -E "^$PWD/(Sources|Tests)/.*warning:" "$log" >&2; then
+  echo "test: the build has warnings (they count as errors here)" >&2
+  exit 1
+fi
+rm -f "$log"
+swift test --skip-build "$@"
