@@ -37,4 +37,18 @@ if grep -E "^$PWD/(Sources|Tests)/.*warning:" "$log" >&2; then
   exit 1
 fi
 rm -f "$log"
-swift test --skip-build "$@"
+
+# XCTest only (the suite has no swift-testing tests), then one plain closing line.
+out=$(mktemp)
+status=0
+swift test --skip-build --disable-swift-testing "$@" 2>&1 | tee "$out" || status=$?
+summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" "$out" | tail -1 || true)
+rm -f "$out"
+if [[ -z "$summary" ]]; then
+  echo "test: no test ran" >&2
+  exit 1
+fi
+total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
+failed=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")
+echo "$((total - failed)) passed, $failed failed"
+exit "$status"

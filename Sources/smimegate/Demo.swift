@@ -97,6 +97,14 @@ struct Demo: ParsableCommand {
         let inner = try SMIME.verify(opened, validation: validation)
         step("sign, then encrypt → \(path); decrypt then verify: \(inner.passed ? "pass" : "FAIL")")
         guard inner.passed else { throw Failure.problem("demo: sign/encrypt round trip failed") }
-        print("demo finished: every message round-tripped. Try: smimegate --home \(store.home.path) verify \(dir.path)/signed-detached.eml")
+        print(
+            "demo finished: every message round-tripped. Try: \(CommandLine.arguments[0]) --home \(store.home.path) verify \(dir.path)/signed-detached.eml"
+        )
     }
+}
+
+/// "1.6 ms" for the demo's timings.
+func milliseconds(_ duration: Duration) -> String {
+    let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    return "\((ms * 10).rounded() / 10) ms"
 }

@@ -68,6 +68,7 @@ final class EncryptDecryptInteropTests: CLITestCase {
         for options in [
             ["-aes-256-cbc"], ["-aes-128-cbc"], ["-aes-128-gcm"], ["-aes-256-gcm"],
             ["-aes-256-cbc", "-recip", fixture("bob.pem"), "-keyopt", "rsa_padding_mode:oaep"],
+            ["-aes-128-cbc", "-keyid"],  // recipient identified by subject key identifier
         ] {
             let recipient = options.contains("-recip") ? [] : ["-recip", fixture("bob.pem")]
             let smime = try openssl(["cms", "-encrypt", "-in", content] + options + recipient).expect(0)

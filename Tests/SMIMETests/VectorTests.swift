@@ -103,6 +103,20 @@ final class RFC4134VectorTests: XCTestCase {
         }
     }
 
+    func testDSSSignedDataVerifiesAgainstCarl() throws {
+        let carl = try Certificate(bytes: vector("CarlDSSSelf.cer"))
+        // 4.7 names its signer by subject key identifier; 4.3 is detached.
+        for (name, detached) in [("4.1.bin", false), ("4.3.bin", true), ("4.4.bin", false), ("4.7.bin", false), ("4.10.bin", false)] {
+            let check = try CMS.verifySignature(vector(name), detachedContent: detached ? vector("ExContent.bin") : nil)
+            XCTAssertEqual(check.content, vector("ExContent.bin"), name)
+            let signer = try XCTUnwrap(check.signers.first, name)
+            XCTAssertNoThrow(try ChainVerifier(anchors: [carl]).verify(signer, intermediates: check.certificates, at: Date()), name)
+        }
+        var tampered = vector("ExContent.bin")
+        tampered[0] ^= 1
+        XCTAssertThrowsError(try CMS.verifySignature(vector("4.3.bin"), detachedContent: tampered))
+    }
+
     func testDSSSignedMessagesVerifyButTheirFromDoesNotMatchTheCertificate() throws {
         let carl = try Certificate(bytes: vector("CarlDSSSelf.cer"))
         for name in ["4.8.eml", "4.9.eml"] {
