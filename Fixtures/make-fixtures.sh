@@ -31,7 +31,7 @@ issue alice    "/O=Example Corp/CN=Alice"           "email:alice@example.com"   
 issue gateway  "/O=Example Corp/CN=Example gateway" "DNS:example.com"               "digitalSignature,nonRepudiation,keyEncipherment"
 issue bob      "/O=Partner Ltd/CN=Bob"              "email:bob@partner.example"      "digitalSignature,nonRepudiation,keyEncipherment"
 issue dan      "/O=Partner Ltd/CN=Dan"              "email:dan@partner.example"      "digitalSignature,keyEncipherment"
-issue carol-ec "/O=Partner Ltd/CN=Carol"            "email:carol@partner.example"    "digitalSignature,keyAgreement" ec
+issue carol-ec "/O=Partner Ltd/CN=Carol"            "email:carol@partner.example"    "digitalSignature,nonRepudiation,keyAgreement" ec
 issue signonly "/O=Example Corp/CN=Sign Only"       "email:signonly@example.com"     "digitalSignature,nonRepudiation"
 issue wildcard "/O=Mail Net/CN=Wildcard gateway"    "DNS:*.example.net"              "digitalSignature,keyEncipherment"
 rm -f ext.cnf ca.srl

@@ -5,8 +5,24 @@ import Foundation
 /// certificate must allow before the gateway signs, encrypts or trusts with it.
 /// Each check returns the reasons it fails, in words an operator can act on.
 public enum Requirements {
-    /// Problems that stop `certificate` from signing mail at `time`.
+    /// Problems that stop the gateway signing with `certificate` at `time`
+    /// (SPEC F18: digitalSignature *and* nonRepudiation when keyUsage is present).
     public static func signingProblems(_ certificate: Certificate, at time: Date = Date()) -> [String] {
+        var problems = validityProblems(certificate, at: time)
+        if let usage = certificate.keyUsage {
+            let missing = [(KeyUsage.digitalSignature, "digitalSignature"), (.nonRepudiation, "nonRepudiation")]
+                .filter { !usage.contains($0.0) }.map(\.1)
+            if !missing.isEmpty { problems.append("keyUsage lacks \(missing.joined(separator: " and "))") }
+        }
+        if !certificate.extendedKeyUsage.emailProtection {
+            problems.append("extendedKeyUsage lacks emailProtection")
+        }
+        return problems
+    }
+
+    /// Problems that stop a received signature by `certificate` being trusted
+    /// (RFC 8550 §4.4.2: digitalSignature *or* nonRepudiation when keyUsage is present).
+    public static func signerProblems(_ certificate: Certificate, at time: Date = Date()) -> [String] {
         var problems = validityProblems(certificate, at: time)
         if let usage = certificate.keyUsage, !usage.contains(.digitalSignature), !usage.contains(.nonRepudiation) {
             problems.append("keyUsage lacks digitalSignature and nonRepudiation")

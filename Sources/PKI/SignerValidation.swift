@@ -27,7 +27,7 @@ public struct SignerValidation: Sendable {
         } catch {
             return "untrusted signer certificate: \(error)"
         }
-        if let usage = Requirements.signingProblems(signer, at: time).first {
+        if let usage = Requirements.signerProblems(signer, at: time).first {
             return "signer certificate \(usage)"
         }
         if requireAddressMatch {

@@ -117,13 +117,18 @@ final class SignVerifyInteropTests: CLITestCase {
         try smimegate(["verify"], input: Array(withSender.utf8)).expect(0)
     }
 
-    func testSigningCertificateMustAllowSigning() throws {
-        // Bob's key may sign, but Dan's certificate lacks nonRepudiation only: still fine (either bit suffices).
+    func testSigningCertificateMustAllowSigningAndECDSAWorks() throws {
+        // F18: Dan's certificate has digitalSignature but not nonRepudiation: the gateway will not sign with it.
         let input = try save(Self.plainLF.replacingOccurrences(of: "Alice <alice@example.com>", with: "dan@partner.example"), "dan.eml")
-        try smimegate(["sign", "--cert", "dan", input, "-o", "/dev/null"]).expect(0)
-        let noRights = try save(Self.plainLF.replacingOccurrences(of: "Alice <alice@example.com>", with: "carol@partner.example"), "c.eml")
-        // Carol's EC certificate has digitalSignature: signs with ECDSA, and OpenSSL verifies it.
-        try smimegate(["sign", "--cert", "carol", noRights, "-o", path("ec-signed.eml")]).expect(0)
+        let refused = try smimegate(["sign", "--cert", "dan", input]).expect(1)
+        XCTAssertTrue(refused.stderr.contains("cannot sign with dan: keyUsage lacks nonRepudiation"), refused.stderr)
+        // ... but a signature made with it by someone else verifies (either bit suffices, RFC 8550 §4.4.2).
+        let content = try save("Content-Type: text/plain\r\n\r\nfrom dan\r\n", "content.txt")
+        let smime = try openssl(["cms", "-sign", "-signer", fixture("dan.pem"), "-inkey", fixture("dan.key"), "-in", content]).expect(0)
+        try smimegate(["verify"], input: Array(("From: dan@partner.example\r\n" + smime.out).utf8)).expect(0)
+        // Carol's EC certificate signs with ECDSA, and OpenSSL verifies it.
+        let carol = try save(Self.plainLF.replacingOccurrences(of: "Alice <alice@example.com>", with: "carol@partner.example"), "c.eml")
+        try smimegate(["sign", "--cert", "carol", carol, "-o", path("ec-signed.eml")]).expect(0)
         try openssl(["cms", "-verify", "-CAfile", fixture("ca.pem"), "-in", path("ec-signed.eml"), "-out", "/dev/null"]).expect(0)
         let printed = try openssl(["cms", "-cmsout", "-print", "-in", path("ec-signed.eml")]).expect(0).out
         XCTAssertTrue(printed.contains("ecdsa-with-SHA256"), "ECDSA signature")

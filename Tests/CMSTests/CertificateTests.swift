@@ -73,6 +73,10 @@ final class RequirementTests: XCTestCase {
         XCTAssertEqual(Requirements.encryptionProblems(try certificate("carol-ec.pem")), [], "EC needs keyAgreement, which carol has")
         XCTAssertEqual(Requirements.signingProblems(try certificate("expired.pem")), ["certificate expired on 2021-01-01 00:00:00 UTC"])
         XCTAssertEqual(Requirements.signingProblems(try certificate("ca.pem")), ["keyUsage lacks digitalSignature and nonRepudiation"])
+        // F18: the gateway signs only with both bits; a received signature needs either (RFC 8550 §4.4.2).
+        XCTAssertEqual(Requirements.signingProblems(try certificate("dan.pem")), ["keyUsage lacks nonRepudiation"])
+        XCTAssertEqual(Requirements.signerProblems(try certificate("dan.pem")), [])
+        XCTAssertEqual(Requirements.signerProblems(try certificate("ca.pem")), ["keyUsage lacks digitalSignature and nonRepudiation"])
     }
 
     func testAddressCoverage() throws {
