@@ -11,6 +11,9 @@ import PKI
 public final class Keystore {
     public let home: URL
     private let db: Database
+    /// The home passphrase: when set, private keys are stored as PKCS #8
+    /// encrypted with AES-256 and read back with it.
+    private let passphrase: [UInt8]?
 
     public static let databaseName = "keystore.sqlite"
 
@@ -52,15 +55,18 @@ public final class Keystore {
 
     public static var schemaVersion: Int { migrations.count }
 
-    private init(home: URL, db: Database) {
+    private init(home: URL, db: Database, passphrase: [UInt8]?) {
         self.home = home
         self.db = db
+        self.passphrase = passphrase
     }
+
+    public var encryptsKeys: Bool { passphrase != nil }
 
     /// Opens the keystore in `home`. With `create`, makes the directory (0700)
     /// and the database (0600) and applies migrations; without, a missing
     /// keystore is an error that says to run `smimegate init`.
-    public static func open(home: URL, create: Bool = false) throws -> Keystore {
+    public static func open(home: URL, create: Bool = false, passphrase: [UInt8]? = nil) throws -> Keystore {
         let fm = FileManager.default
         let path = home.appendingPathComponent(databaseName).path
         if !fm.fileExists(atPath: path) {
@@ -72,7 +78,7 @@ public final class Keystore {
         }
         try? fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home.path)
         try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
-        let store = Keystore(home: home, db: try Database(path: path))
+        let store = Keystore(home: home, db: try Database(path: path), passphrase: passphrase)
         try store.migrate()
         return store
     }
@@ -109,66 +115,220 @@ public final class Keystore {
     {
         guard Keystore.validName(name) else { throw KeystoreError("invalid name \"\(name)\": use letters, digits, . _ - @") }
         guard key.matches(certificate) else { throw KeystoreError("the private key does not match the certificate") }
-        let keyPEM = String(decoding: try key.pkcs8PEM(), as: UTF8.self)
+        let keyPEM = String(decoding: try key.pkcs8PEM(passphrase: passphrase), as: UTF8.self)
         try db.transaction {
             if !replace, try !db.query("SELECT 1 FROM certificates WHERE name = ?", [.text(name)]).isEmpty {
                 throw KeystoreError("a certificate named \"\(name)\" already exists")
             }
             try db.query(
-                "INSERT OR REPLACE INTO certificates (name, certificate_pem, key_pem, chain_pem, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO certificates (name, certificate_pem, key_pem, key_encrypted, chain_pem, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    .text(name), .text(certificate.pem), .text(keyPEM), .text(chain.map(\.pem).joined()),
-                    .text(certificate.sha256Fingerprint), .text(Keystore.now()),
+                    .text(name), .text(certificate.pem), .text(keyPEM), .int(passphrase == nil ? 0 : 1),
+                    .text(chain.map(\.pem).joined()), .text(certificate.sha256Fingerprint), .text(Keystore.now()),
                 ])
         }
     }
 
     public func identity(named name: String) throws -> Identity {
-        guard let row = try db.query("SELECT certificate_pem, key_pem, chain_pem FROM certificates WHERE name = ?", [.text(name)]).first
+        guard
+            let row = try db.query(
+                "SELECT name, certificate_pem, key_pem, key_encrypted, chain_pem FROM certificates WHERE name = ?", [.text(name)]
+            ).first
         else { throw KeystoreError("no certificate named \"\(name)\" (see 'smimegate cert list')") }
-        return try Keystore.identity(name: name, row: row)
+        return try identity(row: row)
     }
 
     /// Every organisation certificate, for decrypting with whichever key fits.
     public func identities() throws -> [Identity] {
-        try db.query("SELECT name, certificate_pem, key_pem, chain_pem FROM certificates ORDER BY name").map {
-            try Keystore.identity(name: $0[0] ?? "", row: Array($0.dropFirst()))
+        try db.query("SELECT name, certificate_pem, key_pem, key_encrypted, chain_pem FROM certificates ORDER BY name").map {
+            try identity(row: $0)
         }
     }
 
-    private static func identity(name: String, row: [String?]) throws -> Identity {
-        let certificate = try Certificate(bytes: Array((row[0] ?? "").utf8))
+    /// The organisation certificates without touching their private keys (for listings).
+    public func certificates() throws -> [(name: String, certificate: Certificate, chain: [Certificate], keyEncrypted: Bool)] {
+        try db.query("SELECT name, certificate_pem, chain_pem, key_encrypted FROM certificates ORDER BY name").map {
+            ($0[0] ?? "", try Certificate(bytes: Array(($0[1] ?? "").utf8)), Keystore.chain($0[2]), $0[3] == "1")
+        }
+    }
+
+    private func identity(row: [String?]) throws -> Identity {
+        let name = row[0] ?? ""
+        let certificate = try Certificate(bytes: Array((row[1] ?? "").utf8))
+        let encrypted = row[3] == "1"
+        if encrypted && passphrase == nil {
+            throw KeystoreError(
+                "the private key of \"\(name)\" is encrypted: give the home passphrase (SMIMEGATE_PASSPHRASE_FILE or --home-passphrase-file)"
+            )
+        }
         let key: PrivateKey
         do {
-            key = try PrivateKey(bytes: Array((row[1] ?? "").utf8))
+            key = try PrivateKey(bytes: Array((row[2] ?? "").utf8), passphrase: encrypted ? passphrase : nil)
         } catch {
-            throw KeystoreError("the private key of \"\(name)\" cannot be read")
+            throw KeystoreError(
+                encrypted ? "wrong home passphrase for the private key of \"\(name)\"" : "the private key of \"\(name)\" cannot be read")
         }
-        let chainPEM = row[2] ?? ""
-        let chain = chainPEM.isEmpty ? [] : (try? Certificate.parseAll(Array(chainPEM.utf8))) ?? []
-        return Identity(name: name, certificate: certificate, key: key, chain: chain)
+        return Identity(name: name, certificate: certificate, key: key, chain: Keystore.chain(row[4]))
+    }
+
+    private static func chain(_ pem: String?) -> [Certificate] {
+        guard let pem, !pem.isEmpty else { return [] }
+        return (try? Certificate.parseAll(Array(pem.utf8))) ?? []
+    }
+
+    /// Replaces the certificate of `name` and keeps its key — for the CA-issued
+    /// certificate that answers `cert csr` (SPEC F16). The key must match.
+    public func replaceCertificate(name: String, certificate: Certificate, chain: [Certificate]) throws {
+        let current = try identity(named: name)
+        guard current.key.matches(certificate) else {
+            throw KeystoreError("the certificate does not match the private key of \"\(name)\"")
+        }
+        try db.query(
+            "UPDATE certificates SET certificate_pem = ?, chain_pem = ?, fingerprint = ? WHERE name = ?",
+            [.text(certificate.pem), .text(chain.map(\.pem).joined()), .text(certificate.sha256Fingerprint), .text(name)])
+    }
+
+    public func hasIdentity(named name: String) throws -> Bool {
+        try !db.query("SELECT 1 FROM certificates WHERE name = ?", [.text(name)]).isEmpty
+    }
+
+    public func deleteIdentity(named name: String) throws {
+        try db.transaction {
+            guard try hasIdentity(named: name) else { throw KeystoreError("no certificate named \"\(name)\"") }
+            try db.query("DELETE FROM certificates WHERE name = ?", [.text(name)])
+        }
     }
 
     // MARK: Partners' public keys (F19)
 
     public func addPublicKey(name: String, certificate: Certificate, source: String = "added") throws {
+        try db.transaction { try insertPublicKey(name: name, certificate: certificate, source: source) }
+    }
+
+    private func insertPublicKey(name: String, certificate: Certificate, source: String) throws {
         guard Keystore.validName(name) else { throw KeystoreError("invalid name \"\(name)\": use letters, digits, . _ - @") }
+        if try !db.query("SELECT 1 FROM public_keys WHERE name = ?", [.text(name)]).isEmpty {
+            throw KeystoreError("a public key named \"\(name)\" already exists")
+        }
+        try db.query(
+            "INSERT INTO public_keys (name, certificate_pem, fingerprint, not_after, source, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                .text(name), .text(certificate.pem), .text(certificate.sha256Fingerprint),
+                .text(ISO8601DateFormatter().string(from: certificate.notAfter)), .text(source), .text(Keystore.now()),
+            ])
+        for email in Set(certificate.emailAddresses.map { $0.lowercased() }) {
+            try db.query("INSERT INTO public_key_names (key_name, kind, value) VALUES (?, 'email', ?)", [.text(name), .text(email)])
+        }
+        for domain in Set(certificate.dnsNames.map { $0.lowercased() }) {
+            try db.query("INSERT INTO public_key_names (key_name, kind, value) VALUES (?, 'domain', ?)", [.text(name), .text(domain)])
+        }
+    }
+
+    public func deletePublicKey(named name: String) throws {
         try db.transaction {
-            if try !db.query("SELECT 1 FROM public_keys WHERE name = ?", [.text(name)]).isEmpty {
-                throw KeystoreError("a public key named \"\(name)\" already exists")
+            if try db.query("SELECT 1 FROM public_keys WHERE name = ?", [.text(name)]).isEmpty {
+                throw KeystoreError("no public key named \"\(name)\"")
             }
-            try db.query(
-                "INSERT INTO public_keys (name, certificate_pem, fingerprint, not_after, source, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    .text(name), .text(certificate.pem), .text(certificate.sha256Fingerprint),
-                    .text(ISO8601DateFormatter().string(from: certificate.notAfter)), .text(source), .text(Keystore.now()),
-                ])
-            for email in Set(certificate.emailAddresses.map { $0.lowercased() }) {
-                try db.query("INSERT INTO public_key_names (key_name, kind, value) VALUES (?, 'email', ?)", [.text(name), .text(email)])
+            try db.query("DELETE FROM public_keys WHERE name = ?", [.text(name)])
+        }
+    }
+
+    // MARK: Bundles (F20)
+
+    /// The index of a key bundle: one entry per PEM file in `keys/`.
+    struct BundleIndex: Codable {
+        static let currentFormat = "smimegate-public-keys/1"
+        var format = currentFormat
+        var keys: [Entry]
+
+        struct Entry: Codable {
+            var name: String
+            var file: String
+            var sha256: String
+            var subject: String
+            var emails: [String]
+            var domains: [String]
+            var notAfter: String
+        }
+    }
+
+    /// Writes every public key into a tar (tar.gz) bundle: `keys/NAME.pem` per
+    /// key and `index.json` with names and metadata. Returns how many keys.
+    @discardableResult
+    public func exportPublicKeys(to path: String) throws -> Int {
+        let keys = try publicKeys()
+        var files: [BundleFile] = []
+        var entries: [BundleIndex.Entry] = []
+        for (name, certificate) in keys {
+            let file = "keys/\(name).pem"
+            files.append(BundleFile(path: file, bytes: Array(certificate.pem.utf8)))
+            entries.append(
+                BundleIndex.Entry(
+                    name: name, file: file, sha256: certificate.sha256Fingerprint, subject: certificate.subject,
+                    emails: certificate.emailAddresses, domains: certificate.dnsNames,
+                    notAfter: ISO8601DateFormatter().string(from: certificate.notAfter)))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let index = try encoder.encode(BundleIndex(keys: entries))
+        try TarBundle.write([BundleFile(path: "index.json", bytes: Array(index))] + files, to: path)
+        return keys.count
+    }
+
+    /// Imports a bundle made by `exportPublicKeys`: every entry is validated
+    /// first, then all keys go in one transaction (all or nothing). Keys already
+    /// present with the same certificate are left alone, so importing twice
+    /// changes nothing. Returns (added, unchanged).
+    @discardableResult
+    public func importPublicKeys(from path: String) throws -> (added: Int, unchanged: Int) {
+        let files = try TarBundle.read(path)
+        var byPath: [String: [UInt8]] = [:]
+        for file in files {
+            if byPath[file.path] != nil { throw KeystoreError("\(path): duplicate entry \"\(file.path)\"") }
+            byPath[file.path] = file.bytes
+        }
+        guard let indexBytes = byPath["index.json"] else { throw KeystoreError("\(path): no index.json: not a smimegate key bundle") }
+        let index: BundleIndex
+        do {
+            index = try JSONDecoder().decode(BundleIndex.self, from: Data(indexBytes))
+        } catch {
+            throw KeystoreError("\(path): index.json is not a valid key bundle index")
+        }
+        guard index.format == BundleIndex.currentFormat else { throw KeystoreError("\(path): unknown bundle format \"\(index.format)\"") }
+        let listed = Set(index.keys.map(\.file))
+        if let stray = byPath.keys.first(where: { $0 != "index.json" && !listed.contains($0) }) {
+            throw KeystoreError("\(path): entry \"\(stray)\" is not in the index")
+        }
+        var seen = Set<String>()
+        let keys: [(String, Certificate)] = try index.keys.map { entry in
+            guard Keystore.validName(entry.name), seen.insert(entry.name).inserted else {
+                throw KeystoreError("\(path): invalid or duplicate key name \"\(entry.name)\"")
             }
-            for domain in Set(certificate.dnsNames.map { $0.lowercased() }) {
-                try db.query("INSERT INTO public_key_names (key_name, kind, value) VALUES (?, 'domain', ?)", [.text(name), .text(domain)])
+            guard let bytes = byPath[entry.file] else { throw KeystoreError("\(path): \(entry.file) is missing") }
+            let certificates: [Certificate]
+            do { certificates = try Certificate.parseAll(bytes) } catch {
+                throw KeystoreError("\(path): \(entry.file) is not a certificate")
             }
+            guard certificates.count == 1, certificates[0].sha256Fingerprint == entry.sha256 else {
+                throw KeystoreError("\(path): \(entry.file) does not match its SHA-256 in the index")
+            }
+            return (entry.name, certificates[0])
+        }
+        return try db.transaction {
+            var added = 0
+            var unchanged = 0
+            for (name, certificate) in keys {
+                if let existing = try db.query("SELECT fingerprint FROM public_keys WHERE name = ?", [.text(name)]).first {
+                    guard existing[0] == certificate.sha256Fingerprint else {
+                        throw KeystoreError("\(path): a different public key named \"\(name)\" already exists; nothing imported")
+                    }
+                    unchanged += 1
+                } else {
+                    try insertPublicKey(name: name, certificate: certificate, source: "bundle")
+                    added += 1
+                }
+            }
+            return (added, unchanged)
         }
     }
 
@@ -218,6 +378,21 @@ public final class Keystore {
                 }
             }
             return added
+        }
+    }
+
+    /// Removes trusted CAs whose SHA-256 fingerprint starts with `fingerprint`
+    /// (at least 8 hex digits) or whose subject equals it. Returns how many.
+    @discardableResult
+    public func removeCertificateAuthorities(matching selector: String) throws -> Int {
+        let lowered = selector.lowercased().replacingOccurrences(of: ":", with: "")
+        return try db.transaction {
+            let rows = try db.query("SELECT fingerprint, subject FROM ca_certificates")
+            let doomed = rows.filter { row in
+                (lowered.count >= 8 && (row[0] ?? "").hasPrefix(lowered)) || row[1] == selector
+            }.compactMap { $0[0] }
+            for fingerprint in doomed { try db.query("DELETE FROM ca_certificates WHERE fingerprint = ?", [.text(fingerprint)]) }
+            return doomed.count
         }
     }
 

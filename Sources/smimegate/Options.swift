@@ -1,12 +1,20 @@
 import ArgumentParser
+import CMS
 import Foundation
 import Keystore
 import MIME
+import PKI
 
-/// `--home DIR`, else $SMIMEGATE_HOME, else ~/.smimegate.
+/// `--home DIR`, else $SMIMEGATE_HOME, else ~/.smimegate; and the home passphrase
+/// from `--home-passphrase-file F`, else the file named by $SMIMEGATE_PASSPHRASE_FILE.
 struct HomeOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The smimegate home directory.", valueName: "DIR"))
     var home: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A file holding the home passphrase that encrypts private keys at rest.", valueName: "FILE"))
+    var homePassphraseFile: String?
 
     var url: URL {
         if let home { return URL(fileURLWithPath: home) }
@@ -16,13 +24,29 @@ struct HomeOptions: ParsableArguments {
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".smimegate")
     }
 
+    func passphrase() throws -> [UInt8]? {
+        let file = homePassphraseFile ?? ProcessInfo.processInfo.environment["SMIMEGATE_PASSPHRASE_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let file else { return nil }
+        let passphrase = try readPassphraseFile(file)
+        if passphrase.isEmpty { throw Failure.usage("\(file): the home passphrase file is empty") }
+        return passphrase
+    }
+
     func open(create: Bool = false) throws -> Keystore {
         do {
-            return try Keystore.open(home: url, create: create)
+            return try Keystore.open(home: url, create: create, passphrase: passphrase())
         } catch let error as KeystoreError {
             throw Failure.usage(error.reason)
         }
     }
+}
+
+/// The first line of a passphrase file (the line break is not part of it).
+func readPassphraseFile(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw Failure.usage("\(path): cannot read the passphrase file")
+    }
+    return Array(data.prefix { $0 != 10 && $0 != 13 })
 }
 
 /// A message in (a file or '-' for stdin) and out (-o FILE or stdout).
@@ -85,14 +109,7 @@ struct PassphraseOptions: ParsableArguments {
     }
 
     func passphrase() throws -> [UInt8]? {
-        if let passphraseFile {
-            guard let data = FileManager.default.contents(atPath: passphraseFile) else {
-                throw Failure.usage("\(passphraseFile): cannot read the passphrase file")
-            }
-            var bytes = Array(data)
-            while let last = bytes.last, last == 10 || last == 13 { bytes.removeLast() }
-            return bytes
-        }
+        if let passphraseFile { return try readPassphraseFile(passphraseFile) }
         if let passphraseEnv {
             guard let value = ProcessInfo.processInfo.environment[passphraseEnv] else {
                 throw Failure.usage("the environment variable \(passphraseEnv) is not set")
@@ -109,3 +126,28 @@ func readFile(_ path: String) throws -> [UInt8] {
 }
 
 func printErr(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+/// Writes `text` to `path`, or to standard output when `path` is nil or "-".
+func emit(_ text: String, to path: String?) throws {
+    guard let path, path != "-" else {
+        FileHandle.standardOutput.write(Data(text.utf8))
+        return
+    }
+    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+        throw Failure.usage("\(path): cannot write the file")
+    }
+}
+
+/// Runs a keystore or certificate operation; its errors are configuration errors (exit 2).
+func configuring<T>(_ context: String? = nil, _ body: () throws -> T) throws -> T {
+    let prefix = context.map { "\($0): " } ?? ""
+    do {
+        return try body()
+    } catch let error as KeystoreError {
+        throw Failure.usage(prefix + error.reason)
+    } catch let error as PKIError {
+        throw Failure.usage(prefix + error.reason)
+    } catch let error as OpenSSLError {
+        throw Failure.usage(prefix + error.description)
+    }
+}

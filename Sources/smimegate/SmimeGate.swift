@@ -10,7 +10,8 @@ struct SmimeGate: ParsableCommand {
         abstract: "S/MIME security gateway for mail at rest: sign, encrypt, verify and decrypt e-mail.",
         discussion: """
             The home directory (--home DIR before or after the command, else $SMIMEGATE_HOME,
-            else ~/.smimegate) holds the keystore.
+            else ~/.smimegate) holds the keystore. With a home passphrase (--home-passphrase-file F
+            or $SMIMEGATE_PASSPHRASE_FILE) private keys are stored encrypted (PKCS #8, AES-256).
             Exit codes: 0 success; 1 the operation ran and found a problem (bad or untrusted
             signature, wrong key, no certificate for a recipient, malformed message);
             2 usage or configuration error.
@@ -40,22 +41,27 @@ struct SmimeGate: ParsableCommand {
     }
 }
 
-/// `smimegate --home DIR COMMAND ...`: a --home before the command applies to
-/// every command (ArgumentParser only reads options after the command name),
-/// so it is passed on through $SMIMEGATE_HOME, which --home after the command still overrides.
+/// `smimegate --home DIR [--home-passphrase-file F] COMMAND ...`: these options
+/// before the command apply to every command (ArgumentParser only reads options
+/// after the command name), so they are passed on through $SMIMEGATE_HOME and
+/// $SMIMEGATE_PASSPHRASE_FILE, which the same options after the command still override.
 func hoistingHome(_ arguments: [String]) -> [String] {
+    let hoisted = ["--home": "SMIMEGATE_HOME", "--home-passphrase-file": "SMIMEGATE_PASSPHRASE_FILE"]
     var arguments = arguments
-    while let first = arguments.first, first == "--home" || first.hasPrefix("--home=") {
-        let value: String
-        if first == "--home" {
-            guard arguments.count >= 2 else { break }
-            value = arguments[1]
-            arguments.removeFirst(2)
-        } else {
-            value = String(first.dropFirst("--home=".count))
-            arguments.removeFirst()
+    outer: while let first = arguments.first {
+        for (option, variable) in hoisted {
+            if first == option, arguments.count >= 2 {
+                setenv(variable, arguments[1], 1)
+                arguments.removeFirst(2)
+                continue outer
+            }
+            if first.hasPrefix(option + "=") {
+                setenv(variable, String(first.dropFirst(option.count + 1)), 1)
+                arguments.removeFirst()
+                continue outer
+            }
         }
-        setenv("SMIMEGATE_HOME", value, 1)
+        break
     }
     return arguments
 }

@@ -141,7 +141,7 @@ struct CLIHome {
     init(_ url: URL) { self.url = url }
 
     @discardableResult
-    func run(_ arguments: [String], input: [UInt8] = []) throws -> ProcessResult {
-        try runProcess(Paths.binary.path, ["--home", url.path] + arguments, input: input)
+    func run(_ arguments: [String], input: [UInt8] = [], environment: [String: String] = [:]) throws -> ProcessResult {
+        try runProcess(Paths.binary.path, ["--home", url.path] + arguments, input: input, environment: environment)
     }
 }
