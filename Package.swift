@@ -28,10 +28,13 @@ let package = Package(
         .target(name: "PKI", dependencies: ["CMS", "COpenSSL"]),
         .target(name: "SMIME", dependencies: ["MIME", "CMS", "PKI"]),
         .target(name: "Keystore", dependencies: ["CSQLite", "CArchive", "CMS", "PKI"]),
+        .target(name: "Mailstore"),
+        .target(name: "Policy"),
+        .target(name: "Pipeline", dependencies: ["MIME", "CMS", "PKI", "SMIME", "Policy", "Mailstore"]),
         .executableTarget(
             name: "smimegate",
             dependencies: [
-                "MIME", "CMS", "PKI", "SMIME", "Keystore",
+                "MIME", "CMS", "PKI", "SMIME", "Keystore", "Policy", "Mailstore", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Paths to fixtures, vectors and peers (openssl, python3) shared by the test targets.
@@ -40,6 +43,7 @@ let package = Package(
         .testTarget(name: "CMSTests", dependencies: ["CMS", "PKI", "TestSupport"]),
         .testTarget(name: "SMIMETests", dependencies: ["SMIME", "MIME", "CMS", "PKI", "TestSupport"]),
         .testTarget(name: "KeystoreTests", dependencies: ["Keystore", "CMS", "PKI", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Mailstore", "Policy", "Pipeline", "MIME", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["smimegate", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

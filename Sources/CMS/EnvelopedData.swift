@@ -91,3 +91,19 @@ extension CMS {
         return Int(OPENSSL_sk_num(infos))
     }
 }
+
+extension CMS {
+    /// True when the enveloped message `der` has a recipient info for `certificate`.
+    public static func isAddressed(_ der: [UInt8], to certificate: Certificate) -> Bool {
+        guard let cms = try? ContentInfo(der: der) else { return false }
+        return addressedTo(cms, certificate)
+    }
+
+    /// SHA-256 of `bytes` (for content-derived file names).
+    public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        _ = bytes.withUnsafeBytes { EVP_Digest($0.baseAddress, $0.count, &digest, &length, EVP_sha256(), nil) }
+        return digest
+    }
+}

@@ -50,7 +50,15 @@ public final class Keystore {
             certificate_pem TEXT NOT NULL,
             added_at TEXT NOT NULL
         );
+        """,
+        // 2: sending profiles (SPEC F7), stored as their JSON definition; the Policy module owns the format.
         """
+        CREATE TABLE profiles (
+            name TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """,
     ]
 
     public static var schemaVersion: Int { migrations.count }
@@ -348,17 +356,12 @@ public final class Keystore {
     /// SAN domain (wildcards included), valid now and usable for encryption;
     /// the latest notAfter wins.
     public func recipientCertificate(for address: String, at time: Date = Date()) throws -> Certificate? {
-        let lowered = address.lowercased()
-        var names = Set(
-            try db.query("SELECT key_name FROM public_key_names WHERE kind = 'email' AND value = ?", [.text(lowered)]).compactMap { $0[0] })
-        if let domain = CMS.addressDomain(lowered) {
-            let domainRows = try db.query("SELECT key_name, value FROM public_key_names WHERE kind = 'domain'")
-            for row in domainRows where AddressMatch.domainMatches(pattern: row[1] ?? "", domain: domain) {
-                if let name = row[0] { names.insert(name) }
-            }
-        }
-        let candidates = try names.sorted().map { try publicKey(named: $0) }
-        return RecipientSelection.choose(for: address, among: candidates, at: time)
+        try recipientDirectory(at: time).certificate(for: address)
+    }
+
+    /// Every public key, indexed for lookups during a run (loaded once).
+    public func recipientDirectory(at time: Date = Date()) throws -> RecipientDirectory {
+        RecipientDirectory(try publicKeys().map(\.certificate), at: time)
     }
 
     // MARK: Trusted CAs
@@ -399,6 +402,51 @@ public final class Keystore {
     public func certificateAuthorities() throws -> [Certificate] {
         try db.query("SELECT certificate_pem FROM ca_certificates ORDER BY subject").map {
             try Certificate(bytes: Array(($0[0] ?? "").utf8))
+        }
+    }
+
+    // MARK: Sending profiles (F7)
+
+    /// Stores a profile definition (JSON from the Policy module) under `name`.
+    public func saveProfile(name: String, definition: String, replace: Bool) throws {
+        try db.transaction {
+            let exists = try !db.query("SELECT 1 FROM profiles WHERE name = ?", [.text(name)]).isEmpty
+            if exists && !replace { throw KeystoreError("a profile named \"\(name)\" already exists") }
+            if !exists && replace { throw KeystoreError("no profile named \"\(name)\" (see 'smimegate profile list')") }
+            try db.query(
+                "INSERT OR REPLACE INTO profiles (name, definition, updated_at) VALUES (?, ?, ?)",
+                [.text(name), .text(definition), .text(Keystore.now())])
+        }
+    }
+
+    /// Stores several profiles in one transaction (all or nothing), replacing same-named ones.
+    public func saveProfiles(_ profiles: [(name: String, definition: String)]) throws {
+        try db.transaction {
+            for (name, definition) in profiles {
+                try db.query(
+                    "INSERT OR REPLACE INTO profiles (name, definition, updated_at) VALUES (?, ?, ?)",
+                    [.text(name), .text(definition), .text(Keystore.now())])
+            }
+        }
+    }
+
+    public func profileDefinition(named name: String) throws -> String {
+        guard let definition = try db.query("SELECT definition FROM profiles WHERE name = ?", [.text(name)]).first?.first ?? nil else {
+            throw KeystoreError("no profile named \"\(name)\" (see 'smimegate profile list')")
+        }
+        return definition
+    }
+
+    public func profileDefinitions() throws -> [(name: String, definition: String)] {
+        try db.query("SELECT name, definition FROM profiles ORDER BY name").map { ($0[0] ?? "", $0[1] ?? "") }
+    }
+
+    public func deleteProfile(named name: String) throws {
+        try db.transaction {
+            if try db.query("SELECT 1 FROM profiles WHERE name = ?", [.text(name)]).isEmpty {
+                throw KeystoreError("no profile named \"\(name)\"")
+            }
+            try db.query("DELETE FROM profiles WHERE name = ?", [.text(name)])
         }
     }
 

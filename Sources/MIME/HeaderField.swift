@@ -35,8 +35,8 @@ public struct HeaderField: Sendable, Equatable {
     /// and travel inside the signature or the envelope.
     public var isContentField: Bool { name.lowercased().hasPrefix("content-") }
 
-    /// The field written with `ending` on every line (folded lines included).
-    func serialized(_ ending: LineEnding?) -> [UInt8] {
+    /// The field written with `ending` on every line (folded lines included); as written when nil.
+    public func serialized(_ ending: LineEnding?) -> [UInt8] {
         guard let ending else { return raw + (terminator.isEmpty ? LineEnding.crlf.bytes : terminator) }
         return raw.converted(to: ending) + ending.bytes
     }

@@ -18,7 +18,8 @@ struct SmimeGate: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Init.self, Cert.self, Keys.self, CA.self, Sign.self, Encrypt.self, Verify.self, Decrypt.self, Demo.self,
+            Init.self, Cert.self, Keys.self, CA.self, Profile.self, Sign.self, Encrypt.self, Verify.self, Decrypt.self, ProcessCommand.self,
+            Demo.self,
         ])
 
     /// Runs the command; maps every failure to one line on stderr and the

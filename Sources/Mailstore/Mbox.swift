@@ -1,0 +1,163 @@
+import Foundation
+
+/// The mbox dialects (see the mbox(5) family): how body lines beginning
+/// "From " were protected, and so how to read them back.
+public enum MboxFormat: String, CaseIterable, Sendable {
+    /// ">From " and ">>From " ... are unquoted by one '>' (reversible quoting).
+    case mboxrd
+    /// Only ">From " is unquoted (the classic, lossy quoting).
+    case mboxo
+    /// No quoting; a Content-Length field gives the body size.
+    case mboxcl2
+}
+
+/// Reads an mbox file one message at a time through a fixed-size buffer.
+public struct MboxReader: MessageSource {
+    public let path: String
+    public let format: MboxFormat
+    private var reader: LineReader
+    private var pendingFromLine: (offset: Int, line: [UInt8])? = nil
+    private var started = false
+
+    public init(_ path: String, format: MboxFormat = .mboxrd) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw MailstoreError("\(path): cannot open") }
+        self.path = path
+        self.format = format
+        self.reader = LineReader(handle)
+    }
+
+    public mutating func next() throws -> InputMessage? {
+        if !started {
+            started = true
+            // Skip anything before the first From_ line (there should be nothing).
+            while let (offset, line) = try reader.nextLine() {
+                if isFromLine(line) {
+                    pendingFromLine = (offset, line)
+                    break
+                }
+                if !isBlank(line) { throw MailstoreError("\(path): not an mbox file (it does not start with a \"From \" line)") }
+            }
+        }
+        guard let from = pendingFromLine else { return nil }
+        pendingFromLine = nil
+        var message: [UInt8] = []
+        if format == .mboxcl2 {
+            try readContentLengthMessage(into: &message)
+        } else {
+            var previousBlank = false
+            while let (offset, line) = try reader.nextLine() {
+                if isFromLine(line) {
+                    pendingFromLine = (offset, line)
+                    break
+                }
+                message += unquote(line)
+                previousBlank = isBlank(line)
+            }
+            // The blank line before the next From_ (or at the end) belongs to the mbox, not the message.
+            if previousBlank { dropLastLine(&message) }
+        }
+        return InputMessage(source: path, offset: from.offset, bytes: message)
+    }
+
+    private mutating func readContentLengthMessage(into message: inout [UInt8]) throws {
+        var length: Int? = nil
+        while let (_, line) = try reader.nextLine() {
+            message += line
+            if isBlank(line) { break }
+            let text = String(decoding: line, as: UTF8.self)
+            if text.lowercased().hasPrefix("content-length:") {
+                length = Int(text.dropFirst("content-length:".count).trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+        }
+        guard let length else { throw MailstoreError("\(path): mboxcl2 message without Content-Length") }
+        message += try reader.read(count: length)
+        // Then blank lines up to the next From_ line.
+        while let (offset, line) = try reader.nextLine() {
+            if isFromLine(line) {
+                pendingFromLine = (offset, line)
+                break
+            }
+        }
+    }
+
+    private func isFromLine(_ line: [UInt8]) -> Bool { line.starts(with: MboxReader.from) }
+    private func isBlank(_ line: [UInt8]) -> Bool { line == [10] || line == [13, 10] }
+
+    private func unquote(_ line: [UInt8]) -> [UInt8] {
+        guard line.first == 62 else { return line }  // '>'
+        switch format {
+        case .mboxrd:
+            let quotes = line.prefix { $0 == 62 }.count
+            return line.dropFirst(quotes).starts(with: MboxReader.from) ? Array(line.dropFirst()) : line
+        case .mboxo:
+            return line.dropFirst().starts(with: MboxReader.from) ? Array(line.dropFirst()) : line
+        case .mboxcl2:
+            return line
+        }
+    }
+
+    private func dropLastLine(_ message: inout [UInt8]) {
+        guard message.last == 10 else { return }
+        message.removeLast()
+        if message.last == 13 { message.removeLast() }
+    }
+
+    static let from = Array("From ".utf8)
+}
+
+/// Buffered line reading over a file handle: lines keep their terminators;
+/// the offset of each line is its byte position in the file.
+struct LineReader {
+    let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private var fileOffset = 0  // file offset of buffer[0]
+    private var eof = false
+    static let chunk = 1 << 16
+
+    init(_ handle: FileHandle) { self.handle = handle }
+
+    private mutating func fill() throws -> Bool {
+        if eof { return false }
+        let data = try handle.read(upToCount: LineReader.chunk) ?? Data()
+        if data.isEmpty {
+            eof = true
+            return false
+        }
+        if position > 0 {
+            fileOffset += position
+            buffer.removeFirst(position)
+            position = 0
+        }
+        buffer += data
+        return true
+    }
+
+    mutating func nextLine() throws -> (Int, [UInt8])? {
+        while true {
+            if let newline = buffer[position...].firstIndex(of: 10) {
+                let line = Array(buffer[position...newline])
+                let offset = fileOffset + position
+                position = newline + 1
+                return (offset, line)
+            }
+            if try !fill() {
+                guard position < buffer.count else { return nil }
+                let line = Array(buffer[position...])
+                let offset = fileOffset + position
+                position = buffer.count
+                return (offset, line)
+            }
+        }
+    }
+
+    mutating func read(count: Int) throws -> [UInt8] {
+        while buffer.count - position < count {
+            if try !fill() { break }
+        }
+        let n = min(count, buffer.count - position)
+        let bytes = Array(buffer[position..<(position + n)])
+        position += n
+        return bytes
+    }
+}

@@ -1,0 +1,29 @@
+import MIME
+
+/// The envelope of a message at rest (DESIGN.md "Envelope"): the sender is
+/// Return-Path, else Sender, else From; the recipients are the addresses in
+/// To, Cc and Bcc, each once (case-insensitively), in order.
+public struct Envelope: Sendable, Equatable {
+    public let sender: String?
+    public let recipients: [String]
+
+    public init(_ message: Entity) {
+        let returnPath = message.field("Return-Path").flatMap { $0 == "<>" ? nil : Address.first($0) }
+        sender = returnPath ?? Address.first(message.field("Sender")) ?? Address.first(message.field("From"))
+        var seen = Set<String>()
+        var recipients: [String] = []
+        for name in ["To", "Cc", "Bcc"] {
+            for field in message.fields(named: name) {
+                for address in Address.parseList(field.value) where seen.insert(address.lowercased()).inserted {
+                    recipients.append(address)
+                }
+            }
+        }
+        self.recipients = recipients
+    }
+
+    /// The address whose certificate must cover a signature: From (RFC 8550 §3), else the sender.
+    public static func author(_ message: Entity) -> String? {
+        Address.first(message.field("From")) ?? Address.first(message.field("Sender"))
+    }
+}

@@ -1,0 +1,139 @@
+import CMS
+import Foundation
+import MIME
+import Mailstore
+import PKI
+import SMIME
+
+/// The incoming job (SPEC F10–F13): decrypts with whichever organisation key
+/// a recipient info names, verifies every signature layer, and delivers every
+/// message whatever the result, with an RFC 7281 Authentication-Results field.
+public struct IncomingJob: Job {
+    public struct Identity: Sendable {
+        public let certificate: Certificate
+        public let key: PrivateKey
+        public init(certificate: Certificate, key: PrivateKey) {
+            self.certificate = certificate
+            self.key = key
+        }
+    }
+
+    public let identities: [Identity]
+    public let validation: SignerValidation
+    /// F12: keep the (inner) signature on delivered mail instead of removing it.
+    public let keepSignature: Bool
+    /// The authserv-id of Authentication-Results (RFC 8601 §2.5): this host's name.
+    public let authservID: String
+    static let maxLayers = 8
+
+    public var direction: String { "incoming" }
+    public var profileName: String? { nil }
+    public var folders: [String] { ["verified", "decrypted", "unverified", "passed", "failed"] }
+
+    public init(identities: [Identity], validation: SignerValidation, keepSignature: Bool, authservID: String) {
+        self.identities = identities
+        self.validation = validation
+        self.keepSignature = keepSignature
+        self.authservID = authservID
+    }
+
+    public func process(_ input: InputMessage) -> JobResult {
+        let message: Entity
+        do {
+            message = try Entity.parse(input.bytes)
+        } catch {
+            return .failed(input, "\(error)")
+        }
+        var current = message
+        var innermostSigned: Entity? = nil
+        var decrypted = false
+        var signer: (identifier: String, certificate: Certificate)? = nil
+        var layers = 0
+        let recipients = Envelope(message).recipients
+
+        func unverified(_ result: String, _ reason: String) -> JobResult {
+            let field = "\(authservID); smime=\(result) (\(Self.comment(reason)))"
+            return JobResult(
+                outcome: "unverified",
+                outputs: [Output(folder: "unverified", bytes: Self.adding(field, to: message), recipients: recipients)],
+                reason: reason, signer: signer?.identifier, messageID: message.messageID)
+        }
+
+        var done = false
+        while !done {
+            if layers == Self.maxLayers { return unverified("permerror", "more than \(Self.maxLayers) S/MIME layers") }
+            let form: SMIMEForm
+            do {
+                form = try SMIMEForm.classify(current)
+            } catch {
+                return unverified("permerror", "\(error)")
+            }
+            switch form {
+            case .notSMIME:
+                done = true
+                continue
+            case .certsOnly, .unsupported:
+                return unverified("permerror", "unsupported S/MIME content")
+            case .enveloped(let der, _):
+                guard let identity = identities.first(where: { CMS.isAddressed(der, to: $0.certificate) }) else {
+                    return unverified("permerror", "not encrypted to any organisation certificate")
+                }
+                do {
+                    current = try SMIME.decrypt(current, certificate: identity.certificate, key: identity.key)
+                    decrypted = true
+                } catch {
+                    return unverified("permerror", "decryption failed: \(error)")
+                }
+            case .signedOpaque, .signedDetached:
+                let verification: Verification
+                do {
+                    verification = try SMIME.verify(current, validation: validation)
+                } catch {
+                    return unverified("permerror", "\(error)")
+                }
+                if let certificate = verification.signer {
+                    let author = Envelope.author(current)
+                    let identifier = author.flatMap { AddressMatch.covers(certificate, $0) ? $0 : nil } ?? certificate.emailAddresses.first
+                    signer = (identifier ?? certificate.subject, certificate)
+                }
+                guard verification.passed, let unwrapped = verification.unwrapped else {
+                    if case .fail(let reason) = verification.verdict { return unverified("fail", reason) }
+                    return unverified("fail", "signature not verified")
+                }
+                innermostSigned = current
+                current = unwrapped
+            }
+            layers += 1
+        }
+        if layers == 0 {  // not S/MIME: delivered unchanged
+            return JobResult(
+                outcome: "passed", outputs: [Output(folder: "passed", bytes: input.bytes, recipients: recipients)],
+                messageID: message.messageID)
+        }
+        if let signed = innermostSigned, let signer {
+            let delivered = keepSignature ? signed : current
+            let field = "\(authservID); smime=pass body.smime-identifier=\(signer.identifier)"
+            return JobResult(
+                outcome: "verified",
+                outputs: [Output(folder: "verified", bytes: Self.adding(field, to: delivered), recipients: recipients)],
+                signer: signer.identifier, messageID: message.messageID)
+        }
+        guard decrypted else { return unverified("permerror", "no signature or envelope could be processed") }
+        let field = "\(authservID); smime=neutral (encrypted, not signed)"
+        return JobResult(
+            outcome: "decrypted", outputs: [Output(folder: "decrypted", bytes: Self.adding(field, to: current), recipients: recipients)],
+            messageID: message.messageID)
+    }
+
+    /// The message with an Authentication-Results field on top (RFC 8601 §5: added fields go first).
+    static func adding(_ value: String, to message: Entity) -> [UInt8] {
+        var copy = message
+        copy.fields.insert(HeaderField(name: "Authentication-Results", value: value), at: 0)
+        return copy.serialized()
+    }
+
+    /// A reason made safe for a header comment: one line, no parentheses or backslashes.
+    static func comment(_ reason: String) -> String {
+        String(reason.map { "()\\\r\n".contains($0) ? " " : $0 }.prefix(300))
+    }
+}

@@ -1,0 +1,49 @@
+import Mailstore
+
+/// One output file of a job: the outcome folder it goes to (a maildir under
+/// the run's output directory) and the recipients it is for.
+public struct Output: Sendable {
+    public let folder: String
+    public let bytes: [UInt8]
+    public let recipients: [String]
+
+    public init(folder: String, bytes: [UInt8], recipients: [String]) {
+        self.folder = folder
+        self.bytes = bytes
+        self.recipients = recipients
+    }
+}
+
+/// What happened to one input message (DESIGN.md "Outcome").
+public struct JobResult: Sendable {
+    public var outcome: String
+    public var outputs: [Output]
+    public var reason: String?
+    public var signer: String?
+    public var messageID: String?
+
+    public init(outcome: String, outputs: [Output], reason: String? = nil, signer: String? = nil, messageID: String? = nil) {
+        self.outcome = outcome
+        self.outputs = outputs
+        self.reason = reason
+        self.signer = signer
+        self.messageID = messageID
+    }
+
+    /// The input, unchanged, in `failed/` with the reason.
+    static func failed(_ input: InputMessage, _ reason: String, messageID: String? = nil) -> JobResult {
+        JobResult(
+            outcome: "failed", outputs: [Output(folder: "failed", bytes: input.bytes, recipients: [])], reason: reason, messageID: messageID
+        )
+    }
+}
+
+/// A pure per-message transformation (DESIGN.md "Job"): keys and settings are
+/// prepared once per run and shared read-only by every worker.
+public protocol Job: Sendable {
+    var direction: String { get }
+    var profileName: String? { get }
+    /// The outcome folders this job can write (created up front).
+    var folders: [String] { get }
+    func process(_ input: InputMessage) -> JobResult
+}

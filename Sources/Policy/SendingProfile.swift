@@ -1,0 +1,178 @@
+/// A sending profile (SPEC F7): what to do to outgoing mail — the mode, the
+/// signing certificate, the signature form and the action when a recipient
+/// has no usable key. Names of algorithms are kept as the command line spells
+/// them; the Pipeline maps them onto the CMS layer (Policy knows no OpenSSL).
+public struct SendingProfile: Codable, Sendable, Equatable {
+    /// F4: sign · encrypt · sign, then encrypt · sign, encrypt, sign again (RFC 2634 triple wrap).
+    public enum Mode: String, Codable, CaseIterable, Sendable {
+        case sign, encrypt
+        case signEncrypt = "sign-encrypt"
+        case triple
+
+        public var signs: Bool { self != .encrypt }
+        public var encrypts: Bool { self != .sign }
+    }
+
+    /// F6: what happens to a message when some recipient has no usable key.
+    public enum MissingKeyAction: String, Codable, CaseIterable, Sendable {
+        case bounce, drop, split
+    }
+
+    public static let signModes = ["detached", "opaque"]
+    public static let ciphers = ["aes-256-cbc", "aes-128-cbc", "aes-128-gcm", "aes-256-gcm"]
+    public static let digests = ["sha256", "sha384", "sha512"]
+
+    public var name: String
+    public var mode: Mode
+    public var certificate: String?
+    public var signMode: String
+    public var missingKey: MissingKeyAction
+    public var cipher: String
+    public var digest: String
+    public var oaep: Bool
+
+    public init(
+        name: String, mode: Mode, certificate: String? = nil, signMode: String = "detached", missingKey: MissingKeyAction = .bounce,
+        cipher: String = "aes-256-cbc", digest: String = "sha256", oaep: Bool = false
+    ) {
+        self.name = name
+        self.mode = mode
+        self.certificate = certificate
+        self.signMode = signMode
+        self.missingKey = missingKey
+        self.cipher = cipher
+        self.digest = digest
+        self.oaep = oaep
+    }
+
+    /// Structural problems (the certificate's existence and usability are checked
+    /// against the keystore by the caller).
+    public var problems: [String] {
+        var problems: [String] = []
+        if !SendingProfile.validName(name) { problems.append("invalid profile name \"\(name)\": use letters, digits, . _ - @") }
+        if mode.signs && (certificate ?? "").isEmpty { problems.append("mode \(mode.rawValue) signs: a certificate (--cert) is required") }
+        if !SendingProfile.signModes.contains(signMode) { problems.append("sign mode must be detached or opaque, not \"\(signMode)\"") }
+        if !SendingProfile.ciphers.contains(cipher) { problems.append("unknown cipher \"\(cipher)\"") }
+        if !SendingProfile.digests.contains(digest) { problems.append("unknown digest \"\(digest)\"") }
+        return problems
+    }
+
+    public static func validName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 128
+            && name.unicodeScalars.allSatisfy {
+                ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "._-@+".unicodeScalars.contains($0)
+            }
+    }
+
+    /// A one-line description for listings.
+    public var summary: String {
+        var parts = ["mode=\(mode.rawValue)"]
+        if let certificate { parts.append("cert=\(certificate)") }
+        if mode.signs { parts.append("sign-mode=\(signMode)") }
+        if mode.encrypts { parts += ["missing-key=\(missingKey.rawValue)", "cipher=\(cipher)"] }
+        return parts.joined(separator: " ")
+    }
+
+    /// True when TEXT appears in the name, mode or certificate (`profile search`).
+    public func matches(_ text: String) -> Bool {
+        let needle = text.lowercased()
+        return [name, mode.rawValue, certificate ?? ""].contains { $0.lowercased().contains(needle) }
+    }
+}
+
+/// The readable text format of `profile export` / `profile import`:
+///
+///     [profile partners]
+///     mode = sign-encrypt
+///     cert = gw
+///     sign-mode = detached
+///     missing-key = split
+///     cipher = aes-256-cbc
+///     digest = sha256
+///     oaep = no
+///
+/// '#' starts a comment line. Unknown keys and bad values are problems, reported
+/// by profile name.
+public enum ProfileFile {
+    public static func render(_ profiles: [SendingProfile]) -> String {
+        var out = "# smimegate sending profiles\n"
+        for p in profiles {
+            out += "\n[profile \(p.name)]\nmode = \(p.mode.rawValue)\n"
+            if let certificate = p.certificate { out += "cert = \(certificate)\n" }
+            out += "sign-mode = \(p.signMode)\nmissing-key = \(p.missingKey.rawValue)\ncipher = \(p.cipher)\n"
+            out += "digest = \(p.digest)\noaep = \(p.oaep ? "yes" : "no")\n"
+        }
+        return out
+    }
+
+    /// Parses every profile; returns them with every problem found (prefixed by the
+    /// profile's name, or the line number outside a profile).
+    public static func parse(_ text: String) -> (profiles: [SendingProfile], problems: [String]) {
+        var profiles: [SendingProfile] = []
+        var problems: [String] = []
+        var current: (name: String, fields: [String: String], line: Int)? = nil
+
+        func finish() {
+            guard let c = current else { return }
+            var local: [String] = []
+            let mode = c.fields["mode"].flatMap(SendingProfile.Mode.init(rawValue:))
+            if c.fields["mode"] == nil {
+                local.append("mode is missing")
+            } else if mode == nil {
+                local.append("unknown mode \"\(c.fields["mode"]!)\"")
+            }
+            let missing = c.fields["missing-key"].map { SendingProfile.MissingKeyAction(rawValue: $0) } ?? .bounce
+            if missing == nil { local.append("unknown missing-key action \"\(c.fields["missing-key"]!)\"") }
+            let oaepText = c.fields["oaep"] ?? "no"
+            if !["yes", "no"].contains(oaepText) { local.append("oaep must be yes or no") }
+            for key in c.fields.keys where !["mode", "cert", "sign-mode", "missing-key", "cipher", "digest", "oaep"].contains(key) {
+                local.append("unknown setting \"\(key)\"")
+            }
+            if let mode, let missing {
+                let profile = SendingProfile(
+                    name: c.name, mode: mode, certificate: c.fields["cert"], signMode: c.fields["sign-mode"] ?? "detached",
+                    missingKey: missing, cipher: c.fields["cipher"] ?? "aes-256-cbc", digest: c.fields["digest"] ?? "sha256",
+                    oaep: oaepText == "yes")
+                local += profile.problems
+                if local.isEmpty { profiles.append(profile) }
+            }
+            if profiles.filter({ $0.name == c.name }).count > 1 { local.append("defined twice") }
+            problems += local.map { "profile \(c.name): \($0)" }
+            current = nil
+        }
+
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: " \t\r")
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("[profile ") && line.hasSuffix("]") {
+                finish()
+                let name = String(line.dropFirst("[profile ".count).dropLast()).trimmingCharacters(in: " \t")
+                current = (name, [:], index + 1)
+                continue
+            }
+            guard current != nil else {
+                problems.append("line \(index + 1): expected \"[profile NAME]\"")
+                continue
+            }
+            guard let equals = line.firstIndex(of: "=") else {
+                problems.append("profile \(current!.name): line \(index + 1) is not \"key = value\"")
+                continue
+            }
+            let key = line[..<equals].trimmingCharacters(in: " \t").lowercased()
+            let value = line[line.index(after: equals)...].trimmingCharacters(in: " \t")
+            if current!.fields[key] != nil { problems.append("profile \(current!.name): \(key) given twice") }
+            current!.fields[key] = value
+        }
+        finish()
+        return (profiles, problems)
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}

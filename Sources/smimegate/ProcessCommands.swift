@@ -1,0 +1,145 @@
+import ArgumentParser
+import CMS
+import Foundation
+import Keystore
+import Mailstore
+import PKI
+import Pipeline
+import Policy
+import SMIME
+
+extension MboxFormat: ExpressibleByArgument {}
+
+struct ProcessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "process",
+        abstract: "Process maildirs and mbox files in bulk into one maildir per outcome.",
+        discussion: """
+            Outgoing outcomes: signed, encrypted, split (clear copies for recipients without keys), bounced (RFC 3464
+            DSNs), passed, failed; 'dropped' messages are only in the manifest. Incoming outcomes: verified,
+            decrypted, unverified, passed, failed. DIR/manifest.jsonl gets one JSON line per input message.
+            Exit 0 when no message failed, 1 when some did (or an input could not be read), 2 for usage errors.
+            """,
+        subcommands: [ProcessOutgoing.self, ProcessIncoming.self])
+}
+
+/// Options shared by both directions.
+struct RunFlags: ParsableArguments {
+    @Argument(help: ArgumentHelp("Maildir folders, mbox files, or '-' for one message on standard input.", valueName: "INPUT"))
+    var inputs: [String]
+    @Option(help: ArgumentHelp("The output directory (one maildir per outcome, manifest.jsonl).", valueName: "DIR")) var out: String
+    @Option(help: "Worker threads (default: the number of cores).") var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Continue an interrupted run: skip inputs already in DIR/manifest.jsonl.") var resume = false
+    @Option(help: "mboxrd (default), mboxo or mboxcl2.") var mboxFormat: MboxFormat = .mboxrd
+    @Flag(help: "Print the summary as JSON.") var json = false
+    @Flag(help: "No progress line on standard error.") var noProgress = false
+    @Flag(help: "fsync every delivered file and manifest line (slower; default: the manifest at the end).") var durable = false
+
+    func validate() throws {
+        if workers < 1 || workers > 256 { throw ValidationError("--workers must be between 1 and 256") }
+    }
+
+    var options: RunOptions {
+        RunOptions(
+            outDirectory: out, workers: workers, resume: resume, progress: !noProgress && isatty(2) == 1, durable: durable,
+            mboxFormat: mboxFormat)
+    }
+
+    /// Runs the job, prints the summary, and exits 1 when something failed.
+    func execute(_ job: any Job) throws {
+        let summary: RunSummary
+        do {
+            summary = try Engine.run(inputs: inputs, job: job, options: options)
+        } catch let error as PipelineError {
+            throw Failure.usage(error.reason)
+        } catch let error as MailstoreError {
+            throw Failure.usage(error.reason)
+        }
+        for error in summary.inputErrors { printErr("smimegate: \(error)") }
+        if json { try printJSON(SummaryJSON(summary)) } else { printSummary(summary, folders: job.folders) }
+        if summary.failed > 0 || !summary.inputErrors.isEmpty {
+            throw Failure.problem(
+                "\(summary.failed) message(s) failed, \(summary.inputErrors.count) input error(s); see \(out)/manifest.jsonl")
+        }
+    }
+
+    func printSummary(_ summary: RunSummary, folders: [String]) {
+        let names = folders + summary.outcomes.keys.filter { !folders.contains($0) }.sorted()
+        print("outcome       messages")
+        for name in names {
+            print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%10d", summary.outcomes[name, default: 0]))
+        }
+        print(
+            String(
+                format: "total       %10d   %.2f s   %.1f messages/s   %.2f MB/s%@", summary.messages, summary.seconds,
+                summary.messagesPerSecond, summary.megabytesPerSecond, summary.skipped > 0 ? "   (\(summary.skipped) already done)" : ""))
+        print("outputs in \(out), manifest \(out)/manifest.jsonl")
+    }
+}
+
+struct SummaryJSON: Encodable {
+    let outcomes: [String: Int]
+    let messages: Int
+    let skipped: Int
+    let bytes: Int
+    let seconds: Double
+    let messagesPerSecond: Double
+    let megabytesPerSecond: Double
+    let inputErrors: [String]
+
+    init(_ s: RunSummary) {
+        (outcomes, messages, skipped, bytes, seconds) = (s.outcomes, s.messages, s.skipped, s.bytes, s.seconds)
+        (messagesPerSecond, megabytesPerSecond, inputErrors) = (s.messagesPerSecond, s.megabytesPerSecond, s.inputErrors)
+    }
+}
+
+struct ProcessOutgoing: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "outgoing", abstract: "Sign and/or encrypt every message per a sending profile (SPEC F1–F7).")
+    @OptionGroup var home: HomeOptions
+    @OptionGroup var flags: RunFlags
+    @Option(help: "The sending profile (default: the profile named 'default').") var profile: String = "default"
+
+    func run() throws {
+        let store = try home.open()
+        let profiles = ProfileStore(store: store)
+        let chosen = try profiles.load(profile)
+        let problems = try profiles.problems(chosen)
+        if !problems.isEmpty { throw Failure.usage("profile \(profile) cannot be used: \(problems.joined(separator: "; "))") }
+        // Keys are loaded once per run and shared by every worker.
+        var signer: Signer? = nil
+        if chosen.mode.signs, let name = chosen.certificate {
+            let identity = try configuring { try store.identity(named: name) }
+            signer = Signer(
+                certificate: identity.certificate, key: identity.key, chain: identity.chain,
+                digest: DigestAlgorithm(rawValue: chosen.digest) ?? .sha256)
+        }
+        let job = OutgoingJob(
+            profile: chosen, signer: signer, recipients: try configuring { try store.recipientDirectory() },
+            reportingHost: ProcessInfo.processInfo.hostName)
+        try flags.execute(job)
+    }
+}
+
+struct ProcessIncoming: ParsableCommand {
+    enum SignatureChoice: String, ExpressibleByArgument { case keep, remove }
+
+    static let configuration = CommandConfiguration(
+        commandName: "incoming", abstract: "Decrypt and verify every message, delivering each whatever the result (SPEC F10–F13).")
+    @OptionGroup var home: HomeOptions
+    @OptionGroup var flags: RunFlags
+    @Option(help: "Keep or remove the (inner) signature on delivered mail.") var signature: SignatureChoice = .remove
+    @Option(help: "The authserv-id in Authentication-Results (default: this host's name).") var authservId: String?
+
+    func run() throws {
+        let store = try home.open()
+        let identities = try configuring { try store.identities() }.map {
+            IncomingJob.Identity(certificate: $0.certificate, key: $0.key)
+        }
+        let anchors = try configuring { try store.certificateAuthorities() }
+        let job = IncomingJob(
+            identities: identities, validation: SignerValidation(anchors: anchors), keepSignature: signature == .keep,
+            authservID: authservId ?? ProcessInfo.processInfo.hostName)
+        try flags.execute(job)
+    }
+}
