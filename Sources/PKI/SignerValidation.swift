@@ -8,11 +8,24 @@ public struct SignerValidation: Sendable {
     public var anchors: [Certificate]
     public var time: Date
     public var requireAddressMatch: Bool
+    /// SHA-1 (and MD5) signatures are not trusted by default: collisions are
+    /// practical, and Thunderbird rejects them too. Archives of old mail may allow SHA-1.
+    public var allowSHA1: Bool
 
-    public init(anchors: [Certificate], time: Date = Date(), requireAddressMatch: Bool = true) {
+    public init(anchors: [Certificate], time: Date = Date(), requireAddressMatch: Bool = true, allowSHA1: Bool = false) {
         self.anchors = anchors
         self.time = time
         self.requireAddressMatch = requireAddressMatch
+        self.allowSHA1 = allowSHA1
+    }
+
+    /// The reason a signature's digest algorithm is not acceptable, or nil.
+    public func digestProblem(_ digest: String?) -> String? {
+        guard let digest = digest?.lowercased() else { return nil }
+        if digest == "md5" || (digest == "sha1" && !allowSHA1) {
+            return "weak digest algorithm \(digest): the signature is not trusted"
+        }
+        return nil
     }
 
     /// The first reason the signer is not acceptable, or nil when it is.

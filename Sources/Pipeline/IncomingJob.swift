@@ -30,6 +30,16 @@ public struct IncomingJob: Job {
     public var profileName: String? { nil }
     public var folders: [String] { ["verified", "decrypted", "unverified", "passed", "failed"] }
 
+    /// Each layer's signature must be valid and trusted; the message's From (or
+    /// Sender) must be covered by at least one of the signers — so an outer
+    /// signature by a forwarder or a gateway (RFC 2634 triple wrap) around the
+    /// author's inner one is accepted, and so is a lone author signature.
+    private var layerValidation: SignerValidation {
+        var layer = validation
+        layer.requireAddressMatch = false
+        return layer
+    }
+
     public init(identities: [Identity], validation: SignerValidation, keepSignature: Bool, authservID: String) {
         self.identities = identities
         self.validation = validation
@@ -47,7 +57,7 @@ public struct IncomingJob: Job {
         var current = message
         var innermostSigned: Entity? = nil
         var decrypted = false
-        var signer: (identifier: String, certificate: Certificate)? = nil
+        var signers: [Certificate] = []
         var layers = 0
         let recipients = Envelope(message).recipients
 
@@ -56,7 +66,7 @@ public struct IncomingJob: Job {
             return JobResult(
                 outcome: "unverified",
                 outputs: [Output(folder: "unverified", bytes: Self.adding(field, to: message), recipients: recipients)],
-                reason: reason, signer: signer?.identifier, messageID: message.messageID)
+                reason: reason, signer: signers.last.map { $0.emailAddresses.first ?? $0.subject }, messageID: message.messageID)
         }
 
         var done = false
@@ -87,15 +97,11 @@ public struct IncomingJob: Job {
             case .signedOpaque, .signedDetached:
                 let verification: Verification
                 do {
-                    verification = try SMIME.verify(current, validation: validation)
+                    verification = try SMIME.verify(current, validation: layerValidation)
                 } catch {
                     return unverified("permerror", "\(error)")
                 }
-                if let certificate = verification.signer {
-                    let author = Envelope.author(current)
-                    let identifier = author.flatMap { AddressMatch.covers(certificate, $0) ? $0 : nil } ?? certificate.emailAddresses.first
-                    signer = (identifier ?? certificate.subject, certificate)
-                }
+                if let certificate = verification.signer { signers.append(certificate) }
                 guard verification.passed, let unwrapped = verification.unwrapped else {
                     if case .fail(let reason) = verification.verdict { return unverified("fail", reason) }
                     return unverified("fail", "signature not verified")
@@ -110,13 +116,19 @@ public struct IncomingJob: Job {
                 outcome: "passed", outputs: [Output(folder: "passed", bytes: input.bytes, recipients: recipients)],
                 messageID: message.messageID)
         }
-        if let signed = innermostSigned, let signer {
+        if let signed = innermostSigned, !signers.isEmpty {
+            let candidates = [Envelope.author(message), Address.first(message.field("Sender"))].compactMap { $0 }
+            guard let identifier = candidates.first(where: { address in signers.contains { AddressMatch.covers($0, address) } }) else {
+                let names = Set(signers.flatMap { $0.emailAddresses + $0.dnsNames }).sorted().joined(separator: ", ")
+                return unverified(
+                    "fail", "From address \(candidates.first ?? "(none)") is not covered by any signer certificate (\(names))")
+            }
             let delivered = keepSignature ? signed : current
-            let field = "\(authservID); smime=pass body.smime-identifier=\(signer.identifier)"
+            let field = "\(authservID); smime=pass body.smime-identifier=\(identifier)"
             return JobResult(
                 outcome: "verified",
                 outputs: [Output(folder: "verified", bytes: Self.adding(field, to: delivered), recipients: recipients)],
-                signer: signer.identifier, messageID: message.messageID)
+                signer: identifier, messageID: message.messageID)
         }
         guard decrypted else { return unverified("permerror", "no signature or envelope could be processed") }
         let field = "\(authservID); smime=neutral (encrypted, not signed)"

@@ -119,6 +119,11 @@ public enum SMIME {
                 verdict: .fail("the signer's certificate is not in the message"), signer: nil, signingTime: check.signingTime,
                 digestAlgorithm: check.digestAlgorithm, unwrapped: unwrapped)
         }
+        if let weak = validation.digestProblem(check.digestAlgorithm) {
+            return Verification(
+                verdict: .fail(weak), signer: signer, signingTime: check.signingTime, digestAlgorithm: check.digestAlgorithm,
+                unwrapped: unwrapped)
+        }
         let from = Address.first(message.field("From"))
         var problem = validation.problem(signer: signer, intermediates: check.certificates, from: from)
         if problem != nil, let sender = Address.first(message.field("Sender")),

@@ -105,13 +105,14 @@ struct Verify: ParsableCommand {
             its signature; exits 0 only when the signature is valid and trusted.
             """)
     @OptionGroup var home: HomeOptions
+    @Flag(help: "Trust SHA-1 signatures (old archives); they are rejected by default.") var allowSha1 = false
     @OptionGroup var io: MessageIO
 
     func run() throws {
         let store = try home.open()
         let anchors = try store.certificateAuthorities()
         try transform(io, "verify") { message in
-            let result = try SMIME.verify(message, validation: SignerValidation(anchors: anchors))
+            let result = try SMIME.verify(message, validation: SignerValidation(anchors: anchors, allowSHA1: allowSha1))
             switch result.verdict {
             case .pass:
                 try io.write(result.unwrapped?.serialized() ?? [])

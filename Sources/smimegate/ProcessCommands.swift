@@ -130,6 +130,7 @@ struct ProcessIncoming: ParsableCommand {
     @OptionGroup var flags: RunFlags
     @Option(help: "Keep or remove the (inner) signature on delivered mail.") var signature: SignatureChoice = .remove
     @Option(help: "The authserv-id in Authentication-Results (default: this host's name).") var authservId: String?
+    @Flag(help: "Trust SHA-1 signatures (old archives); they are rejected by default.") var allowSha1 = false
 
     func run() throws {
         let store = try home.open()
@@ -138,7 +139,7 @@ struct ProcessIncoming: ParsableCommand {
         }
         let anchors = try configuring { try store.certificateAuthorities() }
         let job = IncomingJob(
-            identities: identities, validation: SignerValidation(anchors: anchors), keepSignature: signature == .keep,
+            identities: identities, validation: SignerValidation(anchors: anchors, allowSHA1: allowSha1), keepSignature: signature == .keep,
             authservID: authservId ?? ProcessInfo.processInfo.hostName)
         try flags.execute(job)
     }

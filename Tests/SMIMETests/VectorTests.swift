@@ -49,6 +49,14 @@ final class ThunderbirdVectorTests: XCTestCase {
         }
     }
 
+    func testSHA1SignaturesAreNotTrustedUnlessAllowed() throws {
+        for name in ["alice.sig.SHA1.opaque.eml", "alice.dsig.SHA1.multipart.eml"] {
+            XCTAssertEqual(try verdict(name).verdict, .fail("weak digest algorithm sha1: the signature is not trusted"), name)
+            let allowed = try SMIME.verify(message(name), validation: SignerValidation(anchors: anchors, allowSHA1: true))
+            XCTAssertEqual(allowed.verdict, .pass, name)
+        }
+    }
+
     func testEnvelopedMessageDecryptsWithBobsKey() throws {
         let decrypted = try SMIME.decrypt(message("alice.env.eml"), certificate: bob.certificate, key: bob.key)
         let expected = string(bytes(of: Paths.vector(Self.dir + "alice.mime"))).replacingOccurrences(of: "\r\n", with: "\n")
@@ -121,12 +129,15 @@ final class RFC4134VectorTests: XCTestCase {
         let carl = try Certificate(bytes: vector("CarlDSSSelf.cer"))
         for name in ["4.8.eml", "4.9.eml"] {
             let message = try Entity.parse(vector(name))
-            let strict = try SMIME.verify(message, validation: SignerValidation(anchors: [carl]))
+            XCTAssertEqual(
+                try SMIME.verify(message, validation: SignerValidation(anchors: [carl])).verdict,
+                .fail("weak digest algorithm sha1: the signature is not trusted"), name)
+            let strict = try SMIME.verify(message, validation: SignerValidation(anchors: [carl], allowSHA1: true))
             // From: aliceDss@examples.com, certificate: AliceDSS@example.com (sic, in RFC 4134).
             XCTAssertEqual(
                 strict.verdict,
                 .fail("From address aliceDss@examples.com is not covered by the signer certificate (AliceDSS@example.com)"), name)
-            let lax = try SMIME.verify(message, validation: SignerValidation(anchors: [carl], requireAddressMatch: false))
+            let lax = try SMIME.verify(message, validation: SignerValidation(anchors: [carl], requireAddressMatch: false, allowSHA1: true))
             XCTAssertEqual(lax.verdict, .pass, name)
             XCTAssertTrue(string(try XCTUnwrap(lax.unwrapped).serialized()).hasSuffix("This is some sample content."), name)
         }

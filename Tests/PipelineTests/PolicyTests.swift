@@ -1,0 +1,61 @@
+import MIME
+import Pipeline
+import Policy
+import TestSupport
+import XCTest
+
+final class PolicyTests: XCTestCase {
+    func testProfileRules() {
+        XCTAssertEqual(SendingProfile(name: "p", mode: .sign).problems, ["mode sign signs: a certificate (--cert) is required"])
+        XCTAssertEqual(SendingProfile(name: "p", mode: .encrypt).problems, [])
+        XCTAssertEqual(SendingProfile(name: "p", mode: .triple, certificate: "gw", cipher: "des").problems, ["unknown cipher \"des\""])
+        XCTAssertEqual(SendingProfile(name: "bad name", mode: .encrypt).problems.count, 1)
+    }
+
+    func testProfileFileRoundTripAndProblemsByName() {
+        let profiles = [
+            SendingProfile(name: "a", mode: .signEncrypt, certificate: "gw", missingKey: .split),
+            SendingProfile(name: "b", mode: .encrypt, cipher: "aes-128-gcm", oaep: true),
+        ]
+        let text = ProfileFile.render(profiles)
+        let parsed = ProfileFile.parse(text)
+        XCTAssertEqual(parsed.problems, [])
+        XCTAssertEqual(parsed.profiles, profiles)
+        let broken = "[profile x]\nmode = sign\n\n[profile y]\nmode = teleport\ncolour = blue\n[profile z]\nmode = encrypt\nmissing-key = shrug\n"
+        XCTAssertEqual(
+            ProfileFile.parse(broken).problems,
+            [
+                "profile x: mode sign signs: a certificate (--cert) is required", "profile y: unknown mode \"teleport\"",
+                "profile y: unknown setting \"colour\"", "profile z: unknown missing-key action \"shrug\"",
+            ])
+    }
+
+    func testEnvelopeSenderAndRecipients() throws {
+        let message = try Entity.parse(
+            Array("Return-Path: <bounces@example.com>\nFrom: Alice <alice@example.com>\nSender: sec@example.com\nTo: Bob <bob@x.example>, carol@y.example\nCc: BOB@x.example\nBcc: dave@z.example\n\nhi\n".utf8))
+        let envelope = Envelope(message)
+        XCTAssertEqual(envelope.sender, "bounces@example.com")
+        XCTAssertEqual(envelope.recipients, ["bob@x.example", "carol@y.example", "dave@z.example"])
+        XCTAssertEqual(Envelope(try Entity.parse(Array("From: a@example.com\nSender: s@example.com\n\n".utf8))).sender, "s@example.com")
+        XCTAssertEqual(Envelope(try Entity.parse(Array("From: a@example.com\n\n".utf8))).sender, "a@example.com")
+    }
+
+    func testDeliveryStatusNotificationStructure() throws {
+        let original = try Entity.parse(Array("From: alice@example.com\nTo: dave@example2.com\nSubject: Plans\nMessage-ID: <p@example.com>\n\nsecret body\n".utf8))
+        let dsn = DeliveryStatus(reportingHost: "gw.example.com").bounce(
+            original: original, sender: "alice@example.com", reason: "no usable S/MIME certificate for dave@example2.com",
+            recipients: [.init(address: "dave@example2.com", reason: "no usable S/MIME certificate")], id: "abc")
+        XCTAssertEqual(dsn.field("To"), "<alice@example.com>")
+        XCTAssertEqual(dsn.field("Auto-Submitted"), "auto-replied")
+        XCTAssertEqual(dsn.contentType.mediaType, "multipart/report")
+        XCTAssertEqual(dsn.contentType["report-type"], "delivery-status")
+        XCTAssertEqual(dsn.lineEnding, .lf, "the bounce follows the original's line endings")
+        let parts = try Multipart.parse(dsn.body, boundary: try XCTUnwrap(dsn.contentType["boundary"])).parts.map { try Entity.parse($0) }
+        XCTAssertEqual(parts.map(\.contentType.mediaType), ["text/plain", "message/delivery-status", "text/rfc822-headers"])
+        let status = string(parts[1].body)
+        XCTAssertTrue(status.contains("Reporting-MTA: dns; gw.example.com\n"))
+        XCTAssertTrue(status.contains("Final-Recipient: rfc822; dave@example2.com\nAction: failed\nStatus: 5.7.1\n"), status)
+        XCTAssertTrue(string(parts[2].body).contains("Subject: Plans"))
+        XCTAssertFalse(string(dsn.serialized()).contains("secret body"), "headers only, not the content")
+    }
+}
