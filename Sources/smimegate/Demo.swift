@@ -3,108 +3,165 @@ import CMS
 import Foundation
 import Keystore
 import MIME
+import Mailstore
 import PKI
+import Pipeline
+import Policy
 import SMIME
 
-/// A short tour on built-in defaults: a throwaway home, two organisations'
-/// keys, one message signed, encrypted, verified and decrypted back.
+/// The main job on built-in defaults (README Quick start): our organisation and
+/// two partners, a maildir of a few hundred realistic messages, `process
+/// outgoing` with a split profile, then `process incoming` on a partner's side.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a short demo on built-in defaults in a throwaway directory.",
-        discussion: "Writes the home and the sample messages into DIR (default: a new temporary directory).")
-    @Argument(help: ArgumentHelp("Where to put the demo's home and messages.", valueName: "DIR")) var directory: String?
+        abstract: "Run the gateway end to end on built-in defaults in a throwaway directory.",
+        discussion: """
+            Creates an organisation certificate (example.com), two partner organisations with their own
+            certificates, and a maildir of realistic messages (to partners with keys, to customers without,
+            and from a sender the certificate does not cover); runs 'process outgoing' with a sign-encrypt
+            profile that splits, then 'process incoming' at a partner over what was encrypted to it.
+            """)
+    @Argument(help: ArgumentHelp("Where to put the homes, the maildirs and the outputs.", valueName: "DIR")) var directory: String?
+    @Option(help: "How many messages to generate.") var messages: Int = 300
+    @Option(help: "Worker threads.") var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        if messages < 1 || messages > 100_000 { throw ValidationError("--messages must be between 1 and 100000") }
+    }
 
     func run() throws {
+        let base = directory ?? NSTemporaryDirectory() + "smimegate-demo-\(ProcessInfo.processInfo.processIdentifier)"
+        let dir = URL(fileURLWithPath: base)
         let fm = FileManager.default
-        let dir = URL(fileURLWithPath: directory ?? NSTemporaryDirectory() + "smimegate-demo-\(ProcessInfo.processInfo.processIdentifier)")
+        if fm.fileExists(atPath: dir.appendingPathComponent("outgoing/manifest.jsonl").path) {
+            throw Failure.usage("\(base) already holds a demo: choose another DIR")
+        }
         try fm.createDirectory(at: dir, withIntermediateDirectories: true)
-        let clock = ContinuousClock()
-        func step(_ text: String) { print("• \(text)") }
-        func save(_ name: String, _ bytes: [UInt8]) throws -> String {
-            let url = dir.appendingPathComponent(name)
-            try Data(bytes).write(to: url)
-            return url.path
-        }
+        print("smimegate demo in \(dir.path)\n")
 
-        print("smimegate demo in \(dir.path)")
-        let store = try Keystore.open(home: dir.appendingPathComponent("home"), create: true)
-        step("keystore created: \(store.home.path) (home 0700, keystore 0600)")
-
-        // Our gateway: a domain certificate for example.com; a partner: a personal certificate.
-        let gatewayKey = try PrivateKey.generateRSA(bits: 2048)
-        let gateway = try CertificateBuilder.selfSigned(
+        // Our organisation: a domain certificate for example.com, trusted by the partners.
+        let org = try Keystore.open(home: dir.appendingPathComponent("example.com-home"), create: true)
+        let (gateway, gatewayKey) = try makeIdentity(
+            org, "gateway",
             CertificateRequestFields(
-                commonName: "Example Corp S/MIME gateway", organization: "Example Corp", country: "JP", sanDomains: ["example.com"]),
-            key: gatewayKey, days: 30)
-        try store.addIdentity(name: "gateway", certificate: gateway, key: gatewayKey, chain: [], replace: true)
-        let partnerKey = try PrivateKey.generateRSA(bits: 2048)
-        let partner = try CertificateBuilder.selfSigned(
-            CertificateRequestFields(commonName: "Bob Partner", organization: "Partner Ltd", sanEmails: ["bob@partner.example"]),
-            key: partnerKey, days: 30)
-        try store.addIdentity(name: "partner", certificate: partner, key: partnerKey, chain: [], replace: true)
-        try? store.addPublicKey(name: "bob", certificate: partner)
-        try store.addCertificateAuthorities([gateway, partner])
-        step("certificates: gateway (SAN example.com, RSA-2048) and partner (bob@partner.example); both trusted as CAs")
-
-        let sample = """
-            From: Alice <alice@example.com>
-            To: Bob <bob@partner.example>
-            Subject: Quarterly figures (confidential)
-            Date: Sun, 29 Nov 2026 10:00:00 +0000
-            Message-ID: <demo-1@example.com>
-            Content-Type: text/plain; charset=utf-8
-
-            Hello Bob,
-            the figures are attached in spirit. Grüße from Tokyo.
-            From here on, this line starts with "From " and survives.
-
-            """
-        let message = try Entity.parse(Array(sample.utf8))
-        step("sample message: \(try save("original.eml", message.serialized()))")
-
-        let signer = Signer(certificate: gateway, key: gatewayKey)
-        let validation = SignerValidation(anchors: try store.certificateAuthorities())
-        for mode in SignMode.allCases {
-            let start = clock.now
-            let signed = try SMIME.sign(message, signer: signer, mode: mode)
-            let path = try save("signed-\(mode.rawValue).eml", signed.serialized())
-            let result = try SMIME.verify(try Entity.parse(signed.serialized()), validation: validation)
-            let elapsed = clock.now - start
-            step(
-                "signed \(mode.rawValue) (\(signed.contentType.mediaType)) → \(path); verified: \(result.passed ? "pass" : "FAIL \(result.verdict)") [\(elapsed)]"
-            )
-            guard result.passed else { throw Failure.problem("demo: verification failed") }
+                commonName: "Example Corp S/MIME gateway", organization: "Example Corp", country: "JP", sanDomains: ["example.com"]))
+        // Two partners: a gateway certificate for a whole domain, and a personal certificate.
+        var partners: [(name: String, home: Keystore, certificate: Certificate)] = []
+        for (name, fields) in [
+            (
+                "partner.example",
+                CertificateRequestFields(commonName: "Partner Ltd gateway", organization: "Partner Ltd", sanDomains: ["partner.example"])
+            ),
+            (
+                "supplier.example",
+                CertificateRequestFields(
+                    commonName: "Sales, Supplier Inc", organization: "Supplier Inc", sanEmails: ["sales@supplier.example"])
+            ),
+        ] {
+            let home = try Keystore.open(home: dir.appendingPathComponent("\(name)-home"), create: true)
+            let (certificate, _) = try makeIdentity(home, "gateway", fields)
+            try home.addCertificateAuthorities([gateway])
+            try org.addPublicKey(name: name, certificate: certificate)
+            partners.append((name, home, certificate))
         }
+        print("• example.com: domain certificate (RSA-2048); partners: partner.example (domain certificate) and")
+        print("  sales@supplier.example (personal certificate); customers at example.org have no certificate")
 
-        for cipher in [ContentCipher.aes256cbc, .aes256gcm] {
-            let recipient = try store.recipientCertificate(for: "bob@partner.example")!
-            let encrypted = try SMIME.encrypt(message, recipients: [recipient], cipher: cipher)
-            let path = try save("encrypted-\(cipher.rawValue).eml", encrypted.serialized())
-            let decrypted = try SMIME.decrypt(try Entity.parse(encrypted.serialized()), certificate: partner, key: partnerKey)
-            let same =
-                try Canonical.prepare(MessageParts(splitting: decrypted).content, options: .init(sevenBitSafe: false)).body
-                == Canonical.prepare(MessageParts(splitting: message).content, options: .init(sevenBitSafe: false)).body
-            step(
-                "encrypted to bob@partner.example with \(cipher.rawValue) (\(encrypted.field("Content-Type") ?? "")) → \(path); decrypted with Bob's key: \(same ? "content identical" : "MISMATCH")"
-            )
-            guard same else { throw Failure.problem("demo: decrypted content differs") }
-        }
+        let profile = SendingProfile(name: "demo", mode: .signEncrypt, certificate: "gateway", missingKey: .split)
+        try ProfileStore(store: org).save(profile, replace: false)
+        print("• profile demo: \(profile.summary)")
 
-        let signedThenEncrypted = try SMIME.encrypt(
-            try SMIME.sign(message, signer: signer, mode: .detached), recipients: [partner], cipher: .aes256cbc)
-        let path = try save("signed-encrypted.eml", signedThenEncrypted.serialized())
-        let opened = try SMIME.decrypt(signedThenEncrypted, certificate: partner, key: partnerKey)
-        let inner = try SMIME.verify(opened, validation: validation)
-        step("sign, then encrypt → \(path); decrypt then verify: \(inner.passed ? "pass" : "FAIL")")
-        guard inner.passed else { throw Failure.problem("demo: sign/encrypt round trip failed") }
-        print(
-            "demo finished: every message round-tripped. Try: \(CommandLine.arguments[0]) --home \(store.home.path) verify \(dir.path)/signed-detached.eml"
-        )
+        let spool = dir.appendingPathComponent("spool").path
+        try DemoCorpus.write(count: messages, to: spool)
+        print("• spool: \(messages) messages in the maildir \(spool)\n")
+
+        let out = dir.appendingPathComponent("outgoing").path
+        let job = OutgoingJob(
+            profile: profile, signer: Signer(certificate: gateway, key: gatewayKey), recipients: try org.recipientDirectory(),
+            reportingHost: "gateway.example.com")
+        print("$ smimegate --home \(org.home.path) process outgoing \(spool) --out \(out) --profile demo")
+        let sent = try Engine.run(
+            inputs: [spool], job: job, options: RunOptions(outDirectory: out, workers: workers, resume: false, progress: false))
+        printSummary(sent, folders: job.folders, out: out)
+
+        let partner = partners[0]
+        let identity = try partner.home.identity(named: "gateway")
+        let received = dir.appendingPathComponent("partner.example-incoming").path
+        let incoming = IncomingJob(
+            identities: [IncomingJob.Identity(certificate: identity.certificate, key: identity.key)],
+            validation: SignerValidation(anchors: try partner.home.certificateAuthorities()), keepSignature: false,
+            authservID: "mx.partner.example")
+        print("\n$ smimegate --home \(partner.home.home.path) process incoming \(out)/encrypted --out \(received)")
+        let got = try Engine.run(
+            inputs: [out + "/encrypted"], job: incoming,
+            options: RunOptions(outDirectory: received, workers: workers, resume: false, progress: false))
+        printSummary(got, folders: incoming.folders, out: received)
+        print("\n(messages encrypted for supplier.example stay 'unverified' at partner.example: not encrypted to its key)")
+        print("demo finished. Look at \(out)/manifest.jsonl, \(out)/bounced/new/ (RFC 3464 bounces) and \(received)/verified/new/")
+        if sent.failed > 0 || got.failed > 0 { throw Failure.problem("demo: some messages failed") }
+    }
+
+    private func makeIdentity(_ store: Keystore, _ name: String, _ fields: CertificateRequestFields) throws -> (Certificate, PrivateKey) {
+        let key = try PrivateKey.generateRSA(bits: 2048)
+        let certificate = try CertificateBuilder.selfSigned(fields, key: key, days: 365)
+        try store.addIdentity(name: name, certificate: certificate, key: key, chain: [])
+        return (certificate, key)
     }
 }
 
-/// "1.6 ms" for the demo's timings.
-func milliseconds(_ duration: Duration) -> String {
-    let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-    return "\((ms * 10).rounded() / 10) ms"
+/// Deterministic, realistic outgoing mail for the demo.
+enum DemoCorpus {
+    static let senders = ["alice@example.com", "Bob Sato <bob@example.com>", "carol@example.com", "sales@example.com"]
+    static let subjects = [
+        "Quarterly figures", "Re: delivery schedule", "Contract draft v3", "Invoice 2026-11", "Meeting notes", "Price list",
+        "Fwd: audit findings", "Shipping confirmation",
+    ]
+    static let partners = ["ken@partner.example", "yuki@partner.example", "sales@supplier.example"]
+    static let customers = ["customer1@example.org", "customer2@example.org"]
+
+    static func write(count: Int, to root: String) throws {
+        for sub in ["new", "cur", "tmp"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
+        }
+        var generator = SplitMix(seed: 2026)
+        for i in 0..<count {
+            let from = i % 25 == 24 ? "Newsletter <news@marketing.example>" : senders[i % senders.count]
+            var to = [partners[Int(generator.next() % UInt64(partners.count))]]
+            if i % 4 == 1 { to.append(customers[i % customers.count]) }
+            if i % 9 == 2 { to = [customers[0]] }
+            let subject = subjects[i % subjects.count]
+            var text = "From: \(from)\r\nTo: \(to.joined(separator: ", "))\r\nSubject: \(subject) #\(i)\r\n"
+            text +=
+                "Date: Sun, 29 Nov 2026 10:\(String(format: "%02d", i % 60)):00 +0900\r\nMessage-ID: <demo-\(i)@example.com>\r\nMIME-Version: 1.0\r\n"
+            let paragraph =
+                "Please find the details below. Numbers are preliminary until the audit closes; call me if anything looks off.\r\n"
+            let body =
+                String(repeating: paragraph, count: 2 + Int(generator.next() % 20))
+                + "From the desk of \(subject.lowercased()).\r\nRegards\r\n"
+            if i % 5 == 0 {
+                let attachment = (0..<(512 + Int(generator.next() % 8192))).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+                text += "Content-Type: multipart/mixed; boundary=\"b\(i)\"\r\n\r\n--b\(i)\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                text +=
+                    "Content-Transfer-Encoding: 8bit\r\n\r\nこんにちは,\r\n\(body)\r\n--b\(i)\r\nContent-Type: application/pdf; name=\"report-\(i).pdf\"\r\n"
+                text += "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"report-\(i).pdf\"\r\n\r\n"
+                text += String(decoding: Base64.encode(attachment), as: UTF8.self) + "\r\n--b\(i)--\r\n"
+            } else {
+                text += "Content-Type: text/plain; charset=utf-8\r\n\r\n\(body)"
+            }
+            try Data(text.utf8).write(to: URL(fileURLWithPath: root + "/new/demo-\(String(format: "%06d", i))"))
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64) so the demo corpus is the same every time.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

@@ -56,25 +56,27 @@ struct RunFlags: ParsableArguments {
             throw Failure.usage(error.reason)
         }
         for error in summary.inputErrors { printErr("smimegate: \(error)") }
-        if json { try printJSON(SummaryJSON(summary)) } else { printSummary(summary, folders: job.folders) }
+        if json { try printJSON(SummaryJSON(summary)) } else { printSummary(summary, folders: job.folders, out: out) }
         if summary.failed > 0 || !summary.inputErrors.isEmpty {
             throw Failure.problem(
                 "\(summary.failed) message(s) failed, \(summary.inputErrors.count) input error(s); see \(out)/manifest.jsonl")
         }
     }
+}
 
-    func printSummary(_ summary: RunSummary, folders: [String]) {
-        let names = folders + summary.outcomes.keys.filter { !folders.contains($0) }.sorted()
-        print("outcome       messages")
-        for name in names {
-            print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%10d", summary.outcomes[name, default: 0]))
-        }
-        print(
-            String(
-                format: "total       %10d   %.2f s   %.1f messages/s   %.2f MB/s%@", summary.messages, summary.seconds,
-                summary.messagesPerSecond, summary.megabytesPerSecond, summary.skipped > 0 ? "   (\(summary.skipped) already done)" : ""))
-        print("outputs in \(out), manifest \(out)/manifest.jsonl")
+/// The summary table of a run: messages per outcome folder, then throughput.
+func printSummary(_ summary: RunSummary, folders: [String], out: String) {
+    let names = folders + summary.outcomes.keys.filter { !folders.contains($0) }.sorted()
+    print("outcome       messages")
+    for name in names {
+        print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%10d", summary.outcomes[name, default: 0]))
     }
+    let skipped = summary.skipped > 0 ? "   (\(summary.skipped) already done)" : ""
+    print(
+        String(
+            format: "total       %10d   %.2f s   %.1f messages/s   %.2f MB/s", summary.messages, summary.seconds, summary.messagesPerSecond,
+            summary.megabytesPerSecond) + skipped)
+    print("outputs in \(out), manifest \(out)/manifest.jsonl")
 }
 
 struct SummaryJSON: Encodable {

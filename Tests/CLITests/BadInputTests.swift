@@ -172,8 +172,19 @@ final class UsageTests: CLITestCase {
     func testHomeFromEnvironmentAndDemo() throws {
         let result = try runProcess(Paths.binary.path, ["ca", "list"], environment: ["SMIMEGATE_HOME": home]).expect(0)
         XCTAssertTrue(result.out.contains("smimegate Test Root CA"))
-        let demo = try runProcess(Paths.binary.path, ["demo", path("demo")]).expect(0)
-        XCTAssertTrue(demo.out.contains("demo finished: every message round-tripped"), demo.out)
-        try openssl(["cms", "-verify", "-noverify", "-in", path("demo/signed-detached.eml"), "-out", "/dev/null"]).expect(0)
+        let demo = try runProcess(Paths.binary.path, ["demo", path("demo"), "--messages", "60"]).expect(0)
+        XCTAssertTrue(demo.out.contains("demo finished."), demo.out)
+        XCTAssertTrue(demo.out.contains("process outgoing"))
+        XCTAssertTrue(demo.out.contains("process incoming"))
+        let manifest = string(bytes(of: URL(fileURLWithPath: path("demo/outgoing/manifest.jsonl"))))
+        XCTAssertEqual(manifest.split(separator: "\n").count, 60)
+        for outcome in ["\"outcome\":\"encrypted\"", "\"outcome\":\"split\"", "\"outcome\":\"bounced\""] {
+            XCTAssertTrue(manifest.contains(outcome), outcome)
+        }
+        let verified = try FileManager.default.contentsOfDirectory(atPath: path("demo/partner.example-incoming/verified/new"))
+        XCTAssertFalse(verified.isEmpty)
+        // The partner's verified copy came through a real S/MIME round trip; OpenSSL agrees on an encrypted one.
+        let encrypted = try FileManager.default.contentsOfDirectory(atPath: path("demo/outgoing/encrypted/new"))
+        try openssl(["cms", "-cmsout", "-in", path("demo/outgoing/encrypted/new/" + encrypted[0]), "-out", "/dev/null"]).expect(0)
     }
 }

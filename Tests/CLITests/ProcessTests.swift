@@ -34,7 +34,9 @@ final class ProcessTests: CLITestCase {
     /// A maildir with the given messages in new/.
     func maildir(_ name: String, _ messages: [String: String]) throws -> String {
         let root = path(name)
-        for sub in ["new", "cur", "tmp"] { try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true) }
+        for sub in ["new", "cur", "tmp"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
+        }
         for (file, text) in messages { try write(text, to: URL(fileURLWithPath: root + "/new/" + file)) }
         return root
     }
@@ -146,14 +148,16 @@ final class ProcessTests: CLITestCase {
             XCTAssertTrue(dsn.contains("Content-Type: text/rfc822-headers"))
             XCTAssertTrue(dsn.contains("Subject: \(record.messageId!.split(separator: "@")[0])"), "original headers included")
         }
-        let dsn = string(bytes(of: URL(fileURLWithPath: out + "/" + records.first { $0.messageId == "nokey@example.com" }!.outputs[0].file)))
+        let dsn = string(
+            bytes(of: URL(fileURLWithPath: out + "/" + records.first { $0.messageId == "nokey@example.com" }!.outputs[0].file)))
         XCTAssertTrue(dsn.contains("To: <alice@example.com>"))
         XCTAssertTrue(dsn.contains("Final-Recipient: rfc822; dave@example2.com"))
     }
 
     func testBccIsRemovedFromEveryOutputButItsRecipientGetsACopy() throws {
         try smimegate(["profile", "create", "p", "--mode", "encrypt", "--missing-key", "split"]).expect(0)
-        let inbox = try maildir("in", ["m": message("m", to: "bob@partner.example", extra: "Bcc: dan@partner.example, hidden@example2.com\n")])
+        let inbox = try maildir(
+            "in", ["m": message("m", to: "bob@partner.example", extra: "Bcc: dan@partner.example, hidden@example2.com\n")])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--profile", "p"]).expect(0)
         let record = try XCTUnwrap(try manifest(out).first)
@@ -206,13 +210,20 @@ final class ProcessTests: CLITestCase {
     func testIncomingOverThunderbirdVectors() throws {
         let other = CLIHome(dir.appendingPathComponent("bobhome"))
         try other.run(["init"]).expect(0)
-        try other.run(["cert", "import", "bob", Paths.vector("thunderbird-nss-smime/Bob.p12").path, "--passphrase-env", "P"], environment: ["P": "nss"]).expect(0)
+        try other.run(
+            ["cert", "import", "bob", Paths.vector("thunderbird-nss-smime/Bob.p12").path, "--passphrase-env", "P"],
+            environment: ["P": "nss"]
+        ).expect(0)
         try other.run(["ca", "add", Paths.vector("thunderbird-nss-smime/TestCA.pem").path]).expect(0)
         let inbox = path("tb")
         try FileManager.default.createDirectory(atPath: inbox + "/new", withIntermediateDirectories: true)
-        let names = try FileManager.default.contentsOfDirectory(atPath: Paths.vector("thunderbird-nss-smime").path).filter { $0.hasSuffix(".eml") }
+        let names = try FileManager.default.contentsOfDirectory(atPath: Paths.vector("thunderbird-nss-smime").path).filter {
+            $0.hasSuffix(".eml")
+        }
         XCTAssertEqual(names.count, 66)
-        for name in names { try FileManager.default.copyItem(atPath: Paths.vector("thunderbird-nss-smime/" + name).path, toPath: inbox + "/new/" + name) }
+        for name in names {
+            try FileManager.default.copyItem(atPath: Paths.vector("thunderbird-nss-smime/" + name).path, toPath: inbox + "/new/" + name)
+        }
         let out = path("tb-out")
         try other.run(["process", "incoming", inbox, "--out", out, "--authserv-id", "mx.example.com"]).expect(0)
         for record in try manifest(out) {
@@ -233,7 +244,9 @@ final class ProcessTests: CLITestCase {
             switch expected {
             case "verified":
                 XCTAssertTrue(delivered.hasPrefix("Authentication-Results: mx.example.com; smime=pass body.smime-identifier="), name)
-                XCTAssertTrue(delivered.contains("This is a test message from Alice to Bob.") || delivered.contains("<html>") || delivered.contains("QWxpY2Ug"), name)
+                XCTAssertTrue(
+                    delivered.contains("This is a test message from Alice to Bob.") || delivered.contains("<html>")
+                        || delivered.contains("QWxpY2Ug"), name)
                 XCTAssertFalse(delivered.contains("application/pkcs7"), "\(name): signatures removed by default")
             case "unverified":
                 let original = string(bytes(of: Paths.vector("thunderbird-nss-smime/" + name)))
@@ -253,7 +266,10 @@ final class ProcessTests: CLITestCase {
         try smimegate(["process", "outgoing", inbox, "--out", path("out"), "--profile", "t"]).expect(0)
         // bob's side: bob's key is in this home too, and the CA.
         for (choice, folder) in [("keep", "kept"), ("remove", "removed")] {
-            try smimegate(["process", "incoming", path("out/encrypted"), path("out/split"), "--out", path(folder), "--signature", choice, "--authserv-id", "mx"]).expect(0)
+            try smimegate([
+                "process", "incoming", path("out/encrypted"), path("out/split"), "--out", path(folder), "--signature", choice,
+                "--authserv-id", "mx",
+            ]).expect(0)
             let record = try XCTUnwrap(try manifest(path(folder)).first { $0.messageId == "m@example.com" })
             XCTAssertEqual(record.outcome, "verified")
             XCTAssertEqual(record.signer, "alice@example.com")
@@ -278,8 +294,10 @@ final class ProcessTests: CLITestCase {
         let inbox = try maildir("in", ["m": message("m", to: "bob@partner.example")])
         try smimegate(["process", "outgoing", inbox, "--out", path("out"), "--profile", "s"]).expect(0)
         let signed = try XCTUnwrap(try manifest(path("out")).first).outputs[0].file
-        let tampered = string(bytes(of: URL(fileURLWithPath: path("out/" + signed)))).replacingOccurrences(of: "body of m", with: "body of M")
-        let encrypted = try smimegate(["encrypt", "--key", "wildcard", "-"], input: Array(message("e", to: "u@mx.example.net").utf8)).expect(0).stdout
+        let tampered = string(bytes(of: URL(fileURLWithPath: path("out/" + signed)))).replacingOccurrences(
+            of: "body of m", with: "body of M")
+        let encrypted = try smimegate(["encrypt", "--key", "wildcard", "-"], input: Array(message("e", to: "u@mx.example.net").utf8))
+            .expect(0).stdout
         let incoming = try maildir("in2", ["t": tampered, "e": string(encrypted), "plain": message("plain", to: "bob@partner.example")])
         try smimegate(["process", "incoming", incoming, "--out", path("res"), "--authserv-id", "mx"]).expect(0)
         let records = try manifest(path("res"))
@@ -293,7 +311,8 @@ final class ProcessTests: CLITestCase {
         XCTAssertEqual(e.reason, "not encrypted to any organisation certificate")
         let plain = try XCTUnwrap(records.first { $0.messageId == "plain@example.com" })
         XCTAssertEqual(plain.outcome, "passed")
-        XCTAssertEqual(bytes(of: URL(fileURLWithPath: path("res/" + plain.outputs[0].file))), Array(message("plain", to: "bob@partner.example").utf8))
+        XCTAssertEqual(
+            bytes(of: URL(fileURLWithPath: path("res/" + plain.outputs[0].file))), Array(message("plain", to: "bob@partner.example").utf8))
     }
 
     func testRerunWithoutResumeIsRefusedAndResumeSkipsDone() throws {
@@ -309,18 +328,30 @@ final class ProcessTests: CLITestCase {
 
     func testUsageErrors() throws {
         let inbox = try maildir("in", ["a": message("a", to: "bob@partner.example")])
-        XCTAssertTrue(try smimegate(["process", "outgoing", inbox, "--out", path("o")]).expect(2).stderr.contains("no profile named \"default\""))
+        XCTAssertTrue(
+            try smimegate(["process", "outgoing", inbox, "--out", path("o")]).expect(2).stderr.contains("no profile named \"default\""))
         try smimegate(["profile", "create", "default", "--mode", "encrypt"]).expect(0)
-        XCTAssertTrue(try smimegate(["process", "outgoing", path("nowhere"), "--out", path("o")]).expect(2).stderr.contains("no such file or directory"))
-        XCTAssertTrue(try smimegate(["process", "outgoing", fixture("bob.pem"), "--out", path("o")]).expect(2).stderr.contains("not an mbox file"))
+        XCTAssertTrue(
+            try smimegate(["process", "outgoing", path("nowhere"), "--out", path("o")]).expect(2).stderr.contains(
+                "no such file or directory"))
+        XCTAssertTrue(
+            try smimegate(["process", "outgoing", fixture("bob.pem"), "--out", path("o")]).expect(2).stderr.contains("not an mbox file"))
         try smimegate(["process", "outgoing", inbox, "--out", path("o"), "--workers", "0"]).expect(2)
     }
 
     func testProfileCommands() throws {
-        XCTAssertTrue(try smimegate(["profile", "create", "p", "--mode", "sign"]).expect(2).stderr.contains("a certificate (--cert) is required"))
-        XCTAssertTrue(try smimegate(["profile", "create", "p", "--mode", "sign", "--cert", "nobody"]).expect(2).stderr.contains("no certificate named \"nobody\""))
-        XCTAssertTrue(try smimegate(["profile", "create", "p", "--mode", "sign", "--cert", "dan"]).expect(2).stderr.contains("certificate dan: keyUsage lacks nonRepudiation"))
-        try smimegate(["profile", "create", "partners", "--mode", "sign-encrypt", "--cert", "alice", "--missing-key", "split", "--cipher", "aes-256-gcm"]).expect(0)
+        XCTAssertTrue(
+            try smimegate(["profile", "create", "p", "--mode", "sign"]).expect(2).stderr.contains("a certificate (--cert) is required"))
+        XCTAssertTrue(
+            try smimegate(["profile", "create", "p", "--mode", "sign", "--cert", "nobody"]).expect(2).stderr.contains(
+                "no certificate named \"nobody\""))
+        XCTAssertTrue(
+            try smimegate(["profile", "create", "p", "--mode", "sign", "--cert", "dan"]).expect(2).stderr.contains(
+                "certificate dan: keyUsage lacks nonRepudiation"))
+        try smimegate([
+            "profile", "create", "partners", "--mode", "sign-encrypt", "--cert", "alice", "--missing-key", "split", "--cipher",
+            "aes-256-gcm",
+        ]).expect(0)
         try smimegate(["profile", "create", "plain", "--mode", "encrypt"]).expect(0)
         try smimegate(["profile", "edit", "plain", "--missing-key", "drop", "--oaep", "yes"]).expect(0)
         let shown = try smimegate(["profile", "show", "plain"]).expect(0).out.split(separator: "\n")

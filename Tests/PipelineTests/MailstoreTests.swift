@@ -11,7 +11,8 @@ final class MailstoreTests: XCTestCase {
     }
 
     func testMboxrdUnquotesOneLevelAndKeepsOffsets() throws {
-        let text = "From alice@example.com Sun Nov 29 10:00:00 2026\nFrom: alice@example.com\nSubject: one\n\n>From here\n>>From there\n>Fromage\n\nFrom bob@example.com Sun Nov 29 10:00:01 2026\nFrom: bob@example.com\n\ntwo\n"
+        let text =
+            "From alice@example.com Sun Nov 29 10:00:00 2026\nFrom: alice@example.com\nSubject: one\n\n>From here\n>>From there\n>Fromage\n\nFrom bob@example.com Sun Nov 29 10:00:01 2026\nFrom: bob@example.com\n\ntwo\n"
         let url = try temporaryDirectory().appendingPathComponent("box.mbox")
         try write(text, to: url)
         var rd = try MboxReader(url.path, format: .mboxrd)
@@ -19,7 +20,9 @@ final class MailstoreTests: XCTestCase {
         XCTAssertEqual(messages.count, 2)
         XCTAssertEqual(string(messages[0].bytes), "From: alice@example.com\nSubject: one\n\nFrom here\n>From there\n>Fromage\n")
         XCTAssertEqual(string(messages[1].bytes), "From: bob@example.com\n\ntwo\n")
-        XCTAssertEqual(messages.map(\.offset), [0, text.utf8.distance(from: text.utf8.startIndex, to: text.range(of: "From bob")!.lowerBound.samePosition(in: text.utf8)!)])
+        XCTAssertEqual(
+            messages.map(\.offset),
+            [0, text.utf8.distance(from: text.utf8.startIndex, to: text.range(of: "From bob")!.lowerBound.samePosition(in: text.utf8)!)])
         XCTAssertEqual(messages[1].key, "\(url.path)@\(messages[1].offset!)")
         var o = try MboxReader(url.path, format: .mboxo)
         XCTAssertEqual(string(try readAll(&o)[0].bytes), "From: alice@example.com\nSubject: one\n\nFrom here\n>>From there\n>Fromage\n")
@@ -27,18 +30,25 @@ final class MailstoreTests: XCTestCase {
 
     func testMboxcl2UsesContentLength() throws {
         let body = "From inside the body\nand more\n"
-        let text = "From a@example.com Sun Nov 29 10:00:00 2026\nFrom: a@example.com\nContent-Length: \(body.utf8.count)\n\n\(body)\nFrom b@example.com Sun Nov 29 10:00:00 2026\nFrom: b@example.com\nContent-Length: 3\n\nxyz\n"
+        let text =
+            "From a@example.com Sun Nov 29 10:00:00 2026\nFrom: a@example.com\nContent-Length: \(body.utf8.count)\n\n\(body)\nFrom b@example.com Sun Nov 29 10:00:00 2026\nFrom: b@example.com\nContent-Length: 3\n\nxyz\n"
         let url = try temporaryDirectory().appendingPathComponent("cl2.mbox")
         try write(text, to: url)
         var reader = try MboxReader(url.path, format: .mboxcl2)
         let messages = try readAll(&reader)
-        XCTAssertEqual(messages.map { string($0.bytes) }, ["From: a@example.com\nContent-Length: \(body.utf8.count)\n\n\(body)", "From: b@example.com\nContent-Length: 3\n\nxyz"])
+        XCTAssertEqual(
+            messages.map { string($0.bytes) },
+            ["From: a@example.com\nContent-Length: \(body.utf8.count)\n\n\(body)", "From: b@example.com\nContent-Length: 3\n\nxyz"])
     }
 
     func testLargeMboxStreamsAcrossBufferBoundaries() throws {
         let url = try temporaryDirectory().appendingPathComponent("big.mbox")
         var text = ""
-        for i in 0..<300 { text += "From x Sun Nov 29 10:00:00 2026\nFrom: a@example.com\nSubject: \(i)\n\n" + String(repeating: "line \(i)\n", count: 100) + "\n" }
+        for i in 0..<300 {
+            text +=
+                "From x Sun Nov 29 10:00:00 2026\nFrom: a@example.com\nSubject: \(i)\n\n" + String(repeating: "line \(i)\n", count: 100)
+                + "\n"
+        }
         try write(text, to: url)
         var reader = try MboxReader(url.path)
         let messages = try readAll(&reader)
@@ -49,7 +59,9 @@ final class MailstoreTests: XCTestCase {
 
     func testMaildirReadsNewAndCurButNotTmpOrDotfiles() throws {
         let root = try temporaryDirectory().appendingPathComponent("md")
-        for sub in ["new", "cur", "tmp"] { try FileManager.default.createDirectory(at: root.appendingPathComponent(sub), withIntermediateDirectories: true) }
+        for sub in ["new", "cur", "tmp"] {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
         try write("From: a@example.com\n\nnew\n", to: root.appendingPathComponent("new/1"))
         try write("From: a@example.com\n\ncur\n", to: root.appendingPathComponent("cur/2:2,S"))
         try write("partial", to: root.appendingPathComponent("tmp/3"))

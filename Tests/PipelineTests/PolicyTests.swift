@@ -21,7 +21,8 @@ final class PolicyTests: XCTestCase {
         let parsed = ProfileFile.parse(text)
         XCTAssertEqual(parsed.problems, [])
         XCTAssertEqual(parsed.profiles, profiles)
-        let broken = "[profile x]\nmode = sign\n\n[profile y]\nmode = teleport\ncolour = blue\n[profile z]\nmode = encrypt\nmissing-key = shrug\n"
+        let broken =
+            "[profile x]\nmode = sign\n\n[profile y]\nmode = teleport\ncolour = blue\n[profile z]\nmode = encrypt\nmissing-key = shrug\n"
         XCTAssertEqual(
             ProfileFile.parse(broken).problems,
             [
@@ -32,7 +33,9 @@ final class PolicyTests: XCTestCase {
 
     func testEnvelopeSenderAndRecipients() throws {
         let message = try Entity.parse(
-            Array("Return-Path: <bounces@example.com>\nFrom: Alice <alice@example.com>\nSender: sec@example.com\nTo: Bob <bob@x.example>, carol@y.example\nCc: BOB@x.example\nBcc: dave@z.example\n\nhi\n".utf8))
+            Array(
+                "Return-Path: <bounces@example.com>\nFrom: Alice <alice@example.com>\nSender: sec@example.com\nTo: Bob <bob@x.example>, carol@y.example\nCc: BOB@x.example\nBcc: dave@z.example\n\nhi\n"
+                    .utf8))
         let envelope = Envelope(message)
         XCTAssertEqual(envelope.sender, "bounces@example.com")
         XCTAssertEqual(envelope.recipients, ["bob@x.example", "carol@y.example", "dave@z.example"])
@@ -41,7 +44,8 @@ final class PolicyTests: XCTestCase {
     }
 
     func testDeliveryStatusNotificationStructure() throws {
-        let original = try Entity.parse(Array("From: alice@example.com\nTo: dave@example2.com\nSubject: Plans\nMessage-ID: <p@example.com>\n\nsecret body\n".utf8))
+        let original = try Entity.parse(
+            Array("From: alice@example.com\nTo: dave@example2.com\nSubject: Plans\nMessage-ID: <p@example.com>\n\nsecret body\n".utf8))
         let dsn = DeliveryStatus(reportingHost: "gw.example.com").bounce(
             original: original, sender: "alice@example.com", reason: "no usable S/MIME certificate for dave@example2.com",
             recipients: [.init(address: "dave@example2.com", reason: "no usable S/MIME certificate")], id: "abc")
