@@ -62,7 +62,7 @@ final class RoundTripTests: XCTestCase {
         let encrypted = try SMIME.encrypt(try Entity.parse(message), recipients: [bob], cipher: .aes128gcm)
         XCTAssertEqual(encrypted.field("Subject"), "hi")
         XCTAssertEqual(encrypted.contentType["smime-type"], "authEnveloped-data")
-        XCTAssertNil(string(encrypted.serialized()).range(of: "Gr"))
+        XCTAssertNil(string(encrypted.serialized()).range(of: "Grüße"), "no plaintext (ü is not in the base64 alphabet)")
         let decrypted = try SMIME.decrypt(encrypted, certificate: bob, key: bobKey)
         XCTAssertEqual(decrypted.contentType.mediaType, "multipart/mixed")
         XCTAssertEqual(string(decrypted.body), string(try Entity.parse(message).body))
