@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""smimegate benchmark: smimegate `process` (1 worker and one per core) side by
+side with `openssl cms` in a shell loop (serial and xargs -P cores), Python's
+cryptography (serial and a process pool), and the ceiling the machine's raw
+`openssl speed -multi cores` figures allow. Medians of several runs; the
+contenders alternate within each repetition so drift hits them alike.
+Run it through bench/run.sh."""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import corpus  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORES = os.cpu_count() or 1
+
+# op: (direction, profile or None, corpus variant, prepared input for incoming)
+OPS = {
+    "sign-opaque": ("outgoing", "sign-opaque", "one", None),
+    "sign-detached": ("outgoing", "sign-detached", "one", None),
+    "encrypt-1": ("outgoing", "encrypt", "one", None),
+    "encrypt-3": ("outgoing", "encrypt", "three", None),
+    "sign-encrypt": ("outgoing", "sign-encrypt", "one", None),
+    "triple": ("outgoing", "triple", "one", None),
+    "verify": ("incoming", None, "one", "sign-detached"),
+    "decrypt": ("incoming", None, "one", "encrypt"),
+    "decrypt-verify": ("incoming", None, "one", "sign-encrypt"),
+}
+PYCA_OPS = {"sign-opaque", "sign-detached", "encrypt-1", "encrypt-3", "sign-encrypt", "triple", "decrypt"}
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def timed(cmd, shell=False, ok=(0,)):
+    """Wall seconds and peak RSS (KiB) of a command, from /usr/bin/time."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
+        full = ["/usr/bin/time", "-f", "%e %M", "-o", t.name] + (["sh", "-c", cmd] if shell else cmd)
+        start = time.monotonic()
+        p = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wall = time.monotonic() - start
+        if p.returncode not in ok:
+            raise RuntimeError(f"{cmd!r} exited {p.returncode}: {p.stderr[-500:]}")
+        fields = t.read().split()
+        return wall, int(fields[-1])
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.binary = os.path.abspath(args.binary)
+        self.work = os.path.abspath(args.work)
+        self.pki = os.path.join(self.work, "pki")
+        self.python = sys.executable
+        self.results = {"machine": {"cores": CORES}, "ops": {}, "workers": {}, "scale": []}
+        if os.path.exists(self.work):
+            shutil.rmtree(self.work)
+        os.makedirs(self.pki)
+
+    def log(self, text):
+        print(text, file=sys.stderr, flush=True)
+
+    # --- setup -------------------------------------------------------------
+
+    def make_pki(self):
+        p = self.pki
+        o = lambda *a: run(["openssl", *a], cwd=p)
+        o("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650",
+          "-subj", "/CN=Bench CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+        for name, san, key in [("gw", "DNS:bench.example", "rsa"), ("r1", "email:r1@partner.example", "rsa"),
+                               ("r2", "email:r2@partner.example", "rsa"), ("r3", "email:r3@partner.example", "ec")]:
+            if key == "ec":
+                o("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", f"{name}.key")
+                usage = "digitalSignature,nonRepudiation,keyAgreement"
+            else:
+                o("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", f"{name}.key")
+                usage = "digitalSignature,nonRepudiation,keyEncipherment"
+            with open(os.path.join(p, "ext.cnf"), "w") as f:
+                f.write(f"basicConstraints=critical,CA:FALSE\nkeyUsage=critical,{usage}\nextendedKeyUsage=emailProtection\n"
+                        f"subjectKeyIdentifier=hash\nsubjectAltName={san}\n")
+            o("req", "-new", "-key", f"{name}.key", "-subj", f"/CN={name}", "-out", f"{name}.csr")
+            o("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "3650",
+              "-extfile", "ext.cnf", "-out", f"{name}.pem")
+        self.out_home = os.path.join(self.work, "home-out")
+        self.in_home = os.path.join(self.work, "home-in")
+        g = lambda home, *a: run([self.binary, "--home", home, *a])
+        g(self.out_home, "init")
+        g(self.out_home, "cert", "import", "gw", f"{p}/gw.pem", "--key", f"{p}/gw.key")
+        for r in ("r1", "r2", "r3"):
+            g(self.out_home, "keys", "add", r, f"{p}/{r}.pem")
+        g(self.out_home, "ca", "add", f"{p}/ca.pem")
+        g(self.out_home, "profile", "create", "sign-opaque", "--mode", "sign", "--cert", "gw", "--sign-mode", "opaque")
+        g(self.out_home, "profile", "create", "sign-detached", "--mode", "sign", "--cert", "gw")
+        g(self.out_home, "profile", "create", "encrypt", "--mode", "encrypt")
+        g(self.out_home, "profile", "create", "sign-encrypt", "--mode", "sign-encrypt", "--cert", "gw")
+        g(self.out_home, "profile", "create", "triple", "--mode", "triple", "--cert", "gw")
+        g(self.in_home, "init")
+        g(self.in_home, "cert", "import", "r1", f"{p}/r1.pem", "--key", f"{p}/r1.key")
+        g(self.in_home, "ca", "add", f"{p}/ca.pem")
+
+    def make_corpus(self, mix, count, tag=None):
+        root = os.path.join(self.work, "corpus", tag or f"{mix}-{count}")
+        info = {}
+        for variant, recipients in (("one", ["r1@partner.example"]),
+                                    ("three", ["r1@partner.example", "r2@partner.example", "r3@partner.example"])):
+            d = os.path.join(root, variant)
+            os.makedirs(d)
+            maildir, mbox, total = corpus.write(d, mix, count, self.args.seed, recipients)
+            info[variant] = {"maildir": maildir, "mbox": mbox, "bytes": total, "count": count}
+        # Inputs for the incoming operations, made by smimegate itself (checked by openssl in the test suite).
+        for profile in ("sign-detached", "encrypt", "sign-encrypt"):
+            out = os.path.join(root, "prepared", profile)
+            run([self.binary, "--home", self.out_home, "process", "outgoing", info["one"]["maildir"], "--out", out,
+                 "--profile", profile, "--no-progress"])
+            folder = "signed" if profile == "sign-detached" else "encrypted"
+            info[profile] = {"maildir": os.path.join(out, folder), "bytes": sum(
+                os.path.getsize(os.path.join(out, folder, "new", f)) for f in os.listdir(os.path.join(out, folder, "new"))),
+                "count": count}
+        return info
+
+    def subset(self, maildir, count, name):
+        """The first COUNT messages of a maildir, as a plain directory (peers run once per file)."""
+        d = os.path.join(self.work, "subsets", name)
+        if not os.path.exists(d):
+            os.makedirs(d)
+            for f in sorted(os.listdir(os.path.join(maildir, "new")))[:count]:
+                os.symlink(os.path.join(maildir, "new", f), os.path.join(d, f))
+        return d
+
+    # --- the machine's limits ------------------------------------------------
+
+    def speed(self):
+        secs = "1" if self.args.quick else "3"
+        def rate(args, pattern):
+            out = run(["openssl", "speed", "-seconds", secs, "-multi", str(CORES), *args]).stdout
+            return re.findall(pattern, out)[-1]
+        rsa = rate(["rsa2048"], r"rsa 2048 bits\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)")
+        ecdh = rate(["ecdhp256"], r"256 bits ecdh \(nistp256\)\s+\S+\s+([\d.]+)")
+        k = lambda name: float(rate(["-bytes", "16384", "-evp", name], name.upper().replace("SHA256", "sha256") + r"\s+([\d.]+)k")) * 1000
+        s = {"rsa2048_sign_per_s": float(rsa[0]), "rsa2048_verify_per_s": float(rsa[1]), "ecdh_p256_per_s": float(ecdh),
+             "aes_256_cbc_bytes_per_s": k("aes-256-cbc"), "aes_256_gcm_bytes_per_s": k("aes-256-gcm"),
+             "sha256_bytes_per_s": k("sha256")}
+        self.results["machine"]["openssl_speed_multi"] = s
+        return s
+
+    @staticmethod
+    def ceiling(op, size, s):
+        """Messages/s if only the cryptography ran, on every core (the -multi figures)."""
+        sign, verify, ecdh = 1 / s["rsa2048_sign_per_s"], 1 / s["rsa2048_verify_per_s"], 1 / s["ecdh_p256_per_s"]
+        sha, aes = size / s["sha256_bytes_per_s"], size / s["aes_256_cbc_bytes_per_s"]
+        cost = {
+            "sign-opaque": sign + sha, "sign-detached": sign + sha, "encrypt-1": verify + aes,
+            "encrypt-3": 2 * verify + ecdh + aes, "sign-encrypt": sign + sha + verify + aes,
+            "triple": 2 * sign + 2 * sha + verify + aes, "verify": verify + sha, "decrypt": sign + aes,
+            "decrypt-verify": sign + aes + verify + sha,
+        }[op]
+        return 1 / cost
+
+    # --- contenders ------------------------------------------------------------
+
+    def smimegate(self, op, info, workers, inputs=None):
+        direction, profile, variant, prepared = OPS[op]
+        source = info[prepared or variant]["maildir"] if inputs is None else inputs
+        out = os.path.join(self.work, "out", "smimegate")
+        shutil.rmtree(out, ignore_errors=True)
+        home = self.out_home if direction == "outgoing" else self.in_home
+        cmd = [self.binary, "--home", home, "process", direction, source, "--out", out, "--workers", str(workers), "--no-progress"]
+        if profile:
+            cmd += ["--profile", profile]
+        return timed(cmd, ok=(0, 1))
+
+    def openssl_command(self, op):
+        p = self.pki
+        sign = f"openssl cms -sign -signer {p}/gw.pem -inkey {p}/gw.key"
+        enc1 = f"openssl cms -encrypt -aes256 {p}/r1.pem"  # reads standard input in a pipeline
+        dec = f"openssl cms -decrypt -recip {p}/r1.pem -inkey {p}/r1.key"
+        ver = f"openssl cms -verify -CAfile {p}/ca.pem"
+        return {
+            "sign-opaque": f'{sign} -nodetach -in "$1"', "sign-detached": f'{sign} -in "$1"',
+            "encrypt-1": f'openssl cms -encrypt -aes256 -in "$1" {p}/r1.pem', "encrypt-3": f'openssl cms -encrypt -aes256 -in "$1" {p}/r1.pem {p}/r2.pem {p}/r3.pem',
+            "sign-encrypt": f'{sign} -in "$1" | {enc1}', "triple": f'{sign} -in "$1" | {enc1} | {sign}',
+            "verify": f'{ver} -in "$1"', "decrypt": f'{dec} -in "$1"', "decrypt-verify": f'{dec} -in "$1" | {ver}',
+        }[op]
+
+    def openssl(self, op, files, parallel):
+        out = os.path.join(self.work, "out", "openssl")
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+        script = os.path.join(self.work, "one.sh")
+        with open(script, "w") as f:
+            f.write(f'#!/bin/sh\n{self.openssl_command(op)} > "{out}/$(basename "$1")" 2>/dev/null\n')
+        os.chmod(script, 0o755)
+        if parallel:
+            cmd = f'ls "{files}" | sed "s|^|{files}/|" | xargs -P {CORES} -n 1 {script}'
+        else:
+            cmd = f'for f in "{files}"/*; do {script} "$f"; done'
+        return timed(cmd, shell=True)
+
+    def pyca(self, op, files, processes):
+        out = os.path.join(self.work, "out", "pyca")
+        shutil.rmtree(out, ignore_errors=True)
+        return timed([self.python, os.path.join(HERE, "pyca_bench.py"), op, files, out, str(processes), self.pki])
+
+    # --- the runs -----------------------------------------------------------
+
+    def measure(self, mix, count, peer_count):
+        info = self.make_corpus(mix, count)
+        speed = self.results["machine"]["openssl_speed_multi"]
+        runs = 1 if self.args.quick else self.args.runs
+        samples = {}
+        for rep in range(runs):
+            for op in OPS:
+                direction, profile, variant, prepared = OPS[op]
+                data = info[prepared or variant]
+                files = self.subset(data["maildir"], peer_count, f"{mix}-{op}")
+                contenders = [("smimegate 1 worker", lambda: self.smimegate(op, info, 1), count),
+                              (f"smimegate {CORES} workers", lambda: self.smimegate(op, info, CORES), count),
+                              ("openssl loop", lambda: self.openssl(op, files, False), peer_count),
+                              (f"openssl xargs -P {CORES}", lambda: self.openssl(op, files, True), peer_count)]
+                if op in PYCA_OPS:
+                    contenders += [("pyca serial", lambda: self.pyca(op, files, 1), peer_count),
+                                   (f"pyca pool {CORES}", lambda: self.pyca(op, files, CORES), peer_count)]
+                if rep % 2:
+                    contenders.reverse()
+                for name, fn, n in contenders:
+                    wall, rss = fn()
+                    samples.setdefault(op, {}).setdefault(name, []).append((n / wall, rss))
+                    self.log(f"{mix} {op:15} {name:22} {n / wall:9.1f} msg/s  {rss / 1024:7.1f} MiB")
+        for op, by in samples.items():
+            data = info[OPS[op][3] or OPS[op][2]]
+            size = data["bytes"] / data["count"]
+            entry = {"corpus": mix, "messages": count, "peer_messages": peer_count, "mean_bytes": round(size),
+                     "ceiling_msgs_per_s": round(self.ceiling(op, size, speed), 1), "contenders": {}}
+            for name, values in by.items():
+                rate = statistics.median(v[0] for v in values)
+                entry["contenders"][name] = {"msgs_per_s": round(rate, 1), "mb_per_s": round(rate * size / 1048576, 2),
+                                             "peak_rss_mib": round(max(v[1] for v in values) / 1024, 1), "runs": len(values)}
+            self.results["ops"][f"{mix}/{op}"] = entry
+
+    def workers_curve(self, count):
+        info = self.make_corpus("4k", count, tag="workers")
+        curve = {}
+        for w in (1, 2, 4, 8):
+            rates = [count / self.smimegate("sign-detached", info, w)[0] for _ in range(1 if self.args.quick else 3)]
+            curve[w] = round(statistics.median(rates), 1)
+        self.results["workers"] = {"op": "sign-detached", "corpus": "4k", "messages": count, "msgs_per_s": curve}
+
+    def scale(self, counts):
+        for count in counts:
+            info = self.make_corpus("4k", count, tag=f"scale-{count}")
+            wall, rss = self.smimegate("sign-detached", info, CORES)
+            self.results["scale"].append({"messages": count, "msgs_per_s": round(count / wall, 1), "peak_rss_mib": round(rss / 1024, 1)})
+            self.log(f"scale {count}: {count / wall:.1f} msg/s, {rss / 1024:.1f} MiB")
+            shutil.rmtree(os.path.join(self.work, "corpus", f"scale-{count}"))
+
+    # --- report ---------------------------------------------------------------
+
+    def report(self):
+        r = self.results
+        s = r["machine"]["openssl_speed_multi"]
+        lines = [f"Machine: {CORES} cores; `openssl speed -multi {CORES}`: RSA-2048 {s['rsa2048_sign_per_s']:.0f} sign/s, "
+                 f"{s['rsa2048_verify_per_s']:.0f} verify/s; ECDH P-256 {s['ecdh_p256_per_s']:.0f}/s; "
+                 f"AES-256-CBC {s['aes_256_cbc_bytes_per_s'] / 1e6:.0f} MB/s; SHA-256 {s['sha256_bytes_per_s'] / 1e6:.0f} MB/s.", "",
+                 f"| corpus | operation | smimegate 1 worker | smimegate {CORES} workers | × ceiling | openssl loop | openssl -P {CORES} | "
+                 f"pyca serial | pyca pool {CORES} | × openssl -P | × pyca pool | peak RSS |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for key, e in r["ops"].items():
+            c = e["contenders"]
+            g1, gn = c["smimegate 1 worker"], c[f"smimegate {CORES} workers"]
+            ol, op = c["openssl loop"], c[f"openssl xargs -P {CORES}"]
+            ps, pp = c.get("pyca serial"), c.get(f"pyca pool {CORES}")
+            fmt = lambda x: f"{x['msgs_per_s']:.0f}" if x else "n/a"
+            lines.append(
+                f"| {e['corpus']} | {key.split('/')[1]} | {fmt(g1)} | {fmt(gn)} | {gn['msgs_per_s'] / e['ceiling_msgs_per_s']:.2f} | "
+                f"{fmt(ol)} | {fmt(op)} | {fmt(ps)} | {fmt(pp)} | {gn['msgs_per_s'] / op['msgs_per_s']:.1f} | "
+                f"{(gn['msgs_per_s'] / pp['msgs_per_s']) if pp else float('nan'):.1f} | {gn['peak_rss_mib']:.0f} MiB |")
+        lines += ["", "Messages per second (median of the runs); × ceiling = smimegate's rate over the rate the raw",
+                  "`openssl speed -multi` figures allow for that operation and mean message size; peers ran on the first",
+                  f"{next(iter(r['ops'].values()))['peer_messages']} messages of each corpus. pyca cannot verify PKCS #7 and",
+                  "envelopes only to RSA recipients (its encrypt-3 uses 2 RSA recipients)."]
+        if r["workers"]:
+            lines += ["", "Workers (sign-detached, 4k): " + ", ".join(f"{w}: {v:.0f} msg/s" for w, v in r["workers"]["msgs_per_s"].items())]
+        if r["scale"]:
+            lines += ["", "Scale (sign-detached, 4k, all workers): " + ", ".join(
+                f"{x['messages']} messages: {x['msgs_per_s']:.0f} msg/s, {x['peak_rss_mib']:.0f} MiB" for x in r["scale"])]
+        return "\n".join(lines) + "\n"
+
+    def plot(self, path):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        w = self.results["workers"]["msgs_per_s"]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(list(w.keys()), list(w.values()), marker="o", label="smimegate process (sign-detached, 4k)")
+        ceiling = self.results["ops"].get("4k/sign-detached", {}).get("ceiling_msgs_per_s")
+        if ceiling:
+            ax.axhline(ceiling, linestyle="--", color="grey", label=f"openssl speed -multi {CORES} ceiling")
+        ax.set_xlabel("workers")
+        ax.set_ylabel("messages/s")
+        ax.set_xscale("log", base=2)
+        ax.legend()
+        ax.grid(True, alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--work", default=".build/bench-work")
+    ap.add_argument("--results", default="bench/results")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="a one-minute run: small corpora, one repetition")
+    ap.add_argument("--large", action="store_true", help="add the 100k-message scale check")
+    args = ap.parse_args()
+    b = Bench(args)
+    b.log("bench: PKI, homes, openssl speed ...")
+    b.make_pki()
+    b.speed()
+    if args.quick:
+        b.measure("4k", 300, 60)
+        b.measure("mixed", 60, 30)
+        b.workers_curve(300)
+        b.scale([300, 1000])
+    else:
+        b.measure("4k", 2000, 200)
+        b.measure("mixed", 300, 100)
+        b.workers_curve(2000)
+        b.scale([1000, 10000] + ([100000] if args.large else []))
+    os.makedirs(args.results, exist_ok=True)
+    table = b.report()
+    with open(os.path.join(args.results, "latest.md"), "w") as f:
+        f.write(table)
+    with open(os.path.join(args.results, "latest.json"), "w") as f:
+        json.dump(b.results, f, indent=2)
+    b.plot(os.path.join(args.results, "workers.png"))
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
