@@ -167,10 +167,10 @@ class Bench:
 
     # --- contenders ------------------------------------------------------------
 
-    def smimegate(self, op, info, workers, inputs=None):
+    def smimegate(self, op, info, workers, inputs=None, out=None):
         direction, profile, variant, prepared = OPS[op]
         source = info[prepared or variant]["maildir"] if inputs is None else inputs
-        out = os.path.join(self.work, "out", "smimegate")
+        out = out or os.path.join(self.work, "out", "smimegate")
         shutil.rmtree(out, ignore_errors=True)
         home = self.out_home if direction == "outgoing" else self.in_home
         cmd = [self.binary, "--home", home, "process", direction, source, "--out", out, "--workers", str(workers), "--no-progress"]
@@ -262,6 +262,20 @@ class Bench:
             self.log(f"scale {count}: {count / wall:.1f} msg/s, {rss / 1024:.1f} MiB")
             shutil.rmtree(os.path.join(self.work, "corpus", f"scale-{count}"))
 
+    def disk_check(self, count):
+        """The same run with outputs on the disk given by --disk (the corpus stays put)."""
+        if not self.args.disk:
+            return
+        info = self.make_corpus("4k", count, tag="disk")
+        out = os.path.join(os.path.abspath(self.args.disk), "smimegate-bench-out")
+        rates = []
+        for _ in range(1 if self.args.quick else 3):
+            shutil.rmtree(out, ignore_errors=True)
+            rates.append(count / self.smimegate("sign-detached", info, CORES, out=out)[0])
+        shutil.rmtree(out, ignore_errors=True)
+        self.results["disk"] = {"directory": self.args.disk, "messages": count, "msgs_per_s": round(statistics.median(rates), 1)}
+        self.log(f"disk: {statistics.median(rates):.1f} msg/s with outputs in {self.args.disk}")
+
     # --- report ---------------------------------------------------------------
 
     def report(self):
@@ -289,6 +303,9 @@ class Bench:
                   "envelopes only to RSA recipients (its encrypt-3 uses 2 RSA recipients)."]
         if r["workers"]:
             lines += ["", "Workers (sign-detached, 4k): " + ", ".join(f"{w}: {v:.0f} msg/s" for w, v in r["workers"]["msgs_per_s"].items())]
+        if r.get("disk"):
+            lines += ["", f"Outputs on disk ({r['disk']['directory']}) instead of the work directory, sign-detached, 4k, "
+                          f"{CORES} workers: {r['disk']['msgs_per_s']:.0f} msg/s."]
         if r["scale"]:
             lines += ["", "Scale (sign-detached, 4k, all workers): " + ", ".join(
                 f"{x['messages']} messages: {x['msgs_per_s']:.0f} msg/s, {x['peak_rss_mib']:.0f} MiB" for x in r["scale"])]
@@ -322,6 +339,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="a one-minute run: small corpora, one repetition")
     ap.add_argument("--large", action="store_true", help="add the 100k-message scale check")
+    ap.add_argument("--disk", help="also run sign-detached with its outputs in this directory (to compare a disk with --work)")
     args = ap.parse_args()
     b = Bench(args)
     b.log("bench: PKI, homes, openssl speed ...")
@@ -332,11 +350,13 @@ def main():
         b.measure("mixed", 60, 30)
         b.workers_curve(300)
         b.scale([300, 1000])
+        b.disk_check(300)
     else:
         b.measure("4k", 2000, 200)
         b.measure("mixed", 300, 100)
         b.workers_curve(2000)
         b.scale([1000, 10000] + ([100000] if args.large else []))
+        b.disk_check(2000)
     os.makedirs(args.results, exist_ok=True)
     table = b.report()
     with open(os.path.join(args.results, "latest.md"), "w") as f:

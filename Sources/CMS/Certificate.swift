@@ -9,17 +9,27 @@ import Foundation
 /// never mutates it after construction.
 public final class Certificate: @unchecked Sendable, Hashable, CustomStringConvertible {
     let x509: OpaquePointer
+    /// rfc822Name entries of the SAN, then any legacy emailAddress in the subject (RFC 8550 §3);
+    /// decoded once, since every recipient lookup and signer check reads them.
+    public let emailAddresses: [String]
+    /// dNSName entries of the SAN (domain certificates, SPEC F18).
+    public let dnsNames: [String]
 
     /// Takes ownership of `x509`.
-    init(taking x509: OpaquePointer) { self.x509 = x509 }
+    init(taking x509: OpaquePointer) {
+        self.x509 = x509
+        self.emailAddresses =
+            Certificate.generalNames(x509, type: GEN_EMAIL) + Certificate.entries(X509_get_subject_name(x509), nid: NID_pkcs9_emailAddress)
+        self.dnsNames = Certificate.generalNames(x509, type: GEN_DNS)
+    }
 
     /// Takes ownership of an `X509` built elsewhere (the PKI certificate builder).
     public static func adopting(_ x509: OpaquePointer) -> Certificate { Certificate(taking: x509) }
 
     /// Adds a reference to `x509` (for pointers borrowed from a CMS structure or stack).
-    init(retaining x509: OpaquePointer) {
+    convenience init(retaining x509: OpaquePointer) {
         X509_up_ref(x509)
-        self.x509 = x509
+        self.init(taking: x509)
     }
 
     deinit { X509_free(x509) }
@@ -28,7 +38,8 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
     public convenience init(bytes: [UInt8]) throws {
         let all = try Certificate.parseAll(bytes)
         guard let first = all.first else { throw OpenSSLError(operation: "read certificate", reasons: ["no certificate found"]) }
-        self.init(retaining: first.x509)
+        X509_up_ref(first.x509)
+        self.init(taking: first.x509)
     }
 
     /// Parses every certificate in a PEM file (or the one certificate of a DER file).
@@ -103,7 +114,7 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
 
     // MARK: Subject alternative names (RFC 5280 §4.2.1.6)
 
-    private func generalNames(type wanted: Int32) -> [String] {
+    private static func generalNames(_ x509: OpaquePointer, type wanted: Int32) -> [String] {
         guard let raw = X509_get_ext_d2i(x509, NID_subject_alt_name, nil, nil) else { return [] }
         let names = OpaquePointer(raw)
         defer { GENERAL_NAMES_free(names) }
@@ -118,14 +129,6 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         }
         return result
     }
-
-    /// rfc822Name entries of the SAN, then any legacy emailAddress in the subject (RFC 8550 §3).
-    public var emailAddresses: [String] {
-        generalNames(type: GEN_EMAIL) + Certificate.entries(X509_get_subject_name(x509), nid: NID_pkcs9_emailAddress)
-    }
-
-    /// dNSName entries of the SAN (domain certificates, SPEC F18).
-    public var dnsNames: [String] { generalNames(type: GEN_DNS) }
 
     // MARK: Validity
 

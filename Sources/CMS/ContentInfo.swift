@@ -12,8 +12,7 @@ final class ContentInfo {
     convenience init(der: [UInt8]) throws {
         OpenSSLError.clear()
         guard !der.isEmpty else { throw OpenSSLError(operation: "parse CMS", reasons: ["empty CMS object"]) }
-        let bio = try MemoryBIO(der)
-        guard let cms = d2i_CMS_bio(bio.bio, nil) else {
+        guard let cms = try MemoryBIO.reading(der, { d2i_CMS_bio($0.bio, nil) }) else {
             let error = OpenSSLError.drain("parse CMS")
             throw OpenSSLError(operation: "parse CMS", reasons: ["corrupted or truncated CMS"] + error.reasons)
         }

@@ -30,8 +30,7 @@ extension CMS {
                 else { throw OpenSSLError.drain("encrypt (RSA-OAEP)") }
             }
         }
-        let input = try MemoryBIO(content)
-        guard CMS_final(cms.cms, input.bio, nil, flags) == 1 else { throw OpenSSLError.drain("encrypt") }
+        guard try MemoryBIO.reading(content, { CMS_final(cms.cms, $0.bio, nil, flags) }) == 1 else { throw OpenSSLError.drain("encrypt") }
         return try cms.der
     }
 
@@ -99,11 +98,15 @@ extension CMS {
         return addressedTo(cms, certificate)
     }
 
-    /// SHA-256 of `bytes` (for content-derived file names).
-    public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+    /// SHA-256 of the concatenation of `parts` (for content-derived file names), without concatenating them.
+    public static func sha256(_ parts: [UInt8]...) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
+        guard let ctx = EVP_MD_CTX_new() else { return digest }
+        defer { EVP_MD_CTX_free(ctx) }
+        EVP_DigestInit_ex(ctx, EVP_sha256(), nil)
+        for part in parts { _ = part.withUnsafeBytes { EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) } }
         var length: UInt32 = 0
-        _ = bytes.withUnsafeBytes { EVP_Digest($0.baseAddress, $0.count, &digest, &length, EVP_sha256(), nil) }
+        EVP_DigestFinal_ex(ctx, &digest, &length)
         return digest
     }
 }

@@ -21,7 +21,19 @@ final class MemoryBIO {
         _ = smg_BIO_set_mem_eof_return(bio, 0)
     }
 
+    private init(borrowing bio: OpaquePointer) { self.bio = bio }
+
     deinit { BIO_free(bio) }
+
+    /// Lends `body` a read-only BIO over `bytes` without copying them (BIO_new_mem_buf);
+    /// the BIO must not outlive the call.
+    static func reading<T>(_ bytes: [UInt8], _ body: (MemoryBIO) throws -> T) throws -> T {
+        if bytes.isEmpty { return try body(try MemoryBIO([])) }
+        return try bytes.withUnsafeBytes { raw in
+            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { throw OpenSSLError.drain("BIO_new_mem_buf") }
+            return try body(MemoryBIO(borrowing: bio))
+        }
+    }
 
     /// Everything written into the BIO so far.
     var bytes: [UInt8] {

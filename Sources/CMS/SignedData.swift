@@ -56,8 +56,7 @@ extension CMS {
         for certificate in signer.chain where certificate != signer.certificate {
             guard CMS_add1_cert(cms.cms, certificate.x509) == 1 else { throw OpenSSLError.drain("sign (add chain)") }
         }
-        let input = try MemoryBIO(content)
-        guard CMS_final(cms.cms, input.bio, nil, flags) == 1 else { throw OpenSSLError.drain("sign") }
+        guard try MemoryBIO.reading(content, { CMS_final(cms.cms, $0.bio, nil, flags) }) == 1 else { throw OpenSSLError.drain("sign") }
         return try cms.der
     }
 
@@ -75,9 +74,11 @@ extension CMS {
         }
         OpenSSLError.clear()
         let out = try MemoryBIO()
-        let content = try detachedContent.map { try MemoryBIO($0) }
         let flags = UInt32(CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY)
-        guard CMS_verify(cms.cms, nil, nil, content?.bio, out.bio, flags) == 1 else {
+        let verified = try MemoryBIO.reading(detachedContent ?? []) { content in
+            CMS_verify(cms.cms, nil, nil, detachedContent == nil ? nil : content.bio, out.bio, flags)
+        }
+        guard verified == 1 else {
             let error = OpenSSLError.drain("verify")
             throw OpenSSLError(operation: "bad signature", reasons: error.reasons)
         }

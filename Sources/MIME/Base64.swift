@@ -9,74 +9,99 @@ public enum Base64 {
         return t
     }()
 
-    /// Encodes with lines of `lineLength` characters, each ended by `ending`.
+    /// Encodes with lines of `lineLength` characters (a multiple of 4), each ended by `ending`.
     public static func encode(_ bytes: [UInt8], lineLength: Int = 76, ending: LineEnding = .crlf) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 4 / 3 + bytes.count / 38 + 4)
-        var column = 0
-        var i = 0
-        func put(_ c: UInt8) {
-            out.append(c)
-            column += 1
-            if column == lineLength {
-                out += ending.bytes
-                column = 0
+        let groups = (bytes.count + 2) / 3
+        let characters = groups * 4
+        let perLine = max(4, lineLength / 4 * 4)
+        let lines = (characters + perLine - 1) / perLine
+        let eol = ending.bytes
+        let capacity = characters + lines * eol.count
+        return [UInt8](unsafeUninitializedCapacity: capacity) { out, initialized in
+            alphabet.withUnsafeBufferPointer { table in
+                bytes.withUnsafeBufferPointer { input in
+                    var o = 0
+                    var column = 0
+                    var i = 0
+                    @inline(__always) func emit(_ n: UInt32, _ count: Int) {
+                        out[o] = table[Int(n >> 18 & 63)]
+                        out[o + 1] = table[Int(n >> 12 & 63)]
+                        out[o + 2] = count > 1 ? table[Int(n >> 6 & 63)] : 61
+                        out[o + 3] = count > 2 ? table[Int(n & 63)] : 61
+                        o += 4
+                        column += 4
+                        if column == perLine {
+                            for b in eol { out[o] = b; o += 1 }
+                            column = 0
+                        }
+                    }
+                    while i + 2 < input.count {
+                        emit(UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2]), 3)
+                        i += 3
+                    }
+                    let rest = input.count - i
+                    if rest == 1 { emit(UInt32(input[i]) << 16, 1) }
+                    if rest == 2 { emit(UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8, 2) }
+                    if column != 0 { for b in eol { out[o] = b; o += 1 } }
+                    initialized = o
+                }
             }
         }
-        while i + 2 < bytes.count {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            put(alphabet[Int(n >> 18 & 63)]); put(alphabet[Int(n >> 12 & 63)])
-            put(alphabet[Int(n >> 6 & 63)]); put(alphabet[Int(n & 63)])
-            i += 3
-        }
-        let rest = bytes.count - i
-        if rest == 1 {
-            let n = UInt32(bytes[i]) << 16
-            put(alphabet[Int(n >> 18 & 63)]); put(alphabet[Int(n >> 12 & 63)]); put(61); put(61)
-        } else if rest == 2 {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            put(alphabet[Int(n >> 18 & 63)]); put(alphabet[Int(n >> 12 & 63)])
-            put(alphabet[Int(n >> 6 & 63)]); put(61)
-        }
-        if column != 0 { out += ending.bytes }
-        return out
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 3 / 4)
-        var quad: UInt32 = 0
-        var count = 0
-        var padding = 0
-        for b in bytes {
-            if b == 13 || b == 10 || b == 32 || b == 9 { continue }
-            if b == 61 {  // '='
-                padding += 1
-                continue
-            }
-            let v = table[Int(b)]
-            if v == 0xFF { throw MIMEError("broken base64: invalid character 0x\(String(b, radix: 16))") }
-            if padding > 0 { throw MIMEError("broken base64: data after padding") }
-            quad = quad << 6 | UInt32(v)
-            count += 1
-            if count == 4 {
-                out.append(UInt8(quad >> 16 & 0xFF)); out.append(UInt8(quad >> 8 & 0xFF)); out.append(UInt8(quad & 0xFF))
-                quad = 0
-                count = 0
+        var failure: MIMEError? = nil
+        let out = [UInt8](unsafeUninitializedCapacity: bytes.count / 4 * 3 + 3) { out, initialized in
+            table.withUnsafeBufferPointer { table in
+                bytes.withUnsafeBufferPointer { input in
+                    var o = 0
+                    var quad: UInt32 = 0
+                    var count = 0
+                    var padding = 0
+                    for b in input {
+                        let v = table[Int(b)]
+                        if v < 64 {
+                            if padding > 0 {
+                                failure = MIMEError("broken base64: data after padding")
+                                break
+                            }
+                            quad = quad << 6 | UInt32(v)
+                            count += 1
+                            if count == 4 {
+                                out[o] = UInt8(quad >> 16 & 0xFF)
+                                out[o + 1] = UInt8(quad >> 8 & 0xFF)
+                                out[o + 2] = UInt8(quad & 0xFF)
+                                o += 3
+                                quad = 0
+                                count = 0
+                            }
+                        } else if b == 61 {
+                            padding += 1
+                        } else if b != 13 && b != 10 && b != 32 && b != 9 {
+                            failure = MIMEError("broken base64: invalid character 0x\(String(b, radix: 16))")
+                            break
+                        }
+                    }
+                    if failure == nil {
+                        switch (count, padding) {
+                        case (0, 0): break
+                        case (2, 2):
+                            out[o] = UInt8(quad >> 4 & 0xFF)
+                            o += 1
+                        case (3, 1):
+                            out[o] = UInt8(quad >> 10 & 0xFF)
+                            out[o + 1] = UInt8(quad >> 2 & 0xFF)
+                            o += 2
+                        case (0, _): failure = MIMEError("broken base64: stray padding")
+                        case (_, 0): failure = MIMEError("truncated base64: the final group is incomplete")
+                        default: failure = MIMEError("broken base64: bad padding")
+                        }
+                    }
+                    initialized = o
+                }
             }
         }
-        switch count {
-        case 0: if padding != 0 { throw MIMEError("broken base64: stray padding") }
-        case 2:
-            guard padding == 2 || padding == 0 else { throw MIMEError("broken base64: bad padding") }
-            if padding == 0 { throw MIMEError("truncated base64: the final group is incomplete") }
-            out.append(UInt8(quad >> 4 & 0xFF))
-        case 3:
-            guard padding == 1 || padding == 0 else { throw MIMEError("broken base64: bad padding") }
-            if padding == 0 { throw MIMEError("truncated base64: the final group is incomplete") }
-            out.append(UInt8(quad >> 10 & 0xFF)); out.append(UInt8(quad >> 2 & 0xFF))
-        default: throw MIMEError("truncated base64: the final group is incomplete")
-        }
+        if let failure { throw failure }
         return out
     }
 }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Byte-level helpers: messages are bytes, never Strings, until a value is read.
 public enum LineEnding: Sendable, Equatable {
     case crlf, lf
@@ -14,6 +20,7 @@ public enum LineEnding: Sendable, Equatable {
 extension Array where Element == UInt8 {
     /// Every line ending (CRLF, bare LF) written as CRLF. Bare CRs are left alone.
     public func toCRLF() -> [UInt8] {
+        if isAllCRLF { return self }  // the common case: no copy
         var out: [UInt8] = []
         out.reserveCapacity(count + count / 32)
         for (i, byte) in enumerated() {
@@ -23,8 +30,24 @@ extension Array where Element == UInt8 {
         return out
     }
 
+    /// True when every LF is preceded by CR (memchr hops from line to line).
+    public var isAllCRLF: Bool {
+        withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return true }
+            var position = 0
+            while position < buffer.count {
+                guard let found = memchr(base + position, 10, buffer.count - position) else { return true }
+                let index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                if index == 0 || base[index - 1] != 13 { return false }
+                position = index + 1
+            }
+            return true
+        }
+    }
+
     /// Every CRLF written as LF.
     public func toLF() -> [UInt8] {
+        if !contains(13) { return self }
         var out: [UInt8] = []
         out.reserveCapacity(count)
         var i = 0
@@ -62,11 +85,13 @@ struct Lines: Sequence, IteratorProtocol {
     mutating func next() -> Line? {
         guard position < bytes.count else { return nil }
         let start = position
-        var i = start
-        while i < bytes.count && bytes[i] != 10 { i += 1 }
-        if i == bytes.count {
-            position = i
-            return Line(start: start, contentEnd: i, end: i)
+        let newline: Int? = bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress, let found = memchr(base + start, 10, buffer.count - start) else { return nil }
+            return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+        }
+        guard let i = newline else {
+            position = bytes.count
+            return Line(start: start, contentEnd: bytes.count, end: bytes.count)
         }
         let contentEnd = i > start && bytes[i - 1] == 13 ? i - 1 : i
         position = i + 1

@@ -13,43 +13,48 @@ public enum Canonical {
         }
     }
 
-    /// The entity in canonical form, ready to be signed or encrypted.
+    /// The entity in canonical form, ready to be signed or encrypted. An entity
+    /// that already is canonical comes back as it is (no copy of its body).
     public static func prepare(_ entity: Entity, options: Options) throws -> Entity {
-        try prepare(entity, options: options, depth: 0)
+        try prepare(entity, options: options, depth: 0).entity
     }
 
-    private static func prepare(_ entity: Entity, options: Options, depth: Int) throws -> Entity {
+    private static func prepare(_ entity: Entity, options: Options, depth: Int) throws -> (entity: Entity, changed: Bool) {
         if depth > options.limits.maxDepth {
             throw MIMEError("MIME nesting deeper than \(options.limits.maxDepth) levels")
         }
-        var result = entity.converted(to: .crlf)
+        let isCRLF = entity.isCRLF
+        var result = isCRLF ? entity : entity.converted(to: .crlf)
         let type = entity.contentType
         if type.isMultipart {
             guard let boundary = type["boundary"] else { throw MIMEError("\(type.mediaType) without a boundary parameter") }
-            var multipart = try Multipart.parse(entity.body, boundary: boundary)
-            if type.subtype == "signed" && options.sevenBitSafe {
-                // An inner signature covers its first part byte for byte: never re-encode inside it.
-                multipart.parts = multipart.parts.map { $0.toCRLF() }
-            } else {
+            var multipart = try Multipart.parse(result.body, boundary: boundary)
+            var changed = !isCRLF
+            if !(type.subtype == "signed" && options.sevenBitSafe) {
+                // (An inner signature covers its first part byte for byte: never re-encode inside it.)
                 multipart.parts = try multipart.parts.map { part in
                     let child = try Entity.parse(part, limits: options.limits, allowEmptyHeader: true)
-                    return try prepare(child, options: options, depth: depth + 1).serialized()
+                    let prepared = try prepare(child, options: options, depth: depth + 1)
+                    if !prepared.changed { return part }
+                    changed = true
+                    return prepared.entity.serialized()
                 }
             }
-            multipart.preamble = multipart.preamble?.toCRLF()
-            multipart.epilogue = multipart.epilogue.toCRLF()
+            guard changed else { return (entity, false) }
             result.body = multipart.serialized(.crlf)
-            return result
+            return (result, true)
         }
         if type.type == "message" && (type.subtype == "rfc822" || type.subtype == "global") {
-            let inner = try Entity.parse(entity.body, limits: options.limits, allowEmptyHeader: true)
-            result.body = try prepare(inner, options: options, depth: depth + 1).serialized()
-            return result
+            let inner = try Entity.parse(result.body, limits: options.limits, allowEmptyHeader: true)
+            let prepared = try prepare(inner, options: options, depth: depth + 1)
+            guard prepared.changed || !isCRLF else { return (entity, false) }
+            result.body = prepared.changed ? prepared.entity.serialized() : result.body
+            return (result, true)
         }
         let encoding = entity.transferEncoding
         guard options.sevenBitSafe, encoding != "base64", encoding != "quoted-printable",
             needsEncoding(entity.body, binary: encoding == "binary")
-        else { return result }
+        else { return (result, !isCRLF) }
         if type.type == "text" && encoding != "binary" {
             result.body = QuotedPrintable.encode(entity.body, ending: .crlf)
             result.setField("Content-Transfer-Encoding", "quoted-printable")
@@ -57,7 +62,7 @@ public enum Canonical {
             result.body = Base64.encode(entity.body, ending: .crlf)
             result.setField("Content-Transfer-Encoding", "base64")
         }
-        return result
+        return (result, true)
     }
 
     /// True when a 7bit/8bit/binary body would not travel unchanged through

@@ -99,6 +99,12 @@ public struct Entity: Sendable, Equatable {
         return out
     }
 
+    /// True when every line of the header and body already ends in CRLF.
+    public var isCRLF: Bool {
+        if normalized { return lineEnding == .crlf && fields.allSatisfy { $0.raw.isAllCRLF } && body.isAllCRLF }
+        return separator == [13, 10] && fields.allSatisfy { $0.terminator == [13, 10] && $0.raw.isAllCRLF } && body.isAllCRLF
+    }
+
     /// The whole entity rewritten with `ending` on every line (header and body).
     public func converted(to ending: LineEnding) -> Entity {
         var copy = self

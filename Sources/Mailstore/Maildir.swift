@@ -43,10 +43,8 @@ public struct MaildirReader: MessageSource {
             }
             if name.hasPrefix(".") { continue }
             let path = root + "/" + current + "/" + name
-            guard let data = FileManager.default.contents(atPath: path) else { continue }  // vanished or unreadable
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { continue }
-            return InputMessage(source: path, offset: nil, bytes: Array(data))
+            guard let bytes = readRegularFile(path) else { continue }  // vanished, unreadable, or a directory
+            return InputMessage(source: path, offset: nil, bytes: bytes)
         }
     }
 }
@@ -95,4 +93,23 @@ public struct MaildirWriter: Sendable {
             try? fm.removeItem(atPath: root + "/tmp/" + name)
         }
     }
+}
+
+/// The bytes of a regular file, read straight into an array (one open, fstat,
+/// read loop, close); nil when it is not a readable regular file.
+func readRegularFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+    var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + offset, $0.count - offset) }
+        if n <= 0 { break }
+        offset += n
+    }
+    if offset < bytes.count { bytes.removeSubrange(offset...) }  // the file shrank while we read
+    return bytes
 }

@@ -47,7 +47,8 @@ public enum CertificateBuilder {
         guard !fields.commonName.isEmpty else { throw PKIError("a common name is required") }
         ERR_clear_error()
         guard let x = X509_new() else { throw PKIError("X509_new failed") }
-        let certificate = Certificate.adopting(x)
+        var adopted = false
+        defer { if !adopted { X509_free(x) } }
         X509_set_version(x, 2)
         // A random 72-bit serial with the top bit clear: positive and at least 64 bits of entropy.
         var serialBytes = [UInt8](repeating: 0, count: 9)
@@ -100,6 +101,7 @@ public enum CertificateBuilder {
         }
         let signed = key.withUnsafePKey { X509_sign(x, $0, EVP_sha256()) }
         guard signed > 0 else { throw PKIError("signing the certificate failed") }
-        return certificate
+        adopted = true  // complete: its names can be read now
+        return Certificate.adopting(x)
     }
 }

@@ -170,7 +170,7 @@ final class Router: Sendable {
 
     func deliver(_ input: InputMessage, _ result: JobResult, elapsed: Duration) {
         var result = result
-        let name = CMS.sha256(Array(input.key.utf8) + [0] + input.bytes).prefix(12).map { String(format: "%02x", $0) }.joined()
+        let name = CMS.sha256(Array(input.key.utf8), [0], input.bytes).prefix(12).map { String(format: "%02x", $0) }.joined()
         var files: [ManifestRecord.File] = []
         for (index, output) in result.outputs.enumerated() {
             do {

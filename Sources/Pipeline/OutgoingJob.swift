@@ -143,7 +143,7 @@ public struct OutgoingJob: Job {
     private func bounce(_ original: Entity, input: InputMessage, sender: String, reason: String, recipients: [(String, String)])
         -> JobResult
     {
-        let id = CMS.sha256(Array(input.key.utf8) + input.bytes).prefix(12).map { String(format: "%02x", $0) }.joined()
+        let id = CMS.sha256(Array(input.key.utf8), input.bytes).prefix(12).map { String(format: "%02x", $0) }.joined()
         let dsn = DeliveryStatus(reportingHost: reportingHost).bounce(
             original: original, sender: sender, reason: reason,
             recipients: recipients.map { DeliveryStatus.Recipient(address: $0.0, reason: $0.1) }, id: id)

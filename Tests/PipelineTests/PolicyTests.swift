@@ -1,3 +1,4 @@
+import Foundation
 import MIME
 import Pipeline
 import Policy
@@ -61,5 +62,29 @@ final class PolicyTests: XCTestCase {
         XCTAssertTrue(status.contains("Final-Recipient: rfc822; dave@example2.com\nAction: failed\nStatus: 5.7.1\n"), status)
         XCTAssertTrue(string(parts[2].body).contains("Subject: Plans"))
         XCTAssertFalse(string(dsn.serialized()).contains("secret body"), "headers only, not the content")
+    }
+}
+
+final class ManifestTests: XCTestCase {
+    /// The hand-written JSON line says what JSONEncoder would.
+    func testRecordLineMatchesJSONEncoder() throws {
+        let record = ManifestRecord(
+            input: "in/\"odd\\name\"\n", offset: 42, messageId: "x@y", direction: "outgoing", outcome: "split", profile: "p",
+            outputs: [
+                .init(file: "encrypted/new/a.split.0", recipients: ["a@b", "c@d"]), .init(file: "split/new/a.split.1", recipients: []),
+            ],
+            reason: "tab\there, ünïcode, \u{1}", signer: nil, bytes: 1234, elapsedMs: 0.92)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let expected = try JSONSerialization.jsonObject(with: try encoder.encode(record)) as? NSDictionary
+        let line = record.jsonLine
+        XCTAssertEqual(line.last, 10)
+        XCTAssertEqual(line.filter { $0 == 10 }.count, 1, "one line")
+        let got = try JSONSerialization.jsonObject(with: Data(line)) as? NSDictionary
+        XCTAssertEqual(got, expected)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        XCTAssertEqual(try decoder.decode(ManifestRecord.self, from: Data(line)).key, "in/\"odd\\name\"\n@42")
     }
 }
