@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// RFC 2045 §6.8 base64. Decoding skips line breaks and white space but rejects
 /// any other character and a truncated final group, so broken input is an error
 /// rather than silently different bytes.
@@ -115,29 +121,53 @@ public enum QuotedPrintable {
     /// so that the text survives mbox delivery and whitespace-stripping relays (RFC 8551 §3.1.1).
     public static func encode(_ bytes: [UInt8], ending: LineEnding = .crlf) -> [UInt8] {
         var out: [UInt8] = []
-        var lines = Lines(bytes)
-        let from = ascii("From ")
-        while let line = lines.next() {
-            var column = 0
-            let content = bytes[line.start..<line.contentEnd]
-            for (offset, b) in zip(content.indices, content) {
-                let isLast = offset == line.contentEnd - 1
-                var literal = (b >= 33 && b <= 126 && b != 61) || ((b == 32 || b == 9) && !isLast)
-                if offset == line.start && b == UInt8(ascii: "F") && content.starts(with: from) { literal = false }
-                if offset == line.start && b == UInt8(ascii: ".") { literal = false }
-                let width = literal ? 1 : 3
-                if column + width > 75 {
-                    out.append(61); out += ending.bytes
-                    column = 0
-                }
-                if literal {
-                    out.append(b)
+        out.reserveCapacity(bytes.count + bytes.count / 8 + 16)
+        let eol = ending.bytes
+        bytes.withUnsafeBufferPointer { input in
+            guard let base = input.baseAddress else { return }
+            var start = 0
+            while start < input.count {
+                // One line: up to LF (or the end); its CR, if any, is part of the line break.
+                var end = start
+                if let found = memchr(base + start, 10, input.count - start) {
+                    end = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
                 } else {
-                    out.append(61); out.append(hex[Int(b >> 4)]); out.append(hex[Int(b & 15)])
+                    end = input.count
                 }
-                column += width
+                let hasBreak = end < input.count
+                let contentEnd = hasBreak && end > start && input[end - 1] == 13 ? end - 1 : end
+                var column = 0
+                var i = start
+                while i < contentEnd {
+                    let b = input[i]
+                    let isLast = i == contentEnd - 1
+                    var literal = (b >= 33 && b <= 126 && b != 61) || ((b == 32 || b == 9) && !isLast)
+                    if i == start
+                        && (b == 46
+                            || (b == 70 && contentEnd - start >= 5 && input[start + 1] == 114 && input[start + 2] == 111
+                                && input[start + 3] == 109 && input[start + 4] == 32))
+                    {
+                        literal = false  // "." alone and "From " at the start of a line
+                    }
+                    let width = literal ? 1 : 3
+                    if column + width > 75 {
+                        out.append(61)
+                        out += eol
+                        column = 0
+                    }
+                    if literal {
+                        out.append(b)
+                    } else {
+                        out.append(61)
+                        out.append(hex[Int(b >> 4)])
+                        out.append(hex[Int(b & 15)])
+                    }
+                    column += width
+                    i += 1
+                }
+                if hasBreak { out += eol }
+                start = end + 1
             }
-            if line.end > line.contentEnd { out += ending.bytes }
         }
         return out
     }

@@ -29,11 +29,25 @@ public struct HeaderField: Sendable, Equatable {
         return String(text.drop { $0 == " " || $0 == "\t" }).trimmingTrailingWhitespace()
     }
 
-    public func hasName(_ other: String) -> Bool { name.lowercased() == other.lowercased() }
+    /// ASCII case-insensitive comparison of field names, without allocating.
+    public func hasName(_ other: String) -> Bool {
+        var a = name.utf8.makeIterator()
+        var b = other.utf8.makeIterator()
+        while true {
+            switch (a.next(), b.next()) {
+            case (nil, nil): return true
+            case (let x?, let y?) where lower(x) == lower(y): continue
+            default: return false
+            }
+        }
+    }
 
     /// True for Content-* fields, which belong to the MIME entity (RFC 2045 §9)
     /// and travel inside the signature or the envelope.
-    public var isContentField: Bool { name.lowercased().hasPrefix("content-") }
+    public var isContentField: Bool {
+        name.utf8.count > 8 && hasPrefixCaseInsensitive(ArraySlice(name.utf8.prefix(8)), HeaderField.contentPrefix)
+    }
+    static let contentPrefix = Array("content-".utf8)
 
     /// The field written with `ending` on every line (folded lines included); as written when nil.
     public func serialized(_ ending: LineEnding?) -> [UInt8] {

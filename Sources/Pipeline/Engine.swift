@@ -77,7 +77,9 @@ public enum Engine {
             writers[folder] = writer
         }
         let router = Router(writers: writers, manifest: manifest, job: job, options: options)
-        let queue = BoundedQueue<InputMessage>(capacity: options.workers * 2)
+        // Enough slack that the scanner rarely waits (each wait is a wake-up per message),
+        // still a fixed bound: memory stays (queue + workers) × message size.
+        let queue = BoundedQueue<InputMessage>(capacity: options.workers * 4 + 4)
         let start = ContinuousClock.now
         let group = DispatchGroup()
 
