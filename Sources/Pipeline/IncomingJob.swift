@@ -89,7 +89,7 @@ public struct IncomingJob: Job {
                     return unverified("permerror", "not encrypted to any organisation certificate")
                 }
                 do {
-                    current = try SMIME.decrypt(current, certificate: identity.certificate, key: identity.key)
+                    current = try SMIME.decrypt(current, form: form, certificate: identity.certificate, key: identity.key)
                     decrypted = true
                 } catch {
                     return unverified("permerror", "decryption failed: \(error)")
@@ -97,7 +97,7 @@ public struct IncomingJob: Job {
             case .signedOpaque, .signedDetached:
                 let verification: Verification
                 do {
-                    verification = try SMIME.verify(current, validation: layerValidation)
+                    verification = try SMIME.verify(current, form: form, validation: layerValidation)
                 } catch {
                     return unverified("permerror", "\(error)")
                 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A sending profile (SPEC F7): what to do to outgoing mail — the mode, the
 /// signing certificate, the signature form and the action when a recipient
 /// has no usable key. Names of algorithms are kept as the command line spells
@@ -142,11 +144,11 @@ public enum ProfileFile {
         }
 
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: " \t\r")
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("[profile ") && line.hasSuffix("]") {
                 finish()
-                let name = String(line.dropFirst("[profile ".count).dropLast()).trimmingCharacters(in: " \t")
+                let name = String(line.dropFirst("[profile ".count).dropLast()).trimmingCharacters(in: .whitespaces)
                 current = (name, [:], index + 1)
                 continue
             }
@@ -158,21 +160,12 @@ public enum ProfileFile {
                 problems.append("profile \(current!.name): line \(index + 1) is not \"key = value\"")
                 continue
             }
-            let key = line[..<equals].trimmingCharacters(in: " \t").lowercased()
-            let value = line[line.index(after: equals)...].trimmingCharacters(in: " \t")
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
             if current!.fields[key] != nil { problems.append("profile \(current!.name): \(key) given twice") }
             current!.fields[key] = value
         }
         finish()
         return (profiles, problems)
-    }
-}
-
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -86,8 +86,9 @@ public enum SMIME {
     /// Verifies one layer of signature. Throws only when the message is not a
     /// signed S/MIME message or cannot be parsed; a signature that is wrong or
     /// untrusted is a `.fail` verdict with its reason.
-    public static func verify(_ message: Entity, validation: SignerValidation) throws -> Verification {
-        let form = try SMIMEForm.classify(message)
+    /// `form` is the message's classification when the caller already has it (no second decoding).
+    public static func verify(_ message: Entity, form known: SMIMEForm? = nil, validation: SignerValidation) throws -> Verification {
+        let form = try known ?? SMIMEForm.classify(message)
         let der: [UInt8]
         var detached: [UInt8]? = nil
         switch form {
@@ -138,8 +139,9 @@ public enum SMIME {
 
     // MARK: Decrypt (F11)
 
-    public static func decrypt(_ message: Entity, certificate: Certificate, key: PrivateKey) throws -> Entity {
-        let form = try SMIMEForm.classify(message)
+    public static func decrypt(_ message: Entity, form known: SMIMEForm? = nil, certificate: Certificate, key: PrivateKey) throws -> Entity
+    {
+        let form = try known ?? SMIMEForm.classify(message)
         guard case .enveloped(let der, _) = form else {
             if case .notSMIME(let type) = form { throw SMIMEError("not an S/MIME encrypted message (\(type))") }
             if form.isSigned { throw SMIMEError("the message is signed, not encrypted: verify it instead") }
