@@ -4,7 +4,7 @@ import Foundation
 /// One X.509 certificate. Owns an OpenSSL `X509` and frees it in `deinit`;
 /// the pointer is only lent inside `withUnsafeX509`.
 ///
-/// `@unchecked Sendable`: an OpenSSL 3 `X509` is safe for concurrent read-only
+/// Unchecked Sendable, because an OpenSSL 3 `X509` is safe for concurrent read-only
 /// use once parsed (its extension cache is filled under a lock), and this class
 /// never mutates it after construction.
 public final class Certificate: @unchecked Sendable, Hashable, CustomStringConvertible {

@@ -3,7 +3,7 @@ import Foundation
 
 /// A private key. Owns an OpenSSL `EVP_PKEY`, frees it in `deinit`.
 ///
-/// `@unchecked Sendable`: OpenSSL 3 `EVP_PKEY` objects are safe for concurrent
+/// Unchecked Sendable, because OpenSSL 3 `EVP_PKEY` objects are safe for concurrent
 /// use once built; every signing/decryption makes its own `EVP_PKEY_CTX`.
 /// Keys are parsed once per run and shared by the workers (NOTES-openssl.md:
 /// parsing per message costs 3.6× throughput).

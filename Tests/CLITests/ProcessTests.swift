@@ -326,6 +326,18 @@ final class ProcessTests: CLITestCase {
         XCTAssertEqual(try manifest(path("out")).count, 2)
     }
 
+    func testStandardInputIsOneMessage() throws {
+        try smimegate(["profile", "create", "default", "--mode", "encrypt"]).expect(0)
+        let run = try smimegate(
+            ["process", "outgoing", "-", "--out", path("o"), "--json"], input: Array(message("s", to: "bob@partner.example").utf8)
+        ).expect(0)
+        XCTAssertTrue(run.out.contains("\"encrypted\" : 1"), run.out)
+        let record = try XCTUnwrap(try manifest(path("o")).first)
+        XCTAssertEqual(record.input, "-")
+        XCTAssertNil(record.offset)
+        XCTAssertTrue(try openssl(decrypt: path("o/" + record.outputs[0].file)).contains("body of s"))
+    }
+
     func testUsageErrors() throws {
         let inbox = try maildir("in", ["a": message("a", to: "bob@partner.example")])
         XCTAssertTrue(
