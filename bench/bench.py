@@ -107,17 +107,19 @@ class Bench:
         g(self.in_home, "cert", "import", "r1", f"{p}/r1.pem", "--key", f"{p}/r1.key")
         g(self.in_home, "ca", "add", f"{p}/ca.pem")
 
-    def make_corpus(self, mix, count, tag=None):
+    def make_corpus(self, mix, count, tag=None, full=True):
+        """A corpus; `full` adds the three-recipient variant and the prepared incoming inputs."""
         root = os.path.join(self.work, "corpus", tag or f"{mix}-{count}")
         info = {}
-        for variant, recipients in (("one", ["r1@partner.example"]),
-                                    ("three", ["r1@partner.example", "r2@partner.example", "r3@partner.example"])):
+        variants = (("one", ["r1@partner.example"]),
+                    ("three", ["r1@partner.example", "r2@partner.example", "r3@partner.example"]))
+        for variant, recipients in variants if full else variants[:1]:
             d = os.path.join(root, variant)
             os.makedirs(d)
             maildir, mbox, total = corpus.write(d, mix, count, self.args.seed, recipients)
             info[variant] = {"maildir": maildir, "mbox": mbox, "bytes": total, "count": count}
         # Inputs for the incoming operations, made by smimegate itself (checked by openssl in the test suite).
-        for profile in ("sign-detached", "encrypt", "sign-encrypt"):
+        for profile in ("sign-detached", "encrypt", "sign-encrypt") if full else ():
             out = os.path.join(root, "prepared", profile)
             run([self.binary, "--home", self.out_home, "process", "outgoing", info["one"]["maildir"], "--out", out,
                  "--profile", profile, "--no-progress"])
@@ -247,7 +249,7 @@ class Bench:
             self.results["ops"][f"{mix}/{op}"] = entry
 
     def workers_curve(self, count):
-        info = self.make_corpus("4k", count, tag="workers")
+        info = self.make_corpus("4k", count, tag="workers", full=False)
         curve = {}
         for w in (1, 2, 4, 8):
             rates = [count / self.smimegate("sign-detached", info, w)[0] for _ in range(1 if self.args.quick else 3)]
@@ -256,7 +258,7 @@ class Bench:
 
     def scale(self, counts):
         for count in counts:
-            info = self.make_corpus("4k", count, tag=f"scale-{count}")
+            info = self.make_corpus("4k", count, tag=f"scale-{count}", full=False)
             wall, rss = self.smimegate("sign-detached", info, CORES)
             self.results["scale"].append({"messages": count, "msgs_per_s": round(count / wall, 1), "peak_rss_mib": round(rss / 1024, 1)})
             self.log(f"scale {count}: {count / wall:.1f} msg/s, {rss / 1024:.1f} MiB")
@@ -266,7 +268,7 @@ class Bench:
         """The same run with outputs on the disk given by --disk (the corpus stays put)."""
         if not self.args.disk:
             return
-        info = self.make_corpus("4k", count, tag="disk")
+        info = self.make_corpus("4k", count, tag="disk", full=False)
         out = os.path.join(os.path.abspath(self.args.disk), "smimegate-bench-out")
         rates = []
         for _ in range(1 if self.args.quick else 3):
