@@ -23,6 +23,8 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
+        // A few lines of C for what Swift cannot call (mallopt).
+        .target(name: "CSystem"),
         .target(name: "MIME"),
         .target(name: "CMS", dependencies: ["COpenSSL"]),
         .target(name: "PKI", dependencies: ["CMS", "COpenSSL"]),
@@ -34,7 +36,7 @@ let package = Package(
         .executableTarget(
             name: "smimegate",
             dependencies: [
-                "MIME", "CMS", "PKI", "SMIME", "Keystore", "Policy", "Mailstore", "Pipeline",
+                "MIME", "CMS", "PKI", "SMIME", "Keystore", "Policy", "Mailstore", "Pipeline", "CSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // bench/micro: in-process timings that split a signature's cost (bench/README.md).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSystem
 import Foundation
 
 /// The command tree (DESIGN.md "Command line"). Each command is a small type;
@@ -25,6 +26,7 @@ struct SmimeGate: ParsableCommand {
     /// Runs the command; maps every failure to one line on stderr and the
     /// documented exit code (ArgumentParser's usage errors become 2).
     static func main() {
+        smg_tune_allocator()
         do {
             var command = try parseAsRoot(hoistingHome(Array(CommandLine.arguments.dropFirst())))
             try command.run()
