@@ -106,7 +106,9 @@ struct ProcessOutgoing: ParsableCommand {
         let store = try home.open()
         let profiles = ProfileStore(store: store)
         let chosen = try profiles.load(profile)
-        let problems = try profiles.problems(chosen)
+        // A broken profile or a missing certificate stops the run; a certificate that can no
+        // longer sign (expired, say) bounces each message instead (SPEC F5), so senders learn of it.
+        let problems = try profiles.problems(chosen, checkUsability: false)
         if !problems.isEmpty { throw Failure.usage("profile \(profile) cannot be used: \(problems.joined(separator: "; "))") }
         // Keys are loaded once per run and shared by every worker.
         var signer: Signer? = nil

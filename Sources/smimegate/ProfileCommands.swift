@@ -44,12 +44,14 @@ struct ProfileStore {
 
     /// Every reason the profile cannot be used: its own rules, then its certificate
     /// (present in the keystore, and allowed to sign — SPEC F18).
-    func problems(_ profile: SendingProfile) throws -> [String] {
+    func problems(_ profile: SendingProfile, checkUsability: Bool = true) throws -> [String] {
         var problems = profile.problems
         if profile.mode.signs, let name = profile.certificate, !name.isEmpty {
             let certificates = try configuring { try store.certificates() }
             if let entry = certificates.first(where: { $0.name == name }) {
-                problems += Requirements.signingProblems(entry.certificate).map { "certificate \(name): \($0)" }
+                if checkUsability {
+                    problems += Requirements.signingProblems(entry.certificate).map { "certificate \(name): \($0)" }
+                }
             } else {
                 problems.append("no certificate named \"\(name)\"")
             }

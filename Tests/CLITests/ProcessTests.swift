@@ -154,6 +154,23 @@ final class ProcessTests: CLITestCase {
         XCTAssertTrue(dsn.contains("Final-Recipient: rfc822; dave@example2.com"))
     }
 
+    func testACertificateThatExpiredSinceTheProfileWasMadeBouncesEveryMessage() throws {
+        try smimegate(["cert", "import", "gw", fixture("gateway.pem"), "--key", fixture("gateway.key")]).expect(0)
+        try smimegate(["profile", "create", "default", "--mode", "sign", "--cert", "gw"]).expect(0)
+        // The certificate under that name is replaced by an expired one (its key with it).
+        try smimegate(["cert", "delete", "gw"]).expect(0)
+        try smimegate(["cert", "import", "gw", fixture("expired.pem"), "--key", fixture("expired.key")]).expect(0)
+        let inbox = try maildir("in", ["a": message("a", to: "bob@partner.example", from: "expired@example.com")])
+        try smimegate(["process", "outgoing", inbox, "--out", path("out")]).expect(0)
+        let record = try XCTUnwrap(try manifest(path("out")).first)
+        XCTAssertEqual(record.outcome, "bounced")
+        XCTAssertEqual(record.reason, "signing failed: certificate expired on 2021-01-01 00:00:00 UTC")
+        // A profile whose certificate is gone altogether is a configuration error.
+        try smimegate(["cert", "delete", "gw"]).expect(0)
+        XCTAssertTrue(
+            try smimegate(["process", "outgoing", inbox, "--out", path("out2")]).expect(2).stderr.contains("no certificate named \"gw\""))
+    }
+
     func testBccIsRemovedFromEveryOutputButItsRecipientGetsACopy() throws {
         try smimegate(["profile", "create", "p", "--mode", "encrypt", "--missing-key", "split"]).expect(0)
         let inbox = try maildir(
