@@ -82,13 +82,6 @@ extension CMS {
         }
         return false
     }
-
-    /// The recipient identifiers of an enveloped message, for error messages.
-    public static func recipientCount(_ der: [UInt8]) throws -> Int {
-        let cms = try ContentInfo(der: der)
-        guard let infos = CMS_get0_RecipientInfos(cms.cms) else { return 0 }
-        return Int(OPENSSL_sk_num(infos))
-    }
 }
 
 extension CMS {
