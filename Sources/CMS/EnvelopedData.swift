@@ -37,14 +37,25 @@ extension CMS {
     /// Decrypts EnvelopedData or AuthEnvelopedData with `key`. The recipient info is
     /// found by `certificate` (issuer-and-serial or subject key identifier).
     public static func decrypt(_ der: [UInt8], certificate: Certificate, key: PrivateKey) throws -> [UInt8] {
+        try decrypt(der, candidates: [(certificate, key)]).plaintext
+    }
+
+    /// Decrypts with the first of `candidates` that a recipient info names, parsing
+    /// the message once however many organisation keys there are. Returns the
+    /// plaintext and the index of the candidate used.
+    public static func decrypt(_ der: [UInt8], candidates: [(certificate: Certificate, key: PrivateKey)]) throws
+        -> (plaintext: [UInt8], index: Int)
+    {
         let cms = try ContentInfo(der: der)
         switch cms.contentType {
         case .envelopedData, .authEnvelopedData: break
         case let other: throw OpenSSLError(operation: "decrypt", reasons: ["not an enveloped message (\(other))"])
         }
-        guard addressedTo(cms, certificate) else {
-            throw OpenSSLError(operation: "decrypt", reasons: ["the message is not encrypted to \(certificate.subject)"])
+        guard let index = candidates.firstIndex(where: { addressedTo(cms, $0.certificate) }) else {
+            let whom = candidates.count == 1 ? candidates[0].certificate.subject : "any of \(candidates.count) organisation certificates"
+            throw OpenSSLError(operation: "decrypt", reasons: ["the message is not encrypted to \(whom)"])
         }
+        let (certificate, key) = candidates[index]
         OpenSSLError.clear()
         let out = try MemoryBIO()
         guard CMS_decrypt(cms.cms, key.pkey, certificate.x509, nil, out.bio, UInt32(CMS_BINARY)) == 1 else {
@@ -57,7 +68,7 @@ extension CMS {
             }
             throw error
         }
-        return out.bytes
+        return (out.bytes, index)
     }
 
     /// True when a recipient info names `certificate` (issuer-and-serial or
@@ -85,12 +96,6 @@ extension CMS {
 }
 
 extension CMS {
-    /// True when the enveloped message `der` has a recipient info for `certificate`.
-    public static func isAddressed(_ der: [UInt8], to certificate: Certificate) -> Bool {
-        guard let cms = try? ContentInfo(der: der) else { return false }
-        return addressedTo(cms, certificate)
-    }
-
     /// SHA-256 of the concatenation of `parts` (for content-derived file names), without concatenating them.
     public static func sha256(_ parts: [UInt8]...) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)

@@ -26,6 +26,8 @@ public struct IncomingJob: Job {
     public let authservID: String
     static let maxLayers = 8
 
+    private var candidates: [(certificate: Certificate, key: PrivateKey)] { identities.map { ($0.certificate, $0.key) } }
+
     public var direction: String { "incoming" }
     public var profileName: String? { nil }
     public var folders: [String] { ["verified", "decrypted", "unverified", "passed", "failed"] }
@@ -84,13 +86,12 @@ public struct IncomingJob: Job {
                 continue
             case .certsOnly, .unsupported:
                 return unverified("permerror", "unsupported S/MIME content")
-            case .enveloped(let der, _):
-                guard let identity = identities.first(where: { CMS.isAddressed(der, to: $0.certificate) }) else {
-                    return unverified("permerror", "not encrypted to any organisation certificate")
-                }
+            case .enveloped:
                 do {
-                    current = try SMIME.decrypt(current, form: form, certificate: identity.certificate, key: identity.key)
+                    current = try SMIME.decrypt(current, form: form, candidates: candidates)
                     decrypted = true
+                } catch let error as SMIMEError where error.reason.hasPrefix("cannot decrypt: the message is not encrypted to") {
+                    return unverified("permerror", "not encrypted to any organisation certificate")
                 } catch {
                     return unverified("permerror", "decryption failed: \(error)")
                 }

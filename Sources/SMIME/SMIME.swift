@@ -141,6 +141,13 @@ public enum SMIME {
 
     public static func decrypt(_ message: Entity, form known: SMIMEForm? = nil, certificate: Certificate, key: PrivateKey) throws -> Entity
     {
+        try decrypt(message, form: known, candidates: [(certificate, key)])
+    }
+
+    /// Decrypts with whichever of `candidates` the envelope names (one CMS parse for all of them).
+    public static func decrypt(
+        _ message: Entity, form known: SMIMEForm? = nil, candidates: [(certificate: Certificate, key: PrivateKey)]
+    ) throws -> Entity {
         let form = try known ?? SMIMEForm.classify(message)
         guard case .enveloped(let der, _) = form else {
             if case .notSMIME(let type) = form { throw SMIMEError("not an S/MIME encrypted message (\(type))") }
@@ -149,7 +156,7 @@ public enum SMIME {
         }
         let plain: [UInt8]
         do {
-            plain = try CMS.decrypt(der, certificate: certificate, key: key)
+            plain = try CMS.decrypt(der, candidates: candidates).plaintext
         } catch let error as OpenSSLError {
             throw SMIMEError("cannot decrypt: \(error.reasons.joined(separator: "; "))")
         }

@@ -141,16 +141,8 @@ struct Decrypt: ParsableCommand {
         if let cert { identities = [try loadIdentity(home, cert, store: store)] } else { identities = try store.identities() }
         if identities.isEmpty { throw Failure.usage("decrypt: the keystore has no certificate with a private key") }
         try transform(io, "decrypt") { message in
-            var lastError: Error? = nil
-            for identity in identities {
-                do {
-                    try io.write(SMIME.decrypt(message, certificate: identity.certificate, key: identity.key).serialized())
-                    return
-                } catch {
-                    lastError = error
-                }
-            }
-            throw lastError ?? SMIMEError("cannot decrypt")
+            let candidates = identities.map { (certificate: $0.certificate, key: $0.key) }
+            try io.write(SMIME.decrypt(message, candidates: candidates).serialized())
         }
     }
 }
