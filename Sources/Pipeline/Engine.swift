@@ -187,7 +187,7 @@ final class Router: Sendable {
         }
         let record = ManifestRecord(
             input: input.source, offset: input.offset, messageId: result.messageID, direction: direction, outcome: result.outcome,
-            profile: profile, outputs: files, reason: result.reason, signer: result.signer, bytes: input.bytes.count,
+            profile: profile, outputs: files, reason: result.reason, signer: result.signer, warning: result.warning, bytes: input.bytes.count,
             elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
         state.withLock { state in
             do {

@@ -21,13 +21,20 @@ public struct JobResult: Sendable {
     public var reason: String?
     public var signer: String?
     public var messageID: String?
+    /// Something worth an operator's look that did not stop the message (a sloppy
+    /// mailer's structure handled as one opaque part, say); recorded in the manifest.
+    public var warning: String?
 
-    public init(outcome: String, outputs: [Output], reason: String? = nil, signer: String? = nil, messageID: String? = nil) {
+    public init(
+        outcome: String, outputs: [Output], reason: String? = nil, signer: String? = nil, messageID: String? = nil,
+        warning: String? = nil
+    ) {
         self.outcome = outcome
         self.outputs = outputs
         self.reason = reason
         self.signer = signer
         self.messageID = messageID
+        self.warning = warning
     }
 
     /// The input, unchanged, in `failed/` with the reason.

@@ -24,15 +24,16 @@ public struct ManifestRecord: Codable, Sendable {
     public var outputs: [File]
     public var reason: String?
     public var signer: String?
+    public var warning: String?
     public var bytes: Int
     public var elapsedMs: Double
 
     public init(
         input: String, offset: Int?, messageId: String?, direction: String, outcome: String, profile: String?, outputs: [File],
-        reason: String?, signer: String?, bytes: Int, elapsedMs: Double
+        reason: String?, signer: String?, warning: String? = nil, bytes: Int, elapsedMs: Double
     ) {
         (self.input, self.offset, self.messageId, self.direction, self.outcome) = (input, offset, messageId, direction, outcome)
-        (self.profile, self.outputs, self.reason, self.signer) = (profile, outputs, reason, signer)
+        (self.profile, self.outputs, self.reason, self.signer, self.warning) = (profile, outputs, reason, signer, warning)
         (self.bytes, self.elapsedMs) = (bytes, elapsedMs)
     }
 
@@ -75,6 +76,7 @@ public struct ManifestRecord: Codable, Sendable {
         if let profile { key("profile"); JSON.string(profile, into: &out) }
         if let reason { key("reason"); JSON.string(reason, into: &out) }
         if let signer { key("signer"); JSON.string(signer, into: &out) }
+        if let warning { key("warning"); JSON.string(warning, into: &out) }
         out += [UInt8(ascii: "}"), 10]
         return out
     }
