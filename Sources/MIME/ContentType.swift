@@ -1,5 +1,6 @@
 /// A parsed Content-Type (RFC 2045 §5.1): type/subtype and parameters.
-/// Names are case-insensitive; parameter values keep their case.
+/// Names are case-insensitive; parameter values keep their case. RFC 2231
+/// values (`boundary*=…''…`, `filename*0*=…`) are joined and decoded.
 public struct ContentType: Sendable, Equatable {
     public var type: String
     public var subtype: String
@@ -28,7 +29,7 @@ public struct ContentType: Sendable, Equatable {
             guard let value = scanner.quotedString() ?? scanner.token() else { continue }
             parameters.append((name, value))
         }
-        self.init(type: type, subtype: subtype, parameters: parameters)
+        self.init(type: type, subtype: subtype, parameters: ExtendedParameters.decode(parameters))
     }
 
     /// "type/subtype; name=value; ..." with values quoted where RFC 2045 requires it.
