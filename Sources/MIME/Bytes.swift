@@ -11,9 +11,12 @@ public enum LineEnding: Sendable, Equatable {
     public var bytes: [UInt8] { self == .crlf ? [13, 10] : [10] }
 
     /// The style of the first line of `bytes` (LF files stay LF).
-    public static func detect(_ bytes: [UInt8]) -> LineEnding {
-        guard let newline = bytes.firstIndex(of: 10) else { return .crlf }
-        return newline > 0 && bytes[newline - 1] == 13 ? .crlf : .lf
+    public static func detect(_ bytes: [UInt8]) -> LineEnding { detect(bytes, from: 0) }
+
+    /// The style of the first line of `bytes[start...]`.
+    static func detect(_ bytes: [UInt8], from start: Int) -> LineEnding {
+        guard start < bytes.count, let newline = bytes[start...].firstIndex(of: 10) else { return .crlf }
+        return newline > start && bytes[newline - 1] == 13 ? .crlf : .lf
     }
 }
 

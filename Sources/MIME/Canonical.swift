@@ -6,17 +6,24 @@ public enum Canonical {
     public struct Options: Sendable {
         /// Re-encode 8-bit, binary, long-line, trailing-white-space and "From " parts.
         public var sevenBitSafe: Bool
+        /// Take the entity as one leaf whatever its type: line endings made CRLF, the
+        /// body neither parsed nor re-encoded. For a structure that cannot be walked
+        /// (an `Irregularity`), which then only travels safely inside an opaque signature.
+        public var asOneLeaf: Bool
         public var limits: MIMELimits
-        public init(sevenBitSafe: Bool, limits: MIMELimits = .standard) {
+        public init(sevenBitSafe: Bool, asOneLeaf: Bool = false, limits: MIMELimits = .standard) {
             self.sevenBitSafe = sevenBitSafe
+            self.asOneLeaf = asOneLeaf
             self.limits = limits
         }
     }
 
     /// The entity in canonical form, ready to be signed or encrypted. An entity
     /// that already is canonical comes back as it is (no copy of its body).
+    /// A multipart structure that cannot be walked throws its `Irregularity`.
     public static func prepare(_ entity: Entity, options: Options) throws -> Entity {
-        try prepare(entity, options: options, depth: 0).entity
+        if options.asOneLeaf { return entity.isCRLF ? entity : entity.converted(to: .crlf) }
+        return try prepare(entity, options: options, depth: 0).entity
     }
 
     private static func prepare(_ entity: Entity, options: Options, depth: Int) throws -> (entity: Entity, changed: Bool) {
@@ -27,13 +34,16 @@ public enum Canonical {
         var result = isCRLF ? entity : entity.converted(to: .crlf)
         let type = entity.contentType
         if type.isMultipart {
-            guard let boundary = type["boundary"] else { throw MIMEError("\(type.mediaType) without a boundary parameter") }
+            guard let boundary = type["boundary"], !boundary.isEmpty else {
+                throw Irregularity.missingBoundary(mediaType: type.mediaType)
+            }
             var multipart = try Multipart.parse(result.body, boundary: boundary)
             var changed = !isCRLF
             if !(type.subtype == "signed" && options.sevenBitSafe) {
                 // (An inner signature covers its first part byte for byte: never re-encode inside it.)
                 multipart.parts = try multipart.parts.map { part in
-                    let child = try Entity.parse(part, limits: options.limits, allowEmptyHeader: true)
+                    if part.isEmpty { return part }
+                    let child = try Entity.parsePart(part, limits: options.limits)
                     let prepared = try prepare(child, options: options, depth: depth + 1)
                     if !prepared.changed { return part }
                     changed = true
@@ -45,7 +55,7 @@ public enum Canonical {
             return (result, true)
         }
         if type.type == "message" && (type.subtype == "rfc822" || type.subtype == "global") {
-            let inner = try Entity.parse(result.body, limits: options.limits, allowEmptyHeader: true)
+            let inner = try Entity.parsePart(result.body, limits: options.limits)
             let prepared = try prepare(inner, options: options, depth: depth + 1)
             guard prepared.changed || !isCRLF else { return (entity, false) }
             result.body = prepared.changed ? prepared.entity.serialized() : result.body

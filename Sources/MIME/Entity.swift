@@ -19,22 +19,63 @@ public struct Entity: Sendable, Equatable {
     }
 
     /// Parses a message or entity. Errors name the reason in one line.
+    /// (`parseMessage` reads a whole message the way sloppy mailers write it.)
     public static func parse(_ bytes: [UInt8], limits: MIMELimits = .standard, allowEmptyHeader: Bool = false) throws
         -> Entity
     {
         if bytes.isEmpty { throw MIMEError("empty message") }
-        let ending = LineEnding.detect(bytes)
+        let (entity, end) = try parseHeader(bytes, from: 0, limits: limits)
+        if case .fieldlessLine(let line) = end {
+            if entity.fields.isEmpty { throw noHeader(bytes, from: 0, end) }
+            throw MIMEError("malformed header: line \(line) is not a header field")
+        }
+        if entity.fields.isEmpty && !allowEmptyHeader { throw noHeader(bytes, from: 0, end) }
+        return entity
+    }
+
+    /// Parses a body part or an attached message (RFC 2046 §5.1.1: the header
+    /// may be empty, and so may the part). A header that runs into the body is
+    /// the sender's `Irregularity`, not an error in the input as a whole.
+    static func parsePart(_ bytes: [UInt8], limits: MIMELimits) throws -> Entity {
+        let (entity, end) = try parseHeader(bytes, from: 0, limits: limits)
+        if case .fieldlessLine = end { throw Irregularity.partHeaderWithoutBlankLine }
+        return entity
+    }
+
+    /// How a header section ended.
+    enum HeaderEnd: Equatable {
+        case blankLine, endOfInput
+        /// At a line (counted from `start`) that is neither a field nor a continuation
+        /// of one; it begins the body. Line 1 when the input starts with such a line.
+        case fieldlessLine(Int)
+    }
+
+    /// The "not an RFC 5322 message" error for a header section without fields.
+    static func noHeader(_ bytes: [UInt8], from start: Int, _ end: HeaderEnd) -> MIMEError {
+        guard start < bytes.count else { return MIMEError("empty message") }
+        guard case .fieldlessLine = end else { return MIMEError("not an RFC 5322 message: no header fields") }
+        if bytes[start] == 32 || bytes[start] == 9 {
+            return MIMEError("not an RFC 5322 message: the header begins with a continuation line")
+        }
+        return MIMEError("not an RFC 5322 message: line 1 is not a header field")
+    }
+
+    /// Reads the header fields of `bytes[start...]` up to the blank line, the end
+    /// of input or the first line that is no field; the rest is the body.
+    static func parseHeader(_ bytes: [UInt8], from start: Int, limits: MIMELimits) throws -> (Entity, HeaderEnd) {
+        let ending = LineEnding.detect(bytes, from: start)
         var fields: [HeaderField] = []
-        var lines = Lines(bytes)
+        var lines = Lines(bytes, from: start)
         var current: (name: String, start: Int, contentEnd: Int, end: Int)? = nil
         var separator: [UInt8] = []
         var bodyStart = bytes.count
         var lineNumber = 0
+        var end = HeaderEnd.endOfInput
 
         func flush() {
             if let c = current {
-                fields.append(
-                    HeaderField(name: c.name, raw: Array(bytes[c.start..<c.contentEnd]), terminator: Array(bytes[c.contentEnd..<c.end])))
+                let raw = Array(bytes[c.start..<c.contentEnd])
+                fields.append(HeaderField(name: c.name, raw: raw, terminator: Array(bytes[c.contentEnd..<c.end])))
             }
             current = nil
         }
@@ -44,30 +85,27 @@ public struct Entity: Sendable, Equatable {
             if line.contentEnd - line.start > limits.maxHeaderLineLength {
                 throw MIMEError("header line \(lineNumber) longer than \(limits.maxHeaderLineLength) bytes")
             }
-            if line.end > limits.maxHeaderSize {
+            if line.end - start > limits.maxHeaderSize {
                 throw MIMEError("header section larger than \(limits.maxHeaderSize) bytes")
             }
             if line.contentEnd == line.start {  // the blank line
                 separator = Array(bytes[line.start..<line.end])
                 bodyStart = line.end
+                end = .blankLine
                 break
             }
             let first = bytes[line.start]
-            if first == 32 || first == 9 {
-                guard current != nil else {
-                    throw MIMEError("not an RFC 5322 message: the header begins with a continuation line")
-                }
+            if (first == 32 || first == 9) && current != nil {
                 current!.contentEnd = line.contentEnd
                 current!.end = line.end
                 continue
             }
-            guard let colon = bytes[line.start..<line.contentEnd].firstIndex(of: 58), colon > line.start,
-                bytes[line.start..<colon].allSatisfy({ $0 > 32 && $0 < 127 })
+            guard first != 32, first != 9, let colon = bytes[line.start..<line.contentEnd].firstIndex(of: 58),
+                colon > line.start, bytes[line.start..<colon].allSatisfy({ $0 > 32 && $0 < 127 })
             else {
-                if fields.isEmpty && current == nil {
-                    throw MIMEError("not an RFC 5322 message: line 1 is not a header field")
-                }
-                throw MIMEError("malformed header: line \(lineNumber) is not a header field")
+                bodyStart = line.start
+                end = .fieldlessLine(lineNumber)
+                break
             }
             if bytes[line.start..<line.contentEnd].contains(0) {
                 throw MIMEError("malformed header: NUL byte in line \(lineNumber)")
@@ -77,11 +115,10 @@ public struct Entity: Sendable, Equatable {
             current = (name, line.start, line.contentEnd, line.end)
         }
         flush()
-        if fields.isEmpty && !allowEmptyHeader { throw MIMEError("not an RFC 5322 message: no header fields") }
         var entity = Entity(fields: fields, body: Array(bytes[bodyStart...]), lineEnding: ending)
         entity.separator = separator
         entity.normalized = false
-        return entity
+        return (entity, end)
     }
 
     /// The entity as bytes: unchanged input comes back byte for byte.

@@ -16,6 +16,7 @@ public struct Multipart: Sendable {
         self.epilogue = epilogue
     }
 
+    /// A boundary whose delimiter or close-delimiter line never appears is an `Irregularity`.
     public static func parse(_ body: [UInt8], boundary: String) throws -> Multipart {
         guard !boundary.isEmpty, boundary.utf8.count <= 200 else {
             throw MIMEError("multipart boundary is empty or longer than 200 characters")
@@ -47,8 +48,8 @@ public struct Multipart: Sendable {
             }
             partStart = line.end
         }
-        if partStart == nil { throw MIMEError("multipart has no delimiter line for boundary \"\(boundary)\"") }
-        throw MIMEError("multipart has no closing boundary \"\(boundary)\"")
+        if partStart == nil { throw Irregularity.boundaryNotFound(boundary) }
+        throw Irregularity.boundaryNotClosed(boundary)
     }
 
     /// The body with `ending` around the delimiters (parts are written as they are).

@@ -35,10 +35,16 @@ public enum SMIME {
 
     // MARK: Sign (F1, F2)
 
-    public static func sign(_ message: Entity, signer: Signer, mode: SignMode) throws -> Entity {
+    /// `asOneLeaf` signs the content as it is, its structure not walked (a sloppy
+    /// mailer's `Irregularity`); such content belongs inside an opaque signature,
+    /// where no relay can alter it.
+    public static func sign(_ message: Entity, signer: Signer, mode: SignMode, asOneLeaf: Bool = false) throws
+        -> Entity
+    {
         let parts = MessageParts(splitting: message)
         let ending = message.lineEnding
-        let canonical = try Canonical.prepare(parts.content, options: .init(sevenBitSafe: mode == .detached)).serialized()
+        let options = Canonical.Options(sevenBitSafe: mode == .detached, asOneLeaf: asOneLeaf)
+        let canonical = try Canonical.prepare(parts.content, options: options).serialized()
         let der = try CMS.sign(canonical, signer: signer, detached: mode == .detached)
         switch mode {
         case .opaque:
@@ -68,12 +74,15 @@ public enum SMIME {
 
     // MARK: Encrypt (F3)
 
+    /// `asOneLeaf` encrypts the content as it is, its structure not walked.
     public static func encrypt(
-        _ message: Entity, recipients: [Certificate], cipher: ContentCipher = .aes256cbc, keyTransport: KeyTransport = .pkcs1v15
+        _ message: Entity, recipients: [Certificate], cipher: ContentCipher = .aes256cbc,
+        keyTransport: KeyTransport = .pkcs1v15, asOneLeaf: Bool = false
     ) throws -> Entity {
         let parts = MessageParts(splitting: message)
         let ending = message.lineEnding
-        let canonical = try Canonical.prepare(parts.content, options: .init(sevenBitSafe: false)).serialized()
+        let options = Canonical.Options(sevenBitSafe: false, asOneLeaf: asOneLeaf)
+        let canonical = try Canonical.prepare(parts.content, options: options).serialized()
         let der = try CMS.encrypt(canonical, recipients: recipients, cipher: cipher, keyTransport: keyTransport)
         let smimeType = cipher.isAuthenticated ? "authEnveloped-data" : "enveloped-data"
         let type = HeaderField(name: "Content-Type", value: "application/pkcs7-mime; smime-type=\(smimeType); name=\"smime.p7m\"")

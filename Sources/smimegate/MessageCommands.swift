@@ -20,6 +20,8 @@ func transform(_ io: MessageIO, _ operation: String, _ body: (Entity) throws -> 
         throw Failure.problem("\(operation): \(io.label(message)): \(error.reason)")
     } catch let error as MIMEError {
         throw Failure.problem("\(operation): \(io.label(message)): \(error.reason)")
+    } catch let error as Irregularity {
+        throw Failure.problem("\(operation): \(io.label(message)): \(error)")
     } catch let error as OpenSSLError {
         throw Failure.problem("\(operation): \(io.label(message)): \(error)")
     }

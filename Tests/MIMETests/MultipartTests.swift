@@ -32,7 +32,7 @@ final class MultipartTests: XCTestCase {
     func testMissingClosingBoundaryIsAnError() {
         let text = Array("--b1\r\nContent-Type: text/plain\r\n\r\nnever closed\r\n".utf8)
         XCTAssertThrowsError(try Multipart.parse(text, boundary: "b1")) {
-            XCTAssertEqual(($0 as? MIMEError)?.reason, "multipart has no closing boundary \"b1\"")
+            XCTAssertEqual($0 as? Irregularity, .boundaryNotClosed("b1"))
         }
     }
 

@@ -46,6 +46,9 @@ final class MutationTests: XCTestCase {
         var outcomes = [String: Int]()
         for i in 0..<4000 {
             let input = mutate(seeds[i % seeds.count], &g)
+            if let lenient = try? Entity.parseMessage(input) {
+                _ = try? Canonical.prepare(lenient.entity, options: .init(sevenBitSafe: true, asOneLeaf: true))
+            }
             do {
                 let message = try Entity.parse(input)
                 _ = try? Canonical.prepare(message, options: .init(sevenBitSafe: true))
