@@ -50,12 +50,19 @@ public struct IncomingJob: Job {
     }
 
     public func process(_ input: InputMessage) -> JobResult {
-        let message: Entity
+        let reading: ParsedMessage
         do {
-            message = try Entity.parse(input.bytes)
+            reading = try Entity.parseMessage(input.bytes)
         } catch {
             return .failed(input, "\(error)")
         }
+        var result = examine(reading.entity, input: input, messageStart: reading.messageStart)
+        result.warning = reading.irregularity.map { "\($0)" }
+        return result
+    }
+
+    /// `messageStart`: where the message begins in the input (after an mbox envelope line).
+    private func examine(_ message: Entity, input: InputMessage, messageStart: Int) -> JobResult {
         var current = message
         var innermostSigned: Entity? = nil
         var decrypted = false
@@ -113,8 +120,9 @@ public struct IncomingJob: Job {
             layers += 1
         }
         if layers == 0 {  // not S/MIME: delivered unchanged
+            let unchanged = messageStart == 0 ? input.bytes : Array(input.bytes[messageStart...])
             return JobResult(
-                outcome: "passed", outputs: [Output(folder: "passed", bytes: input.bytes, recipients: recipients)],
+                outcome: "passed", outputs: [Output(folder: "passed", bytes: unchanged, recipients: recipients)],
                 messageID: message.messageID)
         }
         if let signed = innermostSigned, !signers.isEmpty {

@@ -31,21 +31,33 @@ public struct OutgoingJob: Job {
     var cipher: ContentCipher { ContentCipher(rawValue: profile.cipher) ?? .aes256cbc }
 
     public func process(_ input: InputMessage) -> JobResult {
-        let parsed: Entity
+        let reading: ParsedMessage
         do {
-            parsed = try Entity.parse(input.bytes)
+            reading = try Entity.parseMessage(input.bytes)
         } catch {
             return .failed(input, "\(error)")
         }
+        let parsed = reading.entity
         let id = parsed.messageID
+        func run(_ irregularity: Irregularity?) throws -> JobResult {
+            var result = try transform(parsed, input: input, irregularity: irregularity)
+            result.warning = irregularity.map { warning(for: $0, outcome: result.outcome) }
+            return result
+        }
         do {
-            return try transform(parsed, input: input)
+            do {
+                return try run(reading.irregularity)
+            } catch let irregularity as Irregularity {
+                // A sloppy mailer's structure (issue 8): processed as one opaque leaf, not failed.
+                return try run(irregularity)
+            }
         } catch {
             return .failed(input, "\(error)", messageID: id)
         }
     }
 
-    private func transform(_ parsed: Entity, input: InputMessage) throws -> JobResult {
+    /// With an `irregularity`, the content is signed and encrypted as one leaf, its structure not walked.
+    private func transform(_ parsed: Entity, input: InputMessage, irregularity: Irregularity?) throws -> JobResult {
         let envelope = Envelope(parsed)
         var message = parsed
         message.removeFields(named: "Bcc")  // DESIGN.md: Bcc is removed from every output
@@ -68,7 +80,11 @@ public struct OutgoingJob: Job {
         guard profile.mode.encrypts else {
             return JobResult(
                 outcome: "signed",
-                outputs: [Output(folder: "signed", bytes: try sign(message).serialized(), recipients: envelope.recipients)],
+                outputs: [
+                    Output(
+                        folder: "signed", bytes: try sign(message, asOneLeaf: irregularity != nil).serialized(),
+                        recipients: envelope.recipients)
+                ],
                 signer: signerName(parsed), messageID: id)
         }
         if envelope.recipients.isEmpty {
@@ -87,7 +103,7 @@ public struct OutgoingJob: Job {
         }
         let missingReason = "no usable S/MIME certificate for " + missing.joined(separator: ", ")
         if missing.isEmpty {
-            let encrypted = try protect(message, for: keyed.map(\.1))
+            let encrypted = try protect(message, for: keyed.map(\.1), asOneLeaf: irregularity != nil)
             return JobResult(
                 outcome: "encrypted",
                 outputs: [Output(folder: "encrypted", bytes: encrypted.serialized(), recipients: envelope.recipients)],
@@ -107,11 +123,11 @@ public struct OutgoingJob: Job {
         case .split:
             var outputs: [Output] = []
             if !keyed.isEmpty {
-                let encrypted = try protect(message, for: keyed.map(\.1))
+                let encrypted = try protect(message, for: keyed.map(\.1), asOneLeaf: irregularity != nil)
                 outputs.append(Output(folder: "encrypted", bytes: encrypted.serialized(), recipients: keyed.map(\.0)))
             }
             // The clear copy: signed when the profile signs, unchanged otherwise.
-            let clear = profile.mode.signs ? try sign(message) : message
+            let clear = profile.mode.signs ? try sign(message, asOneLeaf: irregularity != nil) : message
             outputs.append(Output(folder: "split", bytes: clear.serialized(), recipients: missing))
             return JobResult(outcome: "split", outputs: outputs, reason: missingReason, signer: signerName(parsed), messageID: id)
         }
@@ -123,21 +139,36 @@ public struct OutgoingJob: Job {
         return Envelope.author(message) ?? signer?.certificate.emailAddresses.first
     }
 
-    private func sign(_ message: Entity) throws -> Entity {
+    /// Content taken as one leaf is signed opaque whatever the profile says: a
+    /// detached signature over a structure that cannot be walked breaks as soon
+    /// as a relay "repairs" it; inside the CMS no relay can alter it.
+    private func sign(_ message: Entity, asOneLeaf: Bool) throws -> Entity {
         guard let signer else { throw SMIMEError("the profile has no signing certificate") }
-        return try SMIME.sign(message, signer: signer, mode: signMode)
+        return try SMIME.sign(message, signer: signer, mode: asOneLeaf ? .opaque : signMode, asOneLeaf: asOneLeaf)
     }
 
     /// F4: encrypt · sign, then encrypt · sign, encrypt, sign again (RFC 2634 §1.1).
-    private func protect(_ message: Entity, for certificates: [Certificate]) throws -> Entity {
+    /// `asOneLeaf` applies to the layer around the message; the layers around it are well formed.
+    private func protect(_ message: Entity, for certificates: [Certificate], asOneLeaf: Bool) throws -> Entity {
         let transport: KeyTransport = profile.oaep ? .oaep : .pkcs1v15
-        switch profile.mode {
-        case .sign: return try sign(message)
-        case .encrypt: return try SMIME.encrypt(message, recipients: certificates, cipher: cipher, keyTransport: transport)
-        case .signEncrypt: return try SMIME.encrypt(try sign(message), recipients: certificates, cipher: cipher, keyTransport: transport)
-        case .triple:
-            return try sign(try SMIME.encrypt(try sign(message), recipients: certificates, cipher: cipher, keyTransport: transport))
+        func encrypt(_ entity: Entity, asOneLeaf: Bool) throws -> Entity {
+            try SMIME.encrypt(
+                entity, recipients: certificates, cipher: cipher, keyTransport: transport, asOneLeaf: asOneLeaf)
         }
+        switch profile.mode {
+        case .sign: return try sign(message, asOneLeaf: asOneLeaf)
+        case .encrypt: return try encrypt(message, asOneLeaf: asOneLeaf)
+        case .signEncrypt: return try encrypt(try sign(message, asOneLeaf: asOneLeaf), asOneLeaf: false)
+        case .triple:
+            return try sign(try encrypt(try sign(message, asOneLeaf: asOneLeaf), asOneLeaf: false), asOneLeaf: false)
+        }
+    }
+
+    /// The manifest's warning for a message sent as one leaf: why, and what was done instead.
+    private func warning(for irregularity: Irregularity, outcome: String) -> String {
+        guard ["signed", "encrypted", "split"].contains(outcome) else { return "\(irregularity)" }
+        guard profile.mode.signs else { return "\(irregularity): encrypted as one part" }
+        return "\(irregularity): " + (signMode == .detached ? "signed opaque" : "signed as one part")
     }
 
     private func bounce(_ original: Entity, input: InputMessage, sender: String, reason: String, recipients: [(String, String)])
