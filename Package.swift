@@ -23,14 +23,14 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
-        // A few lines of C for what Swift cannot call (mallopt).
+        // A few lines of C for what Swift cannot call (mallopt, syncfs).
         .target(name: "CSystem"),
         .target(name: "MIME"),
         .target(name: "CMS", dependencies: ["COpenSSL"]),
         .target(name: "PKI", dependencies: ["CMS", "COpenSSL"]),
         .target(name: "SMIME", dependencies: ["MIME", "CMS", "PKI"]),
         .target(name: "Keystore", dependencies: ["CSQLite", "CArchive", "CMS", "PKI"]),
-        .target(name: "Mailstore"),
+        .target(name: "Mailstore", dependencies: ["CSystem"]),
         .target(name: "Policy"),
         .target(name: "Pipeline", dependencies: ["MIME", "CMS", "PKI", "SMIME", "Policy", "Mailstore"]),
         .executableTarget(

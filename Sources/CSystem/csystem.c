@@ -1,4 +1,7 @@
+#define _GNU_SOURCE
 #include "csystem.h"
+
+#include <unistd.h>
 
 #if defined(__GLIBC__) || defined(__linux__)
 #include <malloc.h>
@@ -13,5 +16,14 @@ void smg_tune_allocator(void) {
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     mallopt(M_TOP_PAD, 64 << 20);
+#endif
+}
+
+int smg_syncfs(int fd) {
+#if defined(__linux__)
+    return syncfs(fd);
+#else
+    sync();
+    return 0;
 #endif
 }

@@ -56,7 +56,12 @@ public enum Address {
         let trimmed = text.filter { $0 != " " && $0 != "\t" }
         guard let at = trimmed.lastIndex(of: "@"), at != trimmed.startIndex, trimmed.index(after: at) != trimmed.endIndex
         else { return nil }
-        return trimmed
+        // A fully qualified domain's trailing dot ("example.com.") names the same domain.
+        var address = trimmed
+        while address.hasSuffix("."), address.index(before: address.endIndex) > address.index(after: at) {
+            address.removeLast()
+        }
+        return address
     }
 
     /// The domain of an address, lower-cased.

@@ -4,20 +4,45 @@ import Foundation
     import Glibc
 #endif
 
+/// A message file in a maildir: the maildir, its folder (`new` or `cur`) and the
+/// file's name as the file system spells it (bytes: not always UTF-8).
+public struct MaildirFile: Sendable, Equatable {
+    public let root: String
+    public let folder: String
+    public let name: [UInt8]
+
+    public init(root: String, folder: String, name: [UInt8]) {
+        self.root = root
+        self.folder = folder
+        self.name = name
+    }
+
+    /// The path for messages: a name that is not UTF-8 shows its high bytes as `\xNN`.
+    public var displayPath: String {
+        root + "/" + folder + "/" + (String(validating: name, as: UTF8.self) ?? MaildirReader.escaped(name))
+    }
+
+    /// The NUL-terminated path of this file under `root` (another maildir, for a move).
+    func path(under root: String) -> [CChar] {
+        Array((root + "/" + folder + "/").utf8CString.dropLast()) + name.map { CChar(bitPattern: $0) } + [0]
+    }
+}
+
 /// Reads a maildir's `new/` and `cur/` one directory entry at a time with
-/// `readdir`, so a folder of millions of files is never listed whole.
+/// `readdir`, so a folder of millions of files is never listed whole. Only
+/// regular files are opened (`O_NOFOLLOW | O_NONBLOCK`, checked again with
+/// `fstat`): symbolic links, FIFOs, sockets, devices and directories are
+/// reported as problems, never read, so none of them can hang a run or leak a
+/// file from elsewhere into the outputs.
 public struct MaildirReader: MessageSource {
     public let root: String
     private var pending = ["new", "cur"]
     private var directory: OpaquePointer? = nil
     private var current = ""
+    private var held: InputMessage? = nil
 
     public init(_ root: String) throws {
-        var isDirectory: ObjCBool = false
-        let fm = FileManager.default
-        guard fm.fileExists(atPath: root + "/cur", isDirectory: &isDirectory) || fm.fileExists(atPath: root + "/new") else {
-            throw MailstoreError("\(root): not a maildir (no cur/ or new/)")
-        }
+        guard MaildirReader.isMaildir(root) else { throw MailstoreError("\(root): not a maildir (no cur/ or new/)") }
         self.root = root
     }
 
@@ -25,68 +50,145 @@ public struct MaildirReader: MessageSource {
         FileManager.default.fileExists(atPath: path + "/cur") || FileManager.default.fileExists(atPath: path + "/new")
     }
 
-    public mutating func next() throws -> InputMessage? {
+    public mutating func next() throws -> SourceItem? {
+        if let message = held {
+            held = nil
+            return .message(message)
+        }
         while true {
-            if directory == nil {
+            guard let open = directory else {
                 guard !pending.isEmpty else { return nil }
                 current = pending.removeFirst()
-                directory = opendir(root + "/" + current)
+                let path = root + "/" + current
+                errno = 0
+                directory = opendir(path)
+                if directory == nil && errno != ENOENT {
+                    return .problem(InputProblem(path: path, kind: .unreadable(errno)))
+                }
                 continue
             }
-            guard let open = directory, let entry = readdir(open) else {
-                if let open = directory { closedir(open) }
+            errno = 0
+            guard let entry = readdir(open) else {
+                let code = errno
+                closedir(open)
                 directory = nil
+                if code != 0 { return .problem(InputProblem(path: root + "/" + current, kind: .unreadable(code))) }
                 continue
             }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name.hasPrefix(".") { continue }
-            let path = root + "/" + current + "/" + name
-            guard let bytes = readRegularFile(path) else { continue }  // vanished, unreadable, or a directory
-            return InputMessage(source: path, offset: nil, bytes: bytes)
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if name.first == UInt8(ascii: ".") { continue }
+            if let item = read(name, in: dirfd(open)) { return item }
         }
+    }
+
+    /// One directory entry: a message, a problem, or nil when it vanished meanwhile.
+    private mutating func read(_ name: [UInt8], in directory: Int32) -> SourceItem? {
+        let utf8 = String(validating: name, as: UTF8.self)
+        let path = root + "/" + current + "/" + (utf8 ?? MaildirReader.escaped(name))
+        let cName = name.map { CChar(bitPattern: $0) } + [0]
+        func problem(_ kind: InputProblem.Kind) -> SourceItem { .problem(InputProblem(path: path, kind: kind)) }
+
+        var info = stat()
+        guard fstatat(directory, cName, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+            return errno == ENOENT ? nil : problem(.unreadable(errno))
+        }
+        if let kind = MaildirReader.kind(info.st_mode) { return problem(kind) }
+        let fd = openat(directory, cName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            switch errno {
+            case ENOENT: return nil
+            case ELOOP: return problem(.symbolicLink)  // replaced by a link since fstatat
+            default: return problem(.unreadable(errno))
+            }
+        }
+        defer { close(fd) }
+        guard fstat(fd, &info) == 0 else { return problem(.unreadable(errno)) }
+        if let kind = MaildirReader.kind(info.st_mode) { return problem(kind) }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return problem(.unreadable(errno)) }
+            if n == 0 { break }
+            offset += n
+        }
+        if offset < bytes.count { bytes.removeSubrange(offset...) }  // the file shrank while we read
+        let message = InputMessage(
+            source: path, offset: nil, bytes: bytes, file: MaildirFile(root: root, folder: current, name: name))
+        guard utf8 != nil else {
+            held = message  // reported first, then processed under its escaped name
+            return problem(.nonUTF8Name)
+        }
+        return .message(message)
+    }
+
+    /// Why a file of this type is not read (nil for a regular file).
+    static func kind(_ mode: mode_t) -> InputProblem.Kind? {
+        switch mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFLNK: return .symbolicLink
+        case S_IFIFO: return .fifo
+        case S_IFSOCK: return .socket
+        case S_IFCHR, S_IFBLK: return .device
+        case S_IFDIR: return .directory
+        default: return .otherType
+        }
+    }
+
+    /// A name that is not UTF-8, with every byte above 0x7F written as `\xNN`.
+    static func escaped(_ name: [UInt8]) -> String {
+        name.map { $0 < 0x80 ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
     }
 }
 
 /// Delivers into a maildir (new/, via tmp/ and an atomic rename). Names are
 /// chosen by the caller, so a rerun that delivers the same name replaces the file
-/// instead of adding a second copy.
+/// instead of adding a second copy. Every failure is a `WriteError` and leaves
+/// nothing behind in tmp/.
 public struct MaildirWriter: Sendable {
     public let root: String
+    /// fsync the file before the rename and new/ after it.
     public let durable: Bool
 
+    /// Creates the maildir (0700, whatever the umask) when missing.
     public init(_ root: String, durable: Bool = false) throws {
         self.root = root
         self.durable = durable
-        for sub in ["tmp", "new", "cur"] {
-            try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
-        }
+        for sub in ["tmp", "new", "cur"] { try FileSystem.makeDirectories(root + "/" + sub) }
     }
 
-    /// Writes `bytes` as `new/name`; returns the path relative to the maildir's parent.
+    /// Writes `bytes` as `new/name` (mode 0600); returns its path.
     @discardableResult
     public func deliver(_ bytes: [UInt8], name: String) throws -> String {
         let temporary = root + "/tmp/" + name
         let final = root + "/new/" + name
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw MailstoreError("\(temporary): cannot create (\(String(cString: strerror(errno))))") }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n <= 0 {
-                close(fd)
-                throw MailstoreError("\(temporary): write failed (\(String(cString: strerror(errno))))")
-            }
-            written += n
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw WriteError(temporary, "create") }
+        do {
+            try FileSystem.writeAll(fd, bytes, path: temporary)
+            if durable { try FileSystem.sync(fd, path: temporary) }
+            let closed = close(fd)
+            if closed != 0 { throw WriteError(temporary, "close") }
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
         }
-        if durable { fsync(fd) }
-        close(fd)
-        guard rename(temporary, final) == 0 else { throw MailstoreError("\(final): cannot deliver (\(String(cString: strerror(errno))))") }
+        guard rename(temporary, final) == 0 else {
+            let failure = WriteError(final, "rename")
+            unlink(temporary)
+            throw failure
+        }
+        if durable { try FileSystem.syncDirectory(root + "/new") }
         return final
     }
 
-    /// Removes what an interrupted run left in tmp/ (never delivered, never in the manifest).
+    /// Takes back a delivered file (when a later output of the same message failed).
+    public func withdraw(name: String) { unlink(root + "/new/" + name) }
+
+    /// Removes what an interrupted run left in tmp/ (never delivered, never in the
+    /// manifest). Only called while holding the output directory's lock.
     public func removeTemporaryFiles() {
         let fm = FileManager.default
         for name in (try? fm.contentsOfDirectory(atPath: root + "/tmp")) ?? [] {
@@ -95,21 +197,29 @@ public struct MaildirWriter: Sendable {
     }
 }
 
-/// The bytes of a regular file, read straight into an array (one open, fstat,
-/// read loop, close); nil when it is not a readable regular file.
-func readRegularFile(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-    var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n <= 0 { break }
-        offset += n
+/// `--consume`: takes a maildir input out of its spool once its outputs and
+/// manifest record are durable, by removing it or by moving it into another
+/// maildir's folder of the same name (`new` or `cur`, keeping its flags).
+public struct MaildirConsumer: Sendable {
+    /// The maildir that consumed inputs move into; nil removes them.
+    public let destination: String?
+
+    public init(into destination: String?) throws {
+        self.destination = destination
+        if let destination {
+            for sub in ["tmp", "new", "cur"] { try FileSystem.makeDirectories(destination + "/" + sub) }
+        }
     }
-    if offset < bytes.count { bytes.removeSubrange(offset...) }  // the file shrank while we read
-    return bytes
+
+    public func consume(_ file: MaildirFile) throws {
+        let source = file.path(under: file.root)
+        if let destination {
+            let target = file.path(under: destination)
+            guard rename(source, target) == 0 else {
+                throw WriteError(file.displayPath, "move into \(destination)")
+            }
+        } else if unlink(source) != 0 && errno != ENOENT {
+            throw WriteError(file.displayPath, "remove")
+        }
+    }
 }

@@ -26,7 +26,7 @@ public struct MboxReader: MessageSource {
         self.reader = LineReader(handle)
     }
 
-    public mutating func next() throws -> InputMessage? {
+    public mutating func next() throws -> SourceItem? {
         if !started {
             started = true
             // Skip anything before the first From_ line (there should be nothing).
@@ -35,7 +35,9 @@ public struct MboxReader: MessageSource {
                     pendingFromLine = (offset, line)
                     break
                 }
-                if !isBlank(line) { throw MailstoreError("\(path): not an mbox file (it does not start with a \"From \" line)") }
+                if !isBlank(line) {
+                    throw MailstoreError("\(path): not an mbox file (it does not start with a \"From \" line)")
+                }
             }
         }
         guard let from = pendingFromLine else { return nil }
@@ -56,7 +58,7 @@ public struct MboxReader: MessageSource {
             // The blank line before the next From_ (or at the end) belongs to the mbox, not the message.
             if previousBlank { dropLastLine(&message) }
         }
-        return InputMessage(source: path, offset: from.offset, bytes: message)
+        return .message(InputMessage(source: path, offset: from.offset, bytes: message))
     }
 
     private mutating func readContentLengthMessage(into message: inout [UInt8]) throws {

@@ -3,121 +3,176 @@ import Foundation
 import Mailstore
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Settings of one `process` run.
 public struct RunOptions: Sendable {
     public var outDirectory: String
     public var workers: Int
     public var resume: Bool
     public var progress: Bool
-    /// fsync every delivered file and the manifest after each record (slower);
-    /// by default the manifest is synced at the end and the OS flushes the rest.
+    /// fsync every delivered file, its directory and the manifest after each record
+    /// (slower); by default the manifest is synced at the end and the OS flushes the rest.
     public var durable: Bool
     public var mboxFormat: MboxFormat
+    /// Remove each maildir input once its outputs and record are durable (implies `durable`).
+    public var consume: Bool
+    /// With `consume`: move inputs into this maildir instead of removing them.
+    public var consumedInto: String?
+    /// How long to wait for another run's lock on the output directory.
+    public var waitLock: Double
 
-    public init(outDirectory: String, workers: Int, resume: Bool, progress: Bool, durable: Bool = false, mboxFormat: MboxFormat = .mboxrd) {
+    public init(
+        outDirectory: String, workers: Int, resume: Bool, progress: Bool, durable: Bool = false,
+        mboxFormat: MboxFormat = .mboxrd, consume: Bool = false, consumedInto: String? = nil, waitLock: Double = 0
+    ) {
         self.outDirectory = outDirectory
         self.workers = max(1, workers)
         self.resume = resume
         self.progress = progress
-        self.durable = durable
+        self.durable = durable || consume
         self.mboxFormat = mboxFormat
+        self.consume = consume
+        self.consumedInto = consumedInto
+        self.waitLock = waitLock
     }
 }
 
-/// What a run did: messages per outcome, throughput, and any input that could not be read.
-public struct RunSummary: Codable, Sendable {
+/// What a run did: messages per outcome, throughput, any input that could not be
+/// read, and why it stopped early (a signal, a write error) if it did.
+public struct RunSummary: Sendable {
     public var outcomes: [String: Int]
     public var messages: Int
     public var skipped: Int
+    public var consumed: Int
+    public var warnings: Int
     public var bytes: Int
     public var seconds: Double
     public var inputErrors: [String]
+    public var stop: PoolStop?
 
     public var failed: Int { outcomes["failed", default: 0] }
     public var messagesPerSecond: Double { seconds > 0 ? Double(messages) / seconds : 0 }
     public var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / 1_048_576 / seconds : 0 }
 }
 
-/// The flow of one run (DESIGN.md): a scanner thread streams messages from the
-/// inputs into a bounded queue; N worker threads run the job; each worker
-/// delivers its outputs (maildir tmp → new) and then appends the manifest
-/// record. At most `capacity` messages are in flight, so memory is bounded by
-/// workers × message size whatever the corpus size.
+/// The flow of one run (DESIGN.md): the scanner streams messages from the inputs
+/// into a `WorkerPool`; each worker runs the job, delivers its outputs (maildir
+/// tmp → new) and then appends the manifest record. At most `capacity` messages
+/// wait, so memory is bounded by (queue + workers) × message size whatever the
+/// corpus size. The output directory is locked for the run; a write error or a
+/// signal stops it without losing or half-recording a message.
 public enum Engine {
     /// Checks every input before anything runs: '-', a maildir, or an mbox file.
-    public static func validate(inputs: [String]) throws {
+    public static func validate(inputs: [String], consume: Bool = false) throws {
         if inputs.isEmpty { throw PipelineError("no inputs") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw PipelineError("'-' (standard input) can be given once") }
-        for input in inputs where input != "-" {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
-                throw PipelineError("\(input): no such file or directory")
+        for input in inputs {
+            if input == "-" {
+                if consume { throw PipelineError("--consume takes maildirs only: standard input cannot be consumed") }
+                continue
             }
-            if isDirectory.boolValue {
+            var info = stat()
+            guard stat(input, &info) == 0 else { throw PipelineError("\(input): \(errorText(errno).lowercased())") }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
                 if !MaildirReader.isMaildir(input) { throw PipelineError("\(input): not a maildir (no cur/ or new/)") }
-            } else {
-                guard let handle = FileHandle(forReadingAtPath: input) else { throw PipelineError("\(input): cannot read") }
+            case S_IFREG:
+                if consume {
+                    throw PipelineError("\(input): --consume takes maildirs only; an mbox file is never modified")
+                }
+                guard let handle = FileHandle(forReadingAtPath: input) else {
+                    throw PipelineError("\(input): cannot read")
+                }
                 let head = (try? handle.read(upToCount: 5)) ?? Data()
                 try? handle.close()
                 if !head.isEmpty && head != Data("From ".utf8) {
                     throw PipelineError("\(input): not an mbox file (it does not start with \"From \")")
                 }
+            default:
+                throw PipelineError("\(input): not a maildir or an mbox file (not a directory or a regular file)")
             }
         }
     }
 
     public static func run(inputs: [String], job: any Job, options: RunOptions) throws -> RunSummary {
-        try validate(inputs: inputs)
-        try FileManager.default.createDirectory(atPath: options.outDirectory, withIntermediateDirectories: true)
-        let (manifest, done) = try ManifestWriter.open(directory: options.outDirectory, resume: options.resume)
+        try validate(inputs: inputs, consume: options.consume)
+        let out = options.outDirectory
+        try FileSystem.makeDirectories(out)
+        let lock = try RunLock.acquire(directory: out, wait: options.waitLock)
+        defer { withExtendedLifetime(lock) {} }
+        let (manifest, done) = try ManifestWriter.open(directory: out, resume: options.resume)
+        let consumer = try options.consume ? consumer(into: options.consumedInto, inputs: inputs) : nil
         var writers: [String: MaildirWriter] = [:]
         for folder in job.folders {
-            let writer = try MaildirWriter(options.outDirectory + "/" + folder, durable: options.durable)
+            let writer = try MaildirWriter(out + "/" + folder, durable: options.durable)
             writer.removeTemporaryFiles()  // left by an interrupted run: never delivered, never recorded
             writers[folder] = writer
         }
+        // Before an input recorded by an earlier run is consumed, that run's outputs and records are made durable.
+        if consumer != nil { try FileSystem.syncFileSystem(of: out) }
         let router = Router(writers: writers, manifest: manifest, job: job, options: options)
         // Enough slack that the scanner rarely waits (each wait is a wake-up per message),
         // still a fixed bound: memory stays (queue + workers) × message size.
-        let queue = BoundedQueue<InputMessage>(capacity: options.workers * 4 + 4)
+        let pool = WorkerPool<InputMessage>(workers: options.workers, capacity: options.workers * 4 + 4)
+        let trap = SignalTrap { pool.cancel(.signal($0)) }
+        defer { trap.release() }
         let start = ContinuousClock.now
-        let group = DispatchGroup()
 
-        group.enter()
-        Thread.detachNewThread {
-            defer {
-                queue.close()
-                group.leave()
-            }
-            for input in inputs {
-                do {
-                    var source = try Engine.source(input, format: options.mboxFormat)
-                    while let message = try source.next() {
-                        if done.contains(message.key) {
-                            router.skip()
-                            continue
+        var stop = pool.run(
+            produce: { submit in
+                for input in inputs {
+                    do {
+                        var source = try Engine.source(input, format: options.mboxFormat)
+                        while pool.stop == nil, let item = try source.next() {
+                            switch item {
+                            case .problem(let problem):
+                                router.inputError(problem.description)
+                            case .message(let message) where done.contains(message.key):
+                                router.skip()
+                                if let consumer, let file = message.file { router.consume(file, with: consumer) }
+                            case .message(let message):
+                                guard submit(message) else { return }
+                            }
                         }
-                        queue.push(message)
+                    } catch {
+                        router.inputError("\(error)")
                     }
-                } catch {
-                    router.inputError("\(error)")
                 }
-            }
+            },
+            work: { message in
+                let began = ContinuousClock.now
+                let result = job.process(message)
+                try router.deliver(message, result, elapsed: ContinuousClock.now - began)
+                if let consumer, let file = message.file { router.consume(file, with: consumer) }
+            })
+        do {
+            try manifest.sync()
+        } catch {
+            if stop == nil { stop = .failure("\(error)") }
         }
-        for _ in 0..<options.workers {
-            group.enter()
-            Thread.detachNewThread {
-                defer { group.leave() }
-                while let message = queue.pop() {
-                    let began = ContinuousClock.now
-                    let result = job.process(message)
-                    router.deliver(message, result, elapsed: ContinuousClock.now - began)
-                }
-            }
+        done.write(directory: out, manifest: manifest.path, length: manifest.size, added: router.recordedKeys)
+        var summary = router.summary(seconds: (ContinuousClock.now - start).seconds)
+        summary.stop = stop
+        return summary
+    }
+
+    /// The consumer for `--consume [--consumed-into MAILDIR]`: the target is made
+    /// up front and must be on each input's file system (a move is a rename).
+    static func consumer(into destination: String?, inputs: [String]) throws -> MaildirConsumer {
+        guard let destination else { return try MaildirConsumer(into: nil) }
+        let target = URL(fileURLWithPath: destination).standardizedFileURL.path
+        for input in inputs where URL(fileURLWithPath: input).standardizedFileURL.path == target {
+            throw PipelineError("--consumed-into \(destination) is an input; name another maildir")
         }
-        group.wait()
-        manifest.sync()
-        return router.summary(seconds: (ContinuousClock.now - start).seconds)
+        let consumer = try MaildirConsumer(into: destination)
+        for input in inputs where FileSystem.device(of: input) != FileSystem.device(of: destination) {
+            throw PipelineError(
+                "--consumed-into \(destination) is not on the file system of \(input): a move must be a rename")
+        }
+        return consumer
     }
 
     static func source(_ input: String, format: MboxFormat) throws -> any MessageSource {
@@ -133,23 +188,29 @@ public enum Engine {
 /// One message on standard input.
 struct StandardInput: MessageSource {
     var consumed = false
-    mutating func next() throws -> InputMessage? {
+    mutating func next() throws -> SourceItem? {
         guard !consumed else { return nil }
         consumed = true
-        return InputMessage(source: "-", offset: nil, bytes: Array(FileHandle.standardInput.readDataToEndOfFile()))
+        return .message(
+            InputMessage(source: "-", offset: nil, bytes: Array(FileHandle.standardInput.readDataToEndOfFile())))
     }
 }
 
 /// Delivers results and keeps the run's counters. Files are written by the
 /// calling worker in parallel (names are distinct); only the manifest append and
-/// the counters take the lock.
+/// the counters take the lock. A message is recorded only once all its outputs
+/// are delivered; when a write fails, what it had delivered is taken back and the
+/// error goes up to stop the run, so no record names a file that does not exist.
 final class Router: Sendable {
     private struct State {
         var outcomes: [String: Int] = [:]
         var messages = 0
         var skipped = 0
+        var consumed = 0
+        var warnings = 0
         var bytes = 0
         var inputErrors: [String] = []
+        var recorded: [KeyHash] = []
         var lastProgress = ContinuousClock.now
         var printedProgress = false
     }
@@ -170,101 +231,82 @@ final class Router: Sendable {
         self.options = options
     }
 
-    func deliver(_ input: InputMessage, _ result: JobResult, elapsed: Duration) {
-        var result = result
-        let name = CMS.sha256(Array(input.key.utf8), [0], input.bytes).prefix(12).map { String(format: "%02x", $0) }.joined()
+    func deliver(_ input: InputMessage, _ result: JobResult, elapsed: Duration) throws {
+        let name = CMS.sha256(Array(input.key.utf8), [0], input.bytes).prefix(12).map { String(format: "%02x", $0) }
+            .joined()
         var files: [ManifestRecord.File] = []
-        for (index, output) in result.outputs.enumerated() {
-            do {
-                guard let writer = writers[output.folder] else { throw PipelineError("no outcome folder \(output.folder)") }
-                try writer.deliver(output.bytes, name: "\(name).\(result.outcome).\(index)")
-                files.append(
-                    ManifestRecord.File(file: "\(output.folder)/new/\(name).\(result.outcome).\(index)", recipients: output.recipients))
-            } catch {
-                result.reason = "delivery failed: \(error)"
-                result.outcome = "failed"
+        var delivered: [(MaildirWriter, String)] = []
+        do {
+            for (index, output) in result.outputs.enumerated() {
+                guard let writer = writers[output.folder] else {
+                    throw PipelineError("no outcome folder \(output.folder)")
+                }
+                let file = "\(name).\(result.outcome).\(index)"
+                try writer.deliver(output.bytes, name: file)
+                delivered.append((writer, file))
+                files.append(ManifestRecord.File(file: "\(output.folder)/new/\(file)", recipients: output.recipients))
             }
+        } catch {
+            for (writer, file) in delivered { writer.withdraw(name: file) }
+            throw error
         }
         let record = ManifestRecord(
-            input: input.source, offset: input.offset, messageId: result.messageID, direction: direction, outcome: result.outcome,
-            profile: profile, outputs: files, reason: result.reason, signer: result.signer, warning: result.warning, bytes: input.bytes.count,
-            elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
-        state.withLock { state in
+            input: input.source, offset: input.offset, messageId: result.messageID, direction: direction,
+            outcome: result.outcome,
+            profile: profile, outputs: files, reason: result.reason, signer: result.signer, warning: result.warning,
+            bytes: input.bytes.count, elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
+        try state.withLock { state in
             do {
                 try manifest.append(record)
-                if options.durable { manifest.sync() }
+                if options.durable { try manifest.sync() }
             } catch {
-                state.inputErrors.append("\(error)")
+                for (writer, file) in delivered { writer.withdraw(name: file) }
+                throw error
             }
+            state.recorded.append(KeyHash(record.key))
             state.outcomes[record.outcome, default: 0] += 1
             state.messages += 1
             state.bytes += input.bytes.count
-            if options.progress {
-                let now = ContinuousClock.now
-                if now - state.lastProgress > .milliseconds(200) {
-                    state.lastProgress = now
-                    state.printedProgress = true
-                    let rate = Double(state.messages) / max((now - started).seconds, 0.001)
-                    let line =
-                        "\r\(state.messages) messages, \(String(format: "%.1f", rate)) messages/s, \(state.outcomes["failed", default: 0]) failed  "
-                    FileHandle.standardError.write(Data(line.utf8))
-                }
-            }
+            if record.warning != nil { state.warnings += 1 }
+            if options.progress { progress(&state) }
+        }
+    }
+
+    private func progress(_ state: inout State) {
+        let now = ContinuousClock.now
+        guard now - state.lastProgress > .milliseconds(200) else { return }
+        state.lastProgress = now
+        state.printedProgress = true
+        let rate = Double(state.messages) / max((now - started).seconds, 0.001)
+        let line =
+            "\r\(state.messages) messages, \(String(format: "%.1f", rate)) messages/s, "
+            + "\(state.outcomes["failed", default: 0]) failed  "
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    /// `--consume`: the input goes once its record is durable; a failure is reported, and
+    /// the next run (which skips the recorded input) tries again.
+    func consume(_ file: MaildirFile, with consumer: MaildirConsumer) {
+        do {
+            try consumer.consume(file)
+            state.withLock { $0.consumed += 1 }
+        } catch {
+            inputError("\(error)")
         }
     }
 
     func skip() { state.withLock { $0.skipped += 1 } }
     func inputError(_ message: String) { state.withLock { $0.inputErrors.append(message) } }
+    var recordedKeys: [KeyHash] { state.withLock { $0.recorded } }
 
     func summary(seconds: Double) -> RunSummary {
         state.withLock { state in
             if state.printedProgress { FileHandle.standardError.write(Data("\n".utf8)) }
             return RunSummary(
-                outcomes: state.outcomes, messages: state.messages, skipped: state.skipped, bytes: state.bytes, seconds: seconds,
-                inputErrors: state.inputErrors)
+                outcomes: state.outcomes, messages: state.messages, skipped: state.skipped, consumed: state.consumed,
+                warnings: state.warnings, bytes: state.bytes, seconds: seconds, inputErrors: state.inputErrors,
+                stop: nil)
         }
-    }
-}
-
-/// A bounded multi-producer, multi-consumer queue: `push` blocks while it is
-/// full (back-pressure on the scanner), `pop` blocks while it is empty and
-/// returns nil once it is closed and drained.
-final class BoundedQueue<Element: Sendable>: Sendable {
-    private let slots: DispatchSemaphore
-    private let items = DispatchSemaphore(value: 0)
-    private let storage = Mutex<(buffer: [Element], head: Int, closed: Bool)>(([], 0, false))
-
-    init(capacity: Int) { slots = DispatchSemaphore(value: max(1, capacity)) }
-
-    func push(_ element: Element) {
-        slots.wait()
-        storage.withLock { $0.buffer.append(element) }
-        items.signal()
-    }
-
-    func pop() -> Element? {
-        items.wait()
-        let element: Element? = storage.withLock { state in
-            guard state.head < state.buffer.count else { return nil }  // closed and drained
-            let element = state.buffer[state.head]
-            state.head += 1
-            if state.head > 64 && state.head * 2 > state.buffer.count {
-                state.buffer.removeFirst(state.head)
-                state.head = 0
-            }
-            return element
-        }
-        guard let element else {
-            items.signal()  // wake the next waiting worker so it sees the end too
-            return nil
-        }
-        slots.signal()
-        return element
-    }
-
-    func close() {
-        storage.withLock { $0.closed = true }
-        items.signal()
     }
 }
 

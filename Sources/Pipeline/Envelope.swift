@@ -26,4 +26,20 @@ public struct Envelope: Sendable, Equatable {
     public static func author(_ message: Entity) -> String? {
         Address.first(message.field("From")) ?? Address.first(message.field("Sender"))
     }
+
+    /// Every address a signature speaks for: each address of every From field and of
+    /// Sender (RFC 5322 §3.6.2 allows several authors). Signing covers all of them or none,
+    /// so `From: alice@ours, ceo@elsewhere` cannot borrow the organisation's signature.
+    public static func authors(_ message: Entity) -> [String] {
+        var seen = Set<String>()
+        var addresses: [String] = []
+        for name in ["From", "Sender"] {
+            for field in message.fields(named: name) {
+                for address in Address.parseList(field.value) where seen.insert(address.lowercased()).inserted {
+                    addresses.append(address)
+                }
+            }
+        }
+        return addresses
+    }
 }

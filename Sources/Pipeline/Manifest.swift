@@ -1,4 +1,6 @@
 import Foundation
+import Mailstore
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -29,11 +31,16 @@ public struct ManifestRecord: Codable, Sendable {
     public var elapsedMs: Double
 
     public init(
-        input: String, offset: Int?, messageId: String?, direction: String, outcome: String, profile: String?, outputs: [File],
+        input: String, offset: Int?, messageId: String?, direction: String, outcome: String, profile: String?,
+        outputs: [File],
         reason: String?, signer: String?, warning: String? = nil, bytes: Int, elapsedMs: Double
     ) {
-        (self.input, self.offset, self.messageId, self.direction, self.outcome) = (input, offset, messageId, direction, outcome)
-        (self.profile, self.outputs, self.reason, self.signer, self.warning) = (profile, outputs, reason, signer, warning)
+        (self.input, self.offset, self.messageId, self.direction, self.outcome) = (
+            input, offset, messageId, direction, outcome
+        )
+        (self.profile, self.outputs, self.reason, self.signer, self.warning) = (
+            profile, outputs, reason, signer, warning
+        )
         (self.bytes, self.elapsedMs) = (bytes, elapsedMs)
     }
 
@@ -104,56 +111,108 @@ enum JSON {
 }
 
 /// The append-only manifest. Each record is one `write(2)` of one line, after
-/// the record's outputs are delivered; a run killed mid-write leaves at most a
-/// partial last line, which `open(resume:)` cuts off.
+/// the record's outputs are delivered. A write that fails part-way is cut back
+/// off, so the file only ever holds whole records; a run killed mid-write leaves
+/// at most a partial last line, which `open(resume:)` cuts off.
 public final class ManifestWriter: Sendable {
+    public static let fileName = "manifest.jsonl"
     let path: String
+    let directory: String
     private let fd: Int32
+    /// The file's length: where a failed append is cut back to.
+    private let length: Mutex<Int>
 
-    /// Opens DIR/manifest.jsonl. Without `resume`, an existing non-empty manifest
-    /// is an error (a second run would mix two runs' records). With it, returns
-    /// the keys of the inputs already done.
-    public static func open(directory: String, resume: Bool) throws -> (ManifestWriter, Set<String>) {
-        let path = directory + "/manifest.jsonl"
-        var done = Set<String>()
-        if let data = FileManager.default.contents(atPath: path), !data.isEmpty {
+    /// Opens DIR/manifest.jsonl (0600). Without `resume`, an existing non-empty
+    /// manifest is an error (a second run would mix two runs' records). With it,
+    /// also returns the index of the inputs already done.
+    static func open(directory: String, resume: Bool) throws -> (ManifestWriter, ResumeIndex) {
+        let path = directory + "/" + fileName
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw WriteError(path, "open") }
+        var info = stat()
+        guard fchmod(fd, 0o600) == 0, fstat(fd, &info) == 0 else {
+            let failure = WriteError(path, "fchmod")
+            close(fd)
+            throw failure
+        }
+        var index = ResumeIndex.empty
+        var size = Int(info.st_size)
+        if size > 0 {
             guard resume else {
+                close(fd)
                 throw PipelineError("\(path) already holds a run: add --resume to continue it, or choose another --out")
             }
-            let complete = data.lastIndex(of: 10).map { data.prefix(through: $0) } ?? Data()
-            if complete.count != data.count { truncate(path, off_t(complete.count)) }
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            for line in complete.split(separator: 10) where !line.isEmpty {
-                guard let record = try? decoder.decode(ManifestRecord.self, from: Data(line)) else {
-                    throw PipelineError("\(path): a line is not a manifest record; not resuming")
+            let complete = try completeLength(fd, size: size, path: path)
+            if complete != size {
+                guard ftruncate(fd, off_t(complete)) == 0 else {
+                    let failure = WriteError(path, "truncate")
+                    close(fd)
+                    throw failure
                 }
-                done.insert(record.key)
+                size = complete
+            }
+            do {
+                index = try ResumeIndex.load(directory: directory, manifest: path, length: size)
+            } catch {
+                close(fd)
+                throw error
             }
         }
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        guard fd >= 0 else { throw PipelineError("\(path): cannot open (\(String(cString: strerror(errno))))") }
-        return (ManifestWriter(path: path, fd: fd), done)
+        return (ManifestWriter(path: path, directory: directory, fd: fd, length: size), index)
     }
 
-    private init(path: String, fd: Int32) {
+    /// The length up to and including the last newline (a killed run's partial line excluded).
+    private static func completeLength(_ fd: Int32, size: Int, path: String) throws -> Int {
+        var end = size
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while end > 0 {
+            let start = max(0, end - chunk.count)
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, end - start, off_t(start)) }
+            guard n == end - start else { throw PipelineError("\(path): cannot read (\(errorText(errno)))") }
+            if let newline = chunk[0..<n].lastIndex(of: 10) { return start + newline + 1 }
+            end = start
+        }
+        return 0
+    }
+
+    private init(path: String, directory: String, fd: Int32, length: Int) {
         self.path = path
+        self.directory = directory
         self.fd = fd
+        self.length = Mutex(length)
     }
 
     deinit { close(fd) }
 
+    /// The manifest's length now (whole records only).
+    var size: Int { length.withLock { $0 } }
+
     public func append(_ record: ManifestRecord) throws {
         let line = record.jsonLine
-        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == line.count else { throw PipelineError("\(path): write failed (\(String(cString: strerror(errno))))") }
+        try length.withLock { length in
+            do {
+                try FileSystem.writeAll(fd, line, path: path)
+                length += line.count
+            } catch {
+                _ = ftruncate(fd, off_t(length))  // no partial record stays behind
+                throw error
+            }
+        }
     }
 
-    public func sync() { fsync(fd) }
+    public func sync() throws { try FileSystem.sync(fd, path: path) }
 }
 
+/// Why a run cannot go on: a usage or configuration error (exit 2), or a
+/// condition that passes — the directory is locked by another run, a disk is
+/// full — so cron should simply try again (exit 75, EX_TEMPFAIL).
 public struct PipelineError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable { case usage, tryAgain }
     public let reason: String
-    public init(_ reason: String) { self.reason = reason }
+    public let kind: Kind
+    public init(_ reason: String, kind: Kind = .usage) {
+        self.reason = reason
+        self.kind = kind
+    }
     public var description: String { reason }
 }

@@ -62,18 +62,30 @@ public struct OutgoingJob: Job {
         var message = parsed
         message.removeFields(named: "Bcc")  // DESIGN.md: Bcc is removed from every output
         let id = parsed.messageID
-        guard let sender = envelope.sender else { return .failed(input, "the message has no sender address", messageID: id) }
+        guard let sender = envelope.sender else {
+            return .failed(input, "the message has no sender address", messageID: id)
+        }
 
         // F5: a message that cannot be signed bounces.
         if profile.mode.signs {
-            let author = Envelope.author(parsed) ?? sender
+            let authors = Envelope.authors(parsed)
             var problems = signerProblems
-            if problems.isEmpty, let signer, !AddressMatch.covers(signer.certificate, author) {
-                problems.append("the sender \(author) is not covered by certificate \(profile.certificate ?? "?")")
+            if problems.isEmpty, let signer {
+                let uncovered = (authors.isEmpty ? [sender] : authors).filter {
+                    !AddressMatch.covers(signer.certificate, $0)
+                }
+                if !uncovered.isEmpty {
+                    let which =
+                        uncovered.count == 1
+                        ? "the sender \(uncovered[0]) is" : "the senders \(uncovered.joined(separator: ", ")) are"
+                    problems.append("\(which) not covered by certificate \(profile.certificate ?? "?")")
+                }
             }
             if !problems.isEmpty {
                 let reason = "signing failed: " + problems.joined(separator: "; ")
-                return bounce(parsed, input: input, sender: sender, reason: reason, recipients: envelope.recipients.map { ($0, reason) })
+                return bounce(
+                    parsed, input: input, sender: sender, reason: reason,
+                    recipients: envelope.recipients.map { ($0, reason) })
             }
         }
 
@@ -114,7 +126,8 @@ public struct OutgoingJob: Job {
             let details = envelope.recipients.map { address in
                 (
                     address,
-                    missing.contains(address) ? "no usable S/MIME certificate" : "not sent: other recipients have no usable certificate"
+                    missing.contains(address)
+                        ? "no usable S/MIME certificate" : "not sent: other recipients have no usable certificate"
                 )
             }
             return bounce(parsed, input: input, sender: sender, reason: missingReason, recipients: details)
@@ -129,7 +142,8 @@ public struct OutgoingJob: Job {
             // The clear copy: signed when the profile signs, unchanged otherwise.
             let clear = profile.mode.signs ? try sign(message, asOneLeaf: irregularity != nil) : message
             outputs.append(Output(folder: "split", bytes: clear.serialized(), recipients: missing))
-            return JobResult(outcome: "split", outputs: outputs, reason: missingReason, signer: signerName(parsed), messageID: id)
+            return JobResult(
+                outcome: "split", outputs: outputs, reason: missingReason, signer: signerName(parsed), messageID: id)
         }
     }
 
@@ -171,7 +185,9 @@ public struct OutgoingJob: Job {
         return "\(irregularity): " + (signMode == .detached ? "signed opaque" : "signed as one part")
     }
 
-    private func bounce(_ original: Entity, input: InputMessage, sender: String, reason: String, recipients: [(String, String)])
+    private func bounce(
+        _ original: Entity, input: InputMessage, sender: String, reason: String, recipients: [(String, String)]
+    )
         -> JobResult
     {
         let id = CMS.sha256(Array(input.key.utf8), input.bytes).prefix(12).map { String(format: "%02x", $0) }.joined()
@@ -179,7 +195,8 @@ public struct OutgoingJob: Job {
             original: original, sender: sender, reason: reason,
             recipients: recipients.map { DeliveryStatus.Recipient(address: $0.0, reason: $0.1) }, id: id)
         return JobResult(
-            outcome: "bounced", outputs: [Output(folder: "bounced", bytes: dsn.serialized(), recipients: [sender])], reason: reason,
+            outcome: "bounced", outputs: [Output(folder: "bounced", bytes: dsn.serialized(), recipients: [sender])],
+            reason: reason,
             messageID: original.messageID)
     }
 }

@@ -17,49 +17,100 @@ struct ProcessCommand: ParsableCommand {
         discussion: """
             Outgoing outcomes: signed, encrypted, split (clear copies for recipients without keys), bounced (RFC 3464
             DSNs), passed, failed; 'dropped' messages are only in the manifest. Incoming outcomes: verified,
-            decrypted, unverified, passed, failed. DIR/manifest.jsonl gets one JSON line per input message.
-            Exit 0 when no message failed, 1 when some did (or an input could not be read), 2 for usage errors.
+            decrypted, unverified, passed, failed. DIR/manifest.jsonl gets one JSON line per input message, written
+            once all of the message's outputs are delivered. One run per DIR at a time (DIR/.lock).
+            Only regular files are read from maildirs: symbolic links, FIFOs, sockets, devices, unreadable files are
+            reported (input errors), never read. A write error (full disk, say) stops the run at once and loses
+            nothing; rerun with --resume. SIGINT/SIGTERM let in-flight messages finish, then stop; --resume goes on.
+            Exit 0 when no message failed; 1 when some did or an input could not be read; 2 usage or configuration
+            error; 75 try again later (DIR is locked by another run, or a write failed); 130/143 stopped by
+            SIGINT/SIGTERM.
             """,
         subcommands: [ProcessOutgoing.self, ProcessIncoming.self])
 }
 
 /// Options shared by both directions.
 struct RunFlags: ParsableArguments {
-    @Argument(help: ArgumentHelp("Maildir folders, mbox files, or '-' for one message on standard input.", valueName: "INPUT"))
+    @Argument(
+        help: ArgumentHelp("Maildir folders, mbox files, or '-' for one message on standard input.", valueName: "INPUT")
+    )
     var inputs: [String]
-    @Option(help: ArgumentHelp("The output directory (one maildir per outcome, manifest.jsonl).", valueName: "DIR")) var out: String
-    @Option(help: "Worker threads (default: the number of cores).") var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: ArgumentHelp("The output directory (one maildir per outcome, manifest.jsonl).", valueName: "DIR"))
+    var out: String
+    @Option(help: "Worker threads (default: the number of cores).") var workers: Int = ProcessInfo.processInfo
+        .activeProcessorCount
     @Flag(help: "Continue an interrupted run: skip inputs already in DIR/manifest.jsonl.") var resume = false
     @Option(help: "mboxrd (default), mboxo or mboxcl2.") var mboxFormat: MboxFormat = .mboxrd
     @Flag(help: "Print the summary as JSON.") var json = false
     @Flag(help: "No progress line on standard error.") var noProgress = false
-    @Flag(help: "fsync every delivered file and manifest line (slower; default: the manifest at the end).") var durable = false
+    @Flag(
+        help:
+            "fsync every delivered file, its folder and the manifest line (slower; default: the manifest at the end)."
+    )
+    var durable = false
+    @Flag(
+        help: ArgumentHelp(
+            "Remove each maildir input once its outputs and manifest record are durable (implies --durable).",
+            discussion: "Refused for mbox files and standard input, which are never modified."))
+    var consume = false
+    @Option(
+        help: ArgumentHelp(
+            "With --consume: move inputs into this maildir (same file system), keeping their flags.",
+            valueName: "MAILDIR"))
+    var consumedInto: String?
+    @Option(
+        help: ArgumentHelp(
+            "Wait up to SECONDS for another run to release DIR/.lock (default: exit 75 at once).", valueName: "SECONDS")
+    )
+    var waitLock: Double = 0
 
     func validate() throws {
         if workers < 1 || workers > 256 { throw ValidationError("--workers must be between 1 and 256") }
+        if consumedInto != nil && !consume { throw ValidationError("--consumed-into goes with --consume") }
+        if waitLock < 0 { throw ValidationError("--wait-lock takes a number of seconds, 0 or more") }
     }
 
     var options: RunOptions {
         RunOptions(
-            outDirectory: out, workers: workers, resume: resume, progress: !noProgress && isatty(2) == 1, durable: durable,
-            mboxFormat: mboxFormat)
+            outDirectory: out, workers: workers, resume: resume, progress: !noProgress && isatty(2) == 1,
+            durable: durable,
+            mboxFormat: mboxFormat, consume: consume, consumedInto: consumedInto, waitLock: waitLock)
     }
 
-    /// Runs the job, prints the summary, and exits 1 when something failed.
+    /// Runs the job, prints the summary, and exits with the run's code: 1 when something
+    /// failed, 75 when a write failed, 128 + N when signal N stopped it.
     func execute(_ job: any Job) throws {
         let summary: RunSummary
         do {
             summary = try Engine.run(inputs: inputs, job: job, options: options)
         } catch let error as PipelineError {
-            throw Failure.usage(error.reason)
+            throw error.kind == .tryAgain ? Failure.tryAgain(error.reason) : Failure.usage(error.reason)
+        } catch let error as WriteError {
+            throw Failure.tryAgain("\(error); nothing was processed")
         } catch let error as MailstoreError {
             throw Failure.usage(error.reason)
         }
         for error in summary.inputErrors { printErr("smimegate: \(error)") }
         if json { try printJSON(SummaryJSON(summary)) } else { printSummary(summary, folders: job.folders, out: out) }
+        switch summary.stop {
+        case .failure(let reason):
+            throw Failure.tryAgain(
+                "\(reason): stopped after \(summary.messages) message(s); nothing is lost: "
+                    + "make room and rerun with --resume"
+            )
+        case .signal(let number):
+            throw Failure.stopped(
+                by: number,
+                "stopped by \(signalName(number)) after "
+                    + "\(summary.messages) message(s); rerun with --resume to go on")
+        case nil:
+            break
+        }
         if summary.failed > 0 || !summary.inputErrors.isEmpty {
             throw Failure.problem(
-                "\(summary.failed) message(s) failed, \(summary.inputErrors.count) input error(s); see \(out)/manifest.jsonl")
+                "\(summary.failed) message(s) failed, \(summary.inputErrors.count) input error(s); "
+                    + "see \(out)/manifest.jsonl"
+            )
         }
     }
 }
@@ -69,29 +120,64 @@ func printSummary(_ summary: RunSummary, folders: [String], out: String) {
     let names = folders + summary.outcomes.keys.filter { !folders.contains($0) }.sorted()
     print("outcome       messages")
     for name in names {
-        print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%10d", summary.outcomes[name, default: 0]))
+        print(
+            name.padding(toLength: 12, withPad: " ", startingAt: 0)
+                + String(format: "%10d", summary.outcomes[name, default: 0]))
     }
-    let skipped = summary.skipped > 0 ? "   (\(summary.skipped) already done)" : ""
+    var notes: [String] = []
+    if summary.skipped > 0 { notes.append("\(summary.skipped) already done") }
+    if summary.consumed > 0 { notes.append("\(summary.consumed) inputs consumed") }
+    if summary.warnings > 0 { notes.append("\(summary.warnings) with warnings") }
+    if !summary.inputErrors.isEmpty { notes.append("\(summary.inputErrors.count) input errors") }
+    let skipped = notes.isEmpty ? "" : "   (" + notes.joined(separator: ", ") + ")"
     print(
         String(
-            format: "total       %10d   %.2f s   %.1f messages/s   %.2f MB/s", summary.messages, summary.seconds, summary.messagesPerSecond,
+            format: "total       %10d   %.2f s   %.1f messages/s   %.2f MB/s", summary.messages, summary.seconds,
+            summary.messagesPerSecond,
             summary.megabytesPerSecond) + skipped)
     print("outputs in \(out), manifest \(out)/manifest.jsonl")
 }
 
+func signalName(_ number: Int32) -> String {
+    switch number {
+    case SIGINT: return "SIGINT"
+    case SIGTERM: return "SIGTERM"
+    default: return "signal \(number)"
+    }
+}
+
+/// The summary for `--json`, with the manifest's snake_case keys.
 struct SummaryJSON: Encodable {
     let outcomes: [String: Int]
     let messages: Int
     let skipped: Int
+    let consumed: Int
+    let warnings: Int
     let bytes: Int
     let seconds: Double
     let messagesPerSecond: Double
     let megabytesPerSecond: Double
     let inputErrors: [String]
+    /// "SIGTERM"/"SIGINT", or the write error, when the run stopped early.
+    let stoppedBy: String?
+
+    enum CodingKeys: String, CodingKey {
+        case outcomes, messages, skipped, consumed, warnings, bytes, seconds
+        case messagesPerSecond = "messages_per_second", megabytesPerSecond = "megabytes_per_second"
+        case inputErrors = "input_errors", stoppedBy = "stopped_by"
+    }
 
     init(_ s: RunSummary) {
-        (outcomes, messages, skipped, bytes, seconds) = (s.outcomes, s.messages, s.skipped, s.bytes, s.seconds)
-        (messagesPerSecond, megabytesPerSecond, inputErrors) = (s.messagesPerSecond, s.megabytesPerSecond, s.inputErrors)
+        (outcomes, messages, skipped, consumed, warnings) = (s.outcomes, s.messages, s.skipped, s.consumed, s.warnings)
+        (bytes, seconds) = (s.bytes, s.seconds)
+        (messagesPerSecond, megabytesPerSecond, inputErrors) = (
+            s.messagesPerSecond, s.megabytesPerSecond, s.inputErrors
+        )
+        switch s.stop {
+        case .signal(let number): stoppedBy = signalName(number)
+        case .failure(let reason): stoppedBy = reason
+        case nil: stoppedBy = nil
+        }
     }
 }
 
@@ -109,7 +195,9 @@ struct ProcessOutgoing: ParsableCommand {
         // A broken profile or a missing certificate stops the run; a certificate that can no
         // longer sign (expired, say) bounces each message instead (SPEC F5), so senders learn of it.
         let problems = try profiles.problems(chosen, checkUsability: false)
-        if !problems.isEmpty { throw Failure.usage("profile \(profile) cannot be used: \(problems.joined(separator: "; "))") }
+        if !problems.isEmpty {
+            throw Failure.usage("profile \(profile) cannot be used: \(problems.joined(separator: "; "))")
+        }
         // Keys are loaded once per run and shared by every worker.
         var signer: Signer? = nil
         if chosen.mode.signs, let name = chosen.certificate {
@@ -129,7 +217,8 @@ struct ProcessIncoming: ParsableCommand {
     enum SignatureChoice: String, ExpressibleByArgument { case keep, remove }
 
     static let configuration = CommandConfiguration(
-        commandName: "incoming", abstract: "Decrypt and verify every message, delivering each whatever the result (SPEC F10–F13).")
+        commandName: "incoming",
+        abstract: "Decrypt and verify every message, delivering each whatever the result (SPEC F10–F13).")
     @OptionGroup var home: HomeOptions
     @OptionGroup var flags: RunFlags
     @Option(help: "Keep or remove the (inner) signature on delivered mail.") var signature: SignatureChoice = .remove
@@ -143,7 +232,8 @@ struct ProcessIncoming: ParsableCommand {
         }
         let anchors = try configuring { try store.certificateAuthorities() }
         let job = IncomingJob(
-            identities: identities, validation: SignerValidation(anchors: anchors, allowSHA1: allowSha1), keepSignature: signature == .keep,
+            identities: identities, validation: SignerValidation(anchors: anchors, allowSHA1: allowSha1),
+            keepSignature: signature == .keep,
             authservID: authservId ?? ProcessInfo.processInfo.hostName)
         try flags.execute(job)
     }

@@ -15,7 +15,8 @@ struct SmimeGate: ParsableCommand {
             or $SMIMEGATE_PASSPHRASE_FILE) private keys are stored encrypted (PKCS #8, AES-256).
             Exit codes: 0 success; 1 the operation ran and found a problem (bad or untrusted
             signature, wrong key, no certificate for a recipient, malformed message);
-            2 usage or configuration error.
+            2 usage or configuration error; 75 try again later (process: the output directory is
+            locked by another run, or a write failed — a full disk, say); 130/143 stopped by SIGINT/SIGTERM.
             """,
         version: "0.1.0",
         subcommands: [
@@ -69,11 +70,15 @@ func hoistingHome(_ arguments: [String]) -> [String] {
     return arguments
 }
 
-/// A failure with its exit code: 1 the operation found a problem, 2 usage/configuration.
+/// A failure with its exit code: 1 the operation found a problem, 2 usage/configuration,
+/// 75 try again later (EX_TEMPFAIL: the output directory is locked, a disk is full),
+/// 128 + N stopped by signal N (130 SIGINT, 143 SIGTERM).
 struct Failure: Error {
     let code: Int32
     let message: String
 
     static func problem(_ message: String) -> Failure { Failure(code: 1, message: message) }
     static func usage(_ message: String) -> Failure { Failure(code: 2, message: message) }
+    static func tryAgain(_ message: String) -> Failure { Failure(code: 75, message: message) }
+    static func stopped(by signal: Int32, _ message: String) -> Failure { Failure(code: 128 + signal, message: message) }
 }

@@ -3,10 +3,25 @@ import Mailstore
 import TestSupport
 import XCTest
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 final class MailstoreTests: XCTestCase {
     func readAll(_ source: inout some MessageSource) throws -> [InputMessage] {
-        var all: [InputMessage] = []
-        while let message = try source.next() { all.append(message) }
+        try readEverything(&source).messages
+    }
+
+    func readEverything(_ source: inout some MessageSource) throws -> (
+        messages: [InputMessage], problems: [InputProblem]
+    ) {
+        var all: (messages: [InputMessage], problems: [InputProblem]) = ([], [])
+        while let item = try source.next() {
+            switch item {
+            case .message(let message): all.messages.append(message)
+            case .problem(let problem): all.problems.append(problem)
+            }
+        }
         return all
     }
 
@@ -18,14 +33,21 @@ final class MailstoreTests: XCTestCase {
         var rd = try MboxReader(url.path, format: .mboxrd)
         let messages = try readAll(&rd)
         XCTAssertEqual(messages.count, 2)
-        XCTAssertEqual(string(messages[0].bytes), "From: alice@example.com\nSubject: one\n\nFrom here\n>From there\n>Fromage\n")
+        XCTAssertEqual(
+            string(messages[0].bytes), "From: alice@example.com\nSubject: one\n\nFrom here\n>From there\n>Fromage\n")
         XCTAssertEqual(string(messages[1].bytes), "From: bob@example.com\n\ntwo\n")
         XCTAssertEqual(
             messages.map(\.offset),
-            [0, text.utf8.distance(from: text.utf8.startIndex, to: text.range(of: "From bob")!.lowerBound.samePosition(in: text.utf8)!)])
+            [
+                0,
+                text.utf8.distance(
+                    from: text.utf8.startIndex, to: text.range(of: "From bob")!.lowerBound.samePosition(in: text.utf8)!),
+            ])
         XCTAssertEqual(messages[1].key, "\(url.path)@\(messages[1].offset!)")
         var o = try MboxReader(url.path, format: .mboxo)
-        XCTAssertEqual(string(try readAll(&o)[0].bytes), "From: alice@example.com\nSubject: one\n\nFrom here\n>>From there\n>Fromage\n")
+        XCTAssertEqual(
+            string(try readAll(&o)[0].bytes),
+            "From: alice@example.com\nSubject: one\n\nFrom here\n>>From there\n>Fromage\n")
     }
 
     func testMboxcl2UsesContentLength() throws {
@@ -38,7 +60,10 @@ final class MailstoreTests: XCTestCase {
         let messages = try readAll(&reader)
         XCTAssertEqual(
             messages.map { string($0.bytes) },
-            ["From: a@example.com\nContent-Length: \(body.utf8.count)\n\n\(body)", "From: b@example.com\nContent-Length: 3\n\nxyz"])
+            [
+                "From: a@example.com\nContent-Length: \(body.utf8.count)\n\n\(body)",
+                "From: b@example.com\nContent-Length: 3\n\nxyz",
+            ])
     }
 
     func testLargeMboxStreamsAcrossBufferBoundaries() throws {
@@ -46,7 +71,8 @@ final class MailstoreTests: XCTestCase {
         var text = ""
         for i in 0..<300 {
             text +=
-                "From x Sun Nov 29 10:00:00 2026\nFrom: a@example.com\nSubject: \(i)\n\n" + String(repeating: "line \(i)\n", count: 100)
+                "From x Sun Nov 29 10:00:00 2026\nFrom: a@example.com\nSubject: \(i)\n\n"
+                + String(repeating: "line \(i)\n", count: 100)
                 + "\n"
         }
         try write(text, to: url)
@@ -54,13 +80,16 @@ final class MailstoreTests: XCTestCase {
         let messages = try readAll(&reader)
         XCTAssertEqual(messages.count, 300)
         XCTAssertTrue(string(messages[299].bytes).hasPrefix("From: a@example.com\nSubject: 299\n"))
-        XCTAssertEqual(messages[150].bytes.count, "From: a@example.com\nSubject: 150\n\n".utf8.count + 100 * "line 150\n".utf8.count)
+        XCTAssertEqual(
+            messages[150].bytes.count,
+            "From: a@example.com\nSubject: 150\n\n".utf8.count + 100 * "line 150\n".utf8.count)
     }
 
     func testMaildirReadsNewAndCurButNotTmpOrDotfiles() throws {
         let root = try temporaryDirectory().appendingPathComponent("md")
         for sub in ["new", "cur", "tmp"] {
-            try FileManager.default.createDirectory(at: root.appendingPathComponent(sub), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: root.appendingPathComponent(sub), withIntermediateDirectories: true)
         }
         try write("From: a@example.com\n\nnew\n", to: root.appendingPathComponent("new/1"))
         try write("From: a@example.com\n\ncur\n", to: root.appendingPathComponent("cur/2:2,S"))
@@ -68,7 +97,8 @@ final class MailstoreTests: XCTestCase {
         try write("hidden", to: root.appendingPathComponent("new/.hidden"))
         var reader = try MaildirReader(root.path)
         let messages = try readAll(&reader)
-        XCTAssertEqual(Set(messages.map { string($0.bytes) }), ["From: a@example.com\n\nnew\n", "From: a@example.com\n\ncur\n"])
+        XCTAssertEqual(
+            Set(messages.map { string($0.bytes) }), ["From: a@example.com\n\nnew\n", "From: a@example.com\n\ncur\n"])
         XCTAssertThrowsError(try MaildirReader(root.appendingPathComponent("new").path))
     }
 
@@ -80,5 +110,43 @@ final class MailstoreTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.path + "/new"), ["a.signed.0"])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.path + "/tmp"), [])
         XCTAssertEqual(string(bytes(of: root.appendingPathComponent("new/a.signed.0"))), "two")
+    }
+
+    func testMaildirReportsWhatIsNotARegularFileAndReadsNoneOfIt() throws {
+        let root = try temporaryDirectory().appendingPathComponent("md")
+        for sub in ["new", "cur", "tmp"] {
+            try FileManager.default.createDirectory(
+                at: root.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+        try write("From: a@example.com\n\nnew\n", to: root.appendingPathComponent("new/1"))
+        XCTAssertEqual(mkfifo(root.path + "/new/fifo", 0o600), 0)
+        XCTAssertEqual(symlink("/etc/hostname", root.path + "/new/link"), 0)
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("cur/sub"), withIntermediateDirectories: true)
+        var reader = try MaildirReader(root.path)
+        let (messages, problems) = try readEverything(&reader)
+        XCTAssertEqual(messages.map { string($0.bytes) }, ["From: a@example.com\n\nnew\n"])
+        XCTAssertEqual(messages.first?.file, MaildirFile(root: root.path, folder: "new", name: Array("1".utf8)))
+        XCTAssertEqual(
+            Set(problems),
+            [
+                InputProblem(path: root.path + "/new/fifo", kind: .fifo),
+                InputProblem(path: root.path + "/new/link", kind: .symbolicLink),
+                InputProblem(path: root.path + "/cur/sub", kind: .directory),
+            ])
+    }
+
+    func testMaildirWriterCreatesFoldersWithMode0700WhateverTheUmask() throws {
+        let root = try temporaryDirectory().appendingPathComponent("a/b")
+        let old = umask(0)
+        defer { umask(old) }
+        let writer = try MaildirWriter(root.path)
+        try writer.deliver(Array("x".utf8), name: "n")
+        for path in [root.deletingLastPathComponent().path, root.path, root.path + "/new"] {
+            XCTAssertEqual(
+                try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int, 0o700, path)
+        }
+        XCTAssertEqual(
+            try FileManager.default.attributesOfItem(atPath: root.path + "/new/n")[.posixPermissions] as? Int, 0o600)
     }
 }

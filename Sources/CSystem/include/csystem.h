@@ -1,9 +1,13 @@
-// Process-level tuning that Swift cannot reach (glibc's mallopt is not in the Glibc module).
+// What Swift cannot reach in glibc: mallopt and syncfs are not in the Glibc module.
 #ifndef SMIMEGATE_CSYSTEM_H
 #define SMIMEGATE_CSYSTEM_H
 
 /// Keeps large blocks (messages of a megabyte and more, copied a few times each)
 /// in the heap for reuse, instead of an mmap, page faults and munmap per block.
 void smg_tune_allocator(void);
+
+/// syncfs(2) (a GNU extension, hidden from Swift's Glibc module): flushes the
+/// whole file system holding `fd`. Returns 0, or -1 with errno set.
+int smg_syncfs(int fd);
 
 #endif

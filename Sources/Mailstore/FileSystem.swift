@@ -1,0 +1,91 @@
+import CSystem
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The one-line text of an errno value ("No space left on device").
+public func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+/// A write to the output side that failed (ENOSPC, EDQUOT, EIO, EROFS, ...):
+/// the run cannot go on without losing mail, so it stops and says to try again.
+public struct WriteError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let operation: String
+    public let code: Int32
+
+    public init(_ path: String, _ operation: String, _ code: Int32 = errno) {
+        self.path = path
+        self.operation = operation
+        self.code = code
+    }
+
+    public var description: String { "\(path): \(operation) failed (\(errorText(code)))" }
+}
+
+public enum FileSystem {
+    /// Creates `path` and any missing parents with exactly `mode` (the umask does
+    /// not apply); directories that already exist keep their mode.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
+        var missing: [String] = []
+        var current = path
+        while !current.isEmpty, current != "/", !exists(current) {
+            missing.append(current)
+            current = (current as NSString).deletingLastPathComponent
+        }
+        for directory in missing.reversed() {
+            if mkdir(directory, mode) != 0 && errno != EEXIST { throw WriteError(directory, "mkdir") }
+            if chmod(directory, mode) != 0 { throw WriteError(directory, "chmod") }
+        }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw MailstoreError("\(path): not a directory")
+        }
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    /// Writes every byte or throws; EINTR is retried.
+    public static func writeAll(_ fd: Int32, _ bytes: some ContiguousBytes, path: String) throws {
+        try bytes.withUnsafeBytes { raw in
+            var written = 0
+            while written < raw.count {
+                let n = write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { throw WriteError(path, "write", n == 0 ? ENOSPC : errno) }
+                written += n
+            }
+        }
+    }
+
+    /// fsync(2) of a file descriptor; a failure is a write failure.
+    public static func sync(_ fd: Int32, path: String) throws {
+        if fsync(fd) != 0 && errno != EINVAL { throw WriteError(path, "fsync") }
+    }
+
+    /// Makes a directory's entries (a rename, a new or removed file) durable.
+    public static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw WriteError(path, "open") }
+        defer { close(fd) }
+        try sync(fd, path: path)
+    }
+
+    /// syncfs(2): everything written to the file system holding `path` is on disk.
+    public static func syncFileSystem(of path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw WriteError(path, "open") }
+        defer { close(fd) }
+        if smg_syncfs(fd) != 0 { throw WriteError(path, "syncfs") }
+    }
+
+    /// The device a path lives on (to refuse a move across file systems up front).
+    public static func device(of path: String) -> UInt? {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt(info.st_dev) : nil
+    }
+}

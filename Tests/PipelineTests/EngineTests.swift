@@ -1,0 +1,162 @@
+import Foundation
+import Mailstore
+import Synchronization
+import TestSupport
+import XCTest
+
+@testable import Pipeline
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The worker pool, the resume index and the run lock, in-process (STYLE.md:
+/// the router and the queue tested in-process, not only through the binary).
+final class EngineTests: XCTestCase {
+    // MARK: WorkerPool
+
+    func testPoolRunsEveryItemExactlyOnceWithBoundedItemsInFlight() {
+        let pool = WorkerPool<Int>(workers: 4, capacity: 3)
+        let seen = Mutex<[Int]>([])
+        let alive = Mutex((now: 0, peak: 0))
+        let stop = pool.run(
+            produce: { submit in
+                for i in 0..<2000 {
+                    alive.withLock {
+                        $0.now += 1; $0.peak = max($0.peak, $0.now)
+                    }
+                    XCTAssertTrue(submit(i))
+                }
+            },
+            work: { item in
+                seen.withLock { $0.append(item) }
+                alive.withLock { $0.now -= 1 }
+            })
+        XCTAssertNil(stop)
+        XCTAssertEqual(seen.withLock { $0.sorted() }, Array(0..<2000))
+        // capacity waiting + one per worker + the one being submitted.
+        XCTAssertLessThanOrEqual(alive.withLock { $0.peak }, 3 + 4 + 1)
+    }
+
+    func testAFailingItemCancelsThePoolAndTheProducerStops() {
+        let pool = WorkerPool<Int>(workers: 2, capacity: 4)
+        let done = Mutex(0)
+        var submitted = 0
+        let stop = pool.run(
+            produce: { submit in
+                for i in 0..<100_000 {
+                    guard submit(i) else { return }
+                    submitted += 1
+                }
+            },
+            work: { item in
+                if item == 50 { throw PipelineError("disk full") }
+                done.withLock { $0 += 1 }
+            })
+        XCTAssertEqual(stop, .failure("disk full"))
+        XCTAssertLessThan(submitted, 100_000, "submit returned false once cancelled")
+        XCTAssertLessThan(done.withLock { $0 }, 1000, "queued items were dropped, not run")
+    }
+
+    func testCancelWakesABlockedProducerAndTheFirstReasonWins() {
+        let pool = WorkerPool<Int>(workers: 1, capacity: 1)
+        let started = DispatchSemaphore(value: 0)
+        let stop = pool.run(
+            produce: { submit in
+                for i in 0..<10 where !submit(i) { return }
+            },
+            work: { item in
+                if item == 0 {
+                    started.signal()
+                    pool.cancel(.signal(SIGTERM))
+                    pool.cancel(.failure("later"))
+                }
+            })
+        started.wait()
+        XCTAssertEqual(stop, .signal(SIGTERM))
+    }
+
+    // MARK: Resume index
+
+    func record(_ input: String, offset: Int? = nil) -> ManifestRecord {
+        ManifestRecord(
+            input: input, offset: offset, messageId: nil, direction: "outgoing", outcome: "signed", profile: "p",
+            outputs: [],
+            reason: "a \"quoted\", reason: with \"input\":\"x\"", signer: nil, bytes: 1, elapsedMs: 1)
+    }
+
+    func testManifestKeysAreReadWithoutDecodingAndMatchTheDecoder() {
+        for record in [
+            record("/spool/new/1"), record("/box.mbox", offset: 1234), record("/spool/new/tab\there \"q\" \\ done"),
+            record("/spool/new/ctl\u{1}byte"), record("/spool/new/caf\\xE9"),
+        ] {
+            XCTAssertEqual(ManifestLines.key(of: record.jsonLine.dropLast()[...]), record.key)
+        }
+    }
+
+    func testResumeIndexCoversTheManifestAndItsTailAndIsRebuiltWhenStale() throws {
+        let dir = try temporaryDirectory("resume-index").path
+        let (writer, empty) = try ManifestWriter.open(directory: dir, resume: false)
+        XCTAssertEqual(empty.count, 0)
+        var keys: [String] = []
+        for i in 0..<500 {
+            let r = i % 2 == 0 ? record("/spool/new/\(i)") : record("/box.mbox", offset: i * 100)
+            try writer.append(r)
+            keys.append(r.key)
+        }
+        try writer.sync()
+        empty.write(directory: dir, manifest: writer.path, length: writer.size, added: keys.map(KeyHash.init))
+        // Records after the index was written (a run killed before it rewrote it).
+        for i in 500..<520 {
+            try writer.append(record("/spool/new/\(i)"))
+            keys.append("/spool/new/\(i)")
+        }
+        let (_, loaded) = try ManifestWriter.open(directory: dir, resume: true)
+        XCTAssertEqual(loaded.count, 520)
+        XCTAssertTrue(keys.allSatisfy(loaded.contains))
+        XCTAssertFalse(loaded.contains("/spool/new/999"))
+        XCTAssertFalse(loaded.contains("/box.mbox@150"))
+        XCTAssertFalse(loaded.contains("/box.mbox"), "an mbox key is path@offset")
+
+        // A damaged index is not trusted: rebuilt from the manifest.
+        try write("SMGRIX01 garbage", to: URL(fileURLWithPath: dir + "/manifest.index"))
+        let (_, rebuilt) = try ManifestWriter.open(directory: dir, resume: true)
+        XCTAssertEqual(rebuilt.count, 520)
+        XCTAssertTrue(keys.allSatisfy(rebuilt.contains))
+    }
+
+    func testAnIndexForAnotherManifestIsNotTrusted() throws {
+        let dir = try temporaryDirectory("resume-index").path
+        let (writer, index) = try ManifestWriter.open(directory: dir, resume: false)
+        try writer.append(record("/a"))
+        index.write(directory: dir, manifest: writer.path, length: writer.size, added: [KeyHash("/a")])
+        // Replace the manifest by one of the same length naming another input.
+        try write(string(record("/b").jsonLine), to: URL(fileURLWithPath: dir + "/manifest.jsonl"))
+        let (_, loaded) = try ManifestWriter.open(directory: dir, resume: true)
+        XCTAssertTrue(loaded.contains("/b"))
+        XCTAssertFalse(loaded.contains("/a"))
+    }
+
+    func testAPartialLastLineIsCutOffOnResume() throws {
+        let dir = try temporaryDirectory("resume-index").path
+        let whole = string(record("/a").jsonLine)
+        try write(whole + "{\"bytes\":1,\"dire", to: URL(fileURLWithPath: dir + "/manifest.jsonl"))
+        let (writer, loaded) = try ManifestWriter.open(directory: dir, resume: true)
+        XCTAssertEqual(writer.size, whole.utf8.count)
+        XCTAssertEqual(loaded.count, 1)
+    }
+
+    // MARK: Run lock
+
+    func testTheRunLockIsExclusiveAndNamesItsHolder() throws {
+        let dir = try temporaryDirectory("lock").path
+        let held = Mutex<RunLock?>(try RunLock.acquire(directory: dir))
+        XCTAssertThrowsError(try RunLock.acquire(directory: dir)) { error in
+            XCTAssertEqual((error as? PipelineError)?.kind, .tryAgain)
+            XCTAssertTrue("\(error)".contains("PID \(getpid())"), "\(error)")
+        }
+        // Released when its owner goes: a waiting run then gets it.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { held.withLock { $0 = nil } }
+        XCTAssertNoThrow(try RunLock.acquire(directory: dir, wait: 10))
+    }
+}
