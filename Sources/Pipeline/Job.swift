@@ -40,7 +40,8 @@ public struct JobResult: Sendable {
     /// The input, unchanged, in `failed/` with the reason.
     static func failed(_ input: InputMessage, _ reason: String, messageID: String? = nil) -> JobResult {
         JobResult(
-            outcome: "failed", outputs: [Output(folder: "failed", bytes: input.bytes, recipients: [])], reason: reason, messageID: messageID
+            outcome: "failed", outputs: [Output(folder: "failed", bytes: input.bytes, recipients: [])], reason: reason,
+            messageID: messageID
         )
     }
 }
