@@ -62,12 +62,15 @@ public struct OutgoingJob: Job {
         var message = parsed
         message.removeFields(named: "Bcc")  // DESIGN.md: Bcc is removed from every output
         let id = parsed.messageID
-        guard let sender = envelope.sender else {
+        // Only a mode that signs needs a sender (whose address the signature speaks for);
+        // encrypt-only mail without one is still encrypted, and fails only if it must bounce.
+        let sender = envelope.sender
+        if profile.mode.signs && sender == nil {
             return .failed(input, "the message has no sender address", messageID: id)
         }
 
         // F5: a message that cannot be signed bounces.
-        if profile.mode.signs {
+        if profile.mode.signs, let sender {
             let authors = Envelope.authors(parsed)
             var problems = signerProblems
             if problems.isEmpty, let signer {
@@ -129,6 +132,9 @@ public struct OutgoingJob: Job {
                     missing.contains(address)
                         ? "no usable S/MIME certificate" : "not sent: other recipients have no usable certificate"
                 )
+            }
+            guard let sender else {
+                return .failed(input, missingReason + "; no sender address to bounce to", messageID: id)
             }
             return bounce(parsed, input: input, sender: sender, reason: missingReason, recipients: details)
         case .drop:

@@ -182,4 +182,48 @@ final class RealWorldMailTests: CLITestCase {
         let delivered = string(bytes(of: URL(fileURLWithPath: out + "/" + envelope.outputs[0].file)))
         XCTAssertEqual(delivered, Self.header("envelope", "text/plain") + "\nbody of envelope\n")
     }
+
+    /// Only a mode that signs needs a sender: encrypt-only mail without one is still encrypted;
+    /// it fails only when it would have to bounce (there is nobody to bounce it to).
+    func testAMessageWithoutSenderFailsOnlyWhereASenderIsNeeded() throws {
+        let root = path("nosender")
+        for sub in ["new", "cur", "tmp"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
+        }
+        try write(
+            "To: bob@partner.example\nSubject: anonymous\n\nno sender\n", to: URL(fileURLWithPath: root + "/new/1"))
+        try write(
+            "To: bob@partner.example, nokey@nowhere.example\nSubject: anonymous\n\nno sender\n",
+            to: URL(fileURLWithPath: root + "/new/2"))
+        try smimegate(["profile", "create", "e", "--mode", "encrypt", "--missing-key", "bounce"]).expect(0)
+        try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        func outcomes(_ profile: String) throws -> [String: Record] {
+            let out = path("out-\(profile)")
+            try smimegate(["process", "outgoing", root, "--out", out, "--profile", profile]).expect(1)
+            let lines = string(bytes(of: URL(fileURLWithPath: out + "/manifest.jsonl"))).split(separator: "\n")
+            var byFile: [String: Record] = [:]
+            for line in lines {
+                let input = try XCTUnwrap(
+                    (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["input"] as? String)
+                byFile[(input as NSString).lastPathComponent] = try decoder.decode(Record.self, from: Data(line.utf8))
+            }
+            return byFile
+        }
+        let encrypted = try outcomes("e")
+        XCTAssertEqual(encrypted["1"]?.outcome, "encrypted")
+        try openssl(decrypt: path("out-e/" + (try XCTUnwrap(encrypted["1"]?.outputs.first)).file))
+        XCTAssertEqual(encrypted["2"]?.outcome, "failed")
+        XCTAssertTrue(encrypted["2"]?.reason?.contains("no sender address to bounce to") ?? false)
+        let signed = try outcomes("s")
+        XCTAssertEqual(signed["1"]?.outcome, "failed")
+        XCTAssertEqual(signed["1"]?.reason, "the message has no sender address")
+    }
+
+    @discardableResult
+    func openssl(decrypt file: String) throws -> String {
+        try openssl(["cms", "-decrypt", "-recip", fixture("bob.pem"), "-inkey", fixture("bob.key"), "-in", file])
+            .expect(0).out
+    }
 }
