@@ -24,16 +24,34 @@ public enum TarBundle {
         public init() {}
     }
 
-    /// Writes `files` as a POSIX tar; gzip when `path` ends in `.gz` or `.tgz`.
+    /// Writes `files` as a POSIX tar to `path` (replaced atomically, 0644: a bundle
+    /// holds public keys); gzip when `path` ends in `.gz` or `.tgz`.
     public static func write(_ files: [BundleFile], to path: String) throws {
+        let gzip = path.hasSuffix(".gz") || path.hasSuffix(".tgz")
+        try OutputFile.write(try archive(files, gzip: gzip, name: path), to: path, content: .publicData)
+    }
+
+    /// `files` as a POSIX tar in memory, gzip-compressed when `gzip`; `name` is for error messages.
+    public static func archive(_ files: [BundleFile], gzip: Bool, name: String = "bundle") throws -> [UInt8] {
         guard let archive = archive_write_new() else { throw KeystoreError("libarchive: cannot create a writer") }
         defer { archive_write_free(archive) }
         func check(_ status: Int32, _ what: String) throws {
-            if status != ARCHIVE_OK { throw KeystoreError("\(path): \(what): \(message(archive))") }
+            if status != ARCHIVE_OK { throw KeystoreError("\(name): \(what): \(message(archive))") }
         }
         try check(archive_write_set_format_pax_restricted(archive), "tar format")
-        if path.hasSuffix(".gz") || path.hasSuffix(".tgz") { try check(archive_write_add_filter_gzip(archive), "gzip") }
-        try check(archive_write_open_filename(archive, path), "open")
+        if gzip { try check(archive_write_add_filter_gzip(archive), "gzip") }
+        // No padding of the last block to 10 KiB, as libarchive does for a regular file.
+        try check(archive_write_set_bytes_in_last_block(archive, 1), "block size")
+        let sink = ArchiveSink()
+        let status = archive_write_open(
+            archive, Unmanaged.passUnretained(sink).toOpaque(), nil,
+            { _, context, buffer, length in
+                guard let context, let buffer else { return 0 }
+                let sink = Unmanaged<ArchiveSink>.fromOpaque(context).takeUnretainedValue()
+                sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: length))
+                return la_ssize_t(length)
+            }, nil)
+        try check(status, "open")
         let now = time(nil)
         for file in files {
             guard let entry = archive_entry_new() else { throw KeystoreError("libarchive: out of memory") }
@@ -45,9 +63,15 @@ public enum TarBundle {
             archive_entry_set_mtime(entry, now, 0)
             try check(archive_write_header(archive, entry), "write \(file.path)")
             let written = file.bytes.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, $0.count) }
-            if written != file.bytes.count { throw KeystoreError("\(path): write \(file.path): \(message(archive))") }
+            if written != file.bytes.count { throw KeystoreError("\(name): write \(file.path): \(message(archive))") }
         }
         try check(archive_write_close(archive), "close")
+        return withExtendedLifetime(sink) { sink.bytes }
+    }
+
+    /// Collects what libarchive writes; lent to its write callback for one `archive` call.
+    private final class ArchiveSink {
+        var bytes: [UInt8] = []
     }
 
     /// Reads and validates every entry of a tar (or tar.gz) file.

@@ -104,12 +104,17 @@ struct CertCSR: ParsableCommand {
         discussion: "Send it to a CA; import the certificate it returns with 'cert import NAME FILE' under the same NAME.")
     @OptionGroup var home: HomeOptions
     @Argument var name: String
-    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the CSR (default: standard output).", valueName: "FILE"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "Where to write the CSR (default: standard output; a file is replaced atomically, 0644).",
+            valueName: "FILE"))
     var output: String?
 
     func run() throws {
         let identity = try configuring { try home.open().identity(named: name) }
-        try emit(try configuring { try CertificateRequest.pem(for: identity.certificate, key: identity.key) }, to: output)
+        let request = try configuring { try CertificateRequest.pem(for: identity.certificate, key: identity.key) }
+        try emit(request, to: output, content: .publicData)
     }
 }
 
@@ -216,7 +221,10 @@ struct CertExport: ParsableCommand {
         commandName: "export", abstract: "Write a certificate (public part only, PEM, with its chain).")
     @OptionGroup var home: HomeOptions
     @Argument var name: String
-    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write it (default: standard output).", valueName: "FILE"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "Where to write it (default: standard output; a file is replaced atomically, 0644).", valueName: "FILE"))
     var output: String?
 
     func run() throws {
@@ -226,7 +234,7 @@ struct CertExport: ParsableCommand {
             }
             return entry
         }
-        try emit(([entry.certificate] + entry.chain).map(\.pem).joined(), to: output)
+        try emit(([entry.certificate] + entry.chain).map(\.pem).joined(), to: output, content: .publicData)
     }
 }
 

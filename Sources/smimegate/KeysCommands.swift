@@ -75,7 +75,10 @@ struct KeysExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write every public key into one tar bundle (gzip when FILE ends in .gz).",
-        discussion: "The bundle holds keys/NAME.pem per key and index.json with names, fingerprints and metadata.")
+        discussion: """
+            The bundle holds keys/NAME.pem per key and index.json with names, fingerprints and metadata. \
+            A regular FILE is replaced atomically (mode 0644); a device or FIFO is written in place.
+            """)
     @OptionGroup var home: HomeOptions
     @Argument(help: ArgumentHelp("FILE.tar or FILE.tar.gz", valueName: "FILE")) var file: String
 

@@ -54,7 +54,11 @@ struct MessageIO: ParsableArguments {
     @Argument(help: ArgumentHelp("The message to read; '-' or nothing reads standard input.", valueName: "IN"))
     var input: String = "-"
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the result (default: standard output).", valueName: "OUT"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "Where to write the result (default: standard output). A regular file is replaced atomically "
+                + "and made 0600; a device or FIFO (/dev/null) is written in place.", valueName: "OUT"))
     var output: String?
 
     var inputName: String { input == "-" ? "<stdin>" : input }
@@ -67,14 +71,9 @@ struct MessageIO: ParsableArguments {
         return Array(data)
     }
 
+    /// Writes the result: it holds message content, so a file gets mode 0600.
     func write(_ bytes: [UInt8]) throws {
-        guard let output, output != "-" else {
-            FileHandle.standardOutput.write(Data(bytes))
-            return
-        }
-        guard FileManager.default.createFile(atPath: output, contents: Data(bytes)) else {
-            throw Failure.usage("\(output): cannot write the file")
-        }
+        try writeOutput(bytes, to: output, content: .secret)
     }
 
     /// Reads and parses the input message; a message that is not one is a problem (exit 1).
@@ -127,14 +126,22 @@ func readFile(_ path: String) throws -> [UInt8] {
 
 func printErr(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
-/// Writes `text` to `path`, or to standard output when `path` is nil or "-".
-func emit(_ text: String, to path: String?) throws {
+/// Writes `text` to `path`, or to standard output when `path` is nil or "-"
+/// (see `OutputFile`: a regular file is replaced atomically, with the mode `content` calls for).
+func emit(_ text: String, to path: String?, content: OutputFile.Content = .secret) throws {
+    try writeOutput(Array(text.utf8), to: path, content: content)
+}
+
+/// The one way the command line writes a file the user named (`-o FILE`, exports).
+func writeOutput(_ bytes: [UInt8], to path: String?, content: OutputFile.Content) throws {
     guard let path, path != "-" else {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        FileHandle.standardOutput.write(Data(bytes))
         return
     }
-    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
-        throw Failure.usage("\(path): cannot write the file")
+    do {
+        try OutputFile.write(bytes, to: path, content: content)
+    } catch let error as OutputFile.WriteError {
+        throw Failure.usage(error.description)
     }
 }
 
@@ -149,5 +156,7 @@ func configuring<T>(_ context: String? = nil, _ body: () throws -> T) throws -> 
         throw Failure.usage(prefix + error.reason)
     } catch let error as OpenSSLError {
         throw Failure.usage(prefix + error.description)
+    } catch let error as OutputFile.WriteError {
+        throw Failure.usage(error.description)
     }
 }
