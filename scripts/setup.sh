@@ -5,6 +5,16 @@
 # cryptography >= 45 (the second S/MIME peer). Sourced by demo.sh and test.sh.
 set -euo pipefail
 
+# A tool that replaced /dev/null with a regular file (older smimegate did, with
+# `-o /dev/null` as root) breaks every later `>/dev/null`: make it the device again.
+if [[ ! -c /dev/null && $(id -u) -eq 0 ]]; then
+  rm -f /dev/null
+  mknod -m 666 /dev/null c 1 3
+  echo "setup: /dev/null was not a character device: recreated it (c 1 3, mode 666)" >&2
+elif [[ ! -c /dev/null ]]; then
+  echo "setup: /dev/null is not a character device; as root: rm /dev/null && mknod -m 666 /dev/null c 1 3" >&2
+fi
+
 export PATH="$PATH:/opt/swift/usr/bin"
 if ! command -v swift >/dev/null; then
   echo "setup: the Swift 6 toolchain is not on PATH (expected in /opt/swift/usr/bin)" >&2
