@@ -77,33 +77,39 @@ final class ResumeIndex: Sendable {
             sorted = hashes.values
             covered = indexCovered
         }
-        var tail = Set<KeyHash>()
+        var tail: [KeyHash] = []
         try ManifestLines.forEach(fd: fd, from: covered, to: length, path: manifest) { line in
             guard let key = ManifestLines.key(of: line) else {
                 throw PipelineError("\(manifest): a line is not a manifest record; not resuming")
             }
-            tail.insert(KeyHash(key))
+            tail.append(KeyHash(key))
         }
-        return ResumeIndex(sorted: sorted, tail: tail)
+        // A short tail stays a set beside the index; a long one (a rebuild) is merged into it.
+        if tail.count > 4096 { return ResumeIndex(sorted: merge(sorted, tail.sorted()), tail: []) }
+        return ResumeIndex(sorted: sorted, tail: Set(tail))
     }
 
     /// Writes DIR/manifest.index covering the manifest's first `length` bytes: these
     /// hashes plus `added` (the records of this run). A failure leaves the old index,
     /// which stays correct (the tail is read at the next start).
     func write(directory: String, manifest: String, length: Int, added: [KeyHash]) {
-        let merged = ResumeIndex.merge(sorted, (Array(tail) + added).sorted())
+        var merged = ResumeIndex.merge(sorted, (Array(tail) + added).sorted())
         let fd = open(manifest, O_RDONLY | O_CLOEXEC)
         guard fd >= 0, let check = try? ResumeIndex.tailCheck(fd, covered: length) else { return }
         close(fd)
-        var bytes = ResumeIndex.magic
-        bytes.reserveCapacity(ResumeIndex.headerSize + merged.count * 16)
-        for value in [UInt64(length), UInt64(merged.count), check] { bytes += value.littleEndianBytes }
-        for hash in merged { bytes += hash.high.littleEndianBytes + hash.low.littleEndianBytes }
+        var header = ResumeIndex.magic
+        for value in [UInt64(length), UInt64(merged.count), check] { header += value.littleEndianBytes }
+        #if _endian(big)
+            merged = merged.map { KeyHash(high: $0.high.littleEndian, low: $0.low.littleEndian) }
+        #endif
         let path = directory + "/" + ResumeIndex.fileName
         let temporary = path + ".tmp"
         let out = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard out >= 0 else { return }
-        let written = (try? FileSystem.writeAll(out, bytes, path: temporary)) != nil && fsync(out) == 0
+        let written =
+            (try? FileSystem.writeAll(out, header, path: temporary)) != nil
+            && (try? merged.withUnsafeBytes { try FileSystem.writeAll(out, $0, path: temporary) }) != nil
+            && fsync(out) == 0
         close(out)
         if !written || rename(temporary, path) != 0 { unlink(temporary) }
     }
@@ -139,21 +145,21 @@ final class ResumeIndex: Sendable {
         let count = Int(UInt64(littleEndianBytes: header[16..<24]))
         let check = UInt64(littleEndianBytes: header[24..<32])
         guard count >= 0, Int(info.st_size) == headerSize + count * 16 else { return nil }
-        var raw = [UInt64](repeating: 0, count: count * 2)
+        // Read straight into the array (16 bytes per hash, stored little-endian as the
+        // hash's two halves): one buffer of the index's size, no second copy.
+        var values = [KeyHash](repeating: KeyHash(high: 0, low: 0), count: count)
         let size = count * 16
         var done = 0
         while done < size {
-            let n = raw.withUnsafeMutableBytes {
+            let n = values.withUnsafeMutableBytes {
                 pread(fd, $0.baseAddress! + done, size - done, off_t(headerSize + done))
             }
             if n <= 0 { return nil }
             done += n
         }
-        var values = [KeyHash]()
-        values.reserveCapacity(count)
-        for i in 0..<count {
-            values.append(KeyHash(high: UInt64(littleEndian: raw[2 * i]), low: UInt64(littleEndian: raw[2 * i + 1])))
-        }
+        #if _endian(big)
+            values = values.map { KeyHash(high: UInt64(littleEndian: $0.high), low: UInt64(littleEndian: $0.low)) }
+        #endif
         return ((values, check), covered)
     }
 

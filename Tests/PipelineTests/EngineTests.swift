@@ -125,6 +125,16 @@ final class EngineTests: XCTestCase {
         XCTAssertTrue(keys.allSatisfy(rebuilt.contains))
     }
 
+    func testALongManifestWithoutIndexIsRebuiltIntoOneSortedIndex() throws {
+        let dir = try temporaryDirectory("resume-index").path
+        let (writer, _) = try ManifestWriter.open(directory: dir, resume: false)
+        for i in 0..<6000 { try writer.append(record("/spool/new/\(i)")) }
+        let (_, loaded) = try ManifestWriter.open(directory: dir, resume: true)
+        XCTAssertEqual(loaded.count, 6000)
+        XCTAssertTrue((0..<6000).allSatisfy { loaded.contains("/spool/new/\($0)") })
+        XCTAssertFalse(loaded.contains("/spool/new/6000"))
+    }
+
     func testAnIndexForAnotherManifestIsNotTrusted() throws {
         let dir = try temporaryDirectory("resume-index").path
         let (writer, index) = try ManifestWriter.open(directory: dir, resume: false)
