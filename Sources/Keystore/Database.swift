@@ -1,13 +1,6 @@
 import CSQLite
 import Foundation
 
-/// A keystore failure, with a one-line reason (no key material in it, ever).
-public struct KeystoreError: Error, CustomStringConvertible, Sendable {
-    public let reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
-}
-
 /// A thin owner of one SQLite connection: prepared statements with bound
 /// parameters only (no SQL built from values), closed in `deinit`.
 final class Database {
@@ -24,6 +17,9 @@ final class Database {
         db = handle
         sqlite3_busy_timeout(db, 10_000)
         try execute("PRAGMA foreign_keys = ON")
+        // Deleted and overwritten rows (a deleted key, a key that `home encrypt`
+        // replaced with its encrypted form) are zeroed in the file, not left in free pages.
+        try execute("PRAGMA secure_delete = ON")
     }
 
     deinit { sqlite3_close(db) }

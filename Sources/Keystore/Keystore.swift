@@ -6,14 +6,18 @@ import PKI
 /// private keys, partners' public keys, and the trusted CA list.
 ///
 /// The home directory is 0700 and every file in it 0600 (SQLite gives its
-/// journal the database file's mode). Without a home passphrase, private keys
-/// are protected by those file permissions only.
+/// journal the database file's mode). A home set up with a home passphrase
+/// (`init` or `home encrypt`) stores a check of it and keeps every private key
+/// as encrypted PKCS #8 (AES-256); without one, private keys are protected by
+/// those file permissions only.
 public final class Keystore {
     public let home: URL
-    private let db: Database
-    /// The home passphrase: when set, private keys are stored as PKCS #8
-    /// encrypted with AES-256 and read back with it.
-    private let passphrase: [UInt8]?
+    let db: Database
+    /// The home passphrase given to this run, if any. It is checked against the
+    /// home's `PassphraseVerifier` the first time a private key is stored or read.
+    let passphrase: [UInt8]?
+    /// Set once `passphrase` has matched the home's verifier (the check is slow on purpose).
+    var passphraseVerified = false
 
     public static let databaseName = "keystore.sqlite"
 
@@ -59,6 +63,13 @@ public final class Keystore {
             updated_at TEXT NOT NULL
         );
         """,
+        // 3: home-wide settings; `home_passphrase_verifier` marks a home whose private keys are encrypted.
+        """
+        CREATE TABLE settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
     ]
 
     public static var schemaVersion: Int { migrations.count }
@@ -68,8 +79,6 @@ public final class Keystore {
         self.db = db
         self.passphrase = passphrase
     }
-
-    public var encryptsKeys: Bool { passphrase != nil }
 
     /// Opens the keystore in `home`. With `create`, makes the directory (0700)
     /// and the database (0600) and applies migrations; without, a missing
@@ -123,7 +132,8 @@ public final class Keystore {
     {
         guard Keystore.validName(name) else { throw KeystoreError("invalid name \"\(name)\": use letters, digits, . _ - @") }
         guard key.matches(certificate) else { throw KeystoreError("the private key does not match the certificate") }
-        let keyPEM = String(decoding: try key.pkcs8PEM(passphrase: passphrase), as: UTF8.self)
+        let keyPassphrase = try passphraseForPrivateKeys(storing: true)
+        let keyPEM = String(decoding: try key.pkcs8PEM(passphrase: keyPassphrase), as: UTF8.self)
         try db.transaction {
             if !replace, try !db.query("SELECT 1 FROM certificates WHERE name = ?", [.text(name)]).isEmpty {
                 throw KeystoreError("a certificate named \"\(name)\" already exists")
@@ -131,7 +141,7 @@ public final class Keystore {
             try db.query(
                 "INSERT OR REPLACE INTO certificates (name, certificate_pem, key_pem, key_encrypted, chain_pem, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    .text(name), .text(certificate.pem), .text(keyPEM), .int(passphrase == nil ? 0 : 1),
+                    .text(name), .text(certificate.pem), .text(keyPEM), .int(keyPassphrase == nil ? 0 : 1),
                     .text(chain.map(\.pem).joined()), .text(certificate.sha256Fingerprint), .text(Keystore.now()),
                 ])
         }
@@ -143,14 +153,16 @@ public final class Keystore {
                 "SELECT name, certificate_pem, key_pem, key_encrypted, chain_pem FROM certificates WHERE name = ?", [.text(name)]
             ).first
         else { throw KeystoreError("no certificate named \"\(name)\" (see 'smimegate cert list')") }
-        return try identity(row: row)
+        return try identity(row: row, passphrase: try passphraseForPrivateKeys(storing: false))
     }
 
     /// Every organisation certificate, for decrypting with whichever key fits.
     public func identities() throws -> [Identity] {
-        try db.query("SELECT name, certificate_pem, key_pem, key_encrypted, chain_pem FROM certificates ORDER BY name").map {
-            try identity(row: $0)
-        }
+        let rows = try db.query(
+            "SELECT name, certificate_pem, key_pem, key_encrypted, chain_pem FROM certificates ORDER BY name")
+        if rows.isEmpty { return [] }
+        let passphrase = try passphraseForPrivateKeys(storing: false)
+        return try rows.map { try identity(row: $0, passphrase: passphrase) }
     }
 
     /// The organisation certificates without touching their private keys (for listings).
@@ -160,21 +172,24 @@ public final class Keystore {
         }
     }
 
-    private func identity(row: [String?]) throws -> Identity {
+    /// `passphrase` has passed `passphraseForPrivateKeys(storing: false)`.
+    private func identity(row: [String?], passphrase: [UInt8]?) throws -> Identity {
         let name = row[0] ?? ""
         let certificate = try Certificate(bytes: Array((row[1] ?? "").utf8))
         let encrypted = row[3] == "1"
         if encrypted && passphrase == nil {
+            // Only in a home encrypted before homes stored a passphrase check (`home encrypt` adds one).
             throw KeystoreError(
-                "the private key of \"\(name)\" is encrypted: give the home passphrase (SMIMEGATE_PASSPHRASE_FILE or --home-passphrase-file)"
-            )
+                "the private key of \"\(name)\" is encrypted: \(Keystore.givePassphrase)", kind: .passphraseRequired)
         }
         let key: PrivateKey
         do {
             key = try PrivateKey(bytes: Array((row[2] ?? "").utf8), passphrase: encrypted ? passphrase : nil)
         } catch {
-            throw KeystoreError(
-                encrypted ? "wrong home passphrase for the private key of \"\(name)\"" : "the private key of \"\(name)\" cannot be read")
+            if encrypted {
+                throw KeystoreError("wrong home passphrase for the private key of \"\(name)\"", kind: .wrongPassphrase)
+            }
+            throw KeystoreError("the private key of \"\(name)\" cannot be read")
         }
         return Identity(name: name, certificate: certificate, key: key, chain: Keystore.chain(row[4]))
     }

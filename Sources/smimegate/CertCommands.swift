@@ -6,15 +6,40 @@ import MIME
 import PKI
 
 struct Init: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create the home directory (0700) and its keystore (0600).")
+    static let configuration = CommandConfiguration(
+        abstract: "Create the home directory (0700) and its keystore (0600).",
+        discussion: """
+            With a home passphrase (--home-passphrase-file FILE or $SMIMEGATE_PASSPHRASE_FILE), a new home (or one \
+            without private keys yet) is set up to encrypt private keys with it; every command that stores or uses \
+            a private key then needs that passphrase. A home that already holds unencrypted private keys is left \
+            as it is (exit 2): encrypt it with 'smimegate home encrypt'. Running init again is harmless.
+            """)
     @OptionGroup var home: HomeOptions
 
     func run() throws {
         let store = try home.open(create: true)
+        let protection = try configuring { () throws -> Keystore.KeyProtection in
+            switch (try store.keyProtection, store.hasPassphrase) {
+            case (.homePassphrase, true):
+                try store.checkPrivateKeyAccess(storing: true)
+            case (.filePermissions, true):
+                let keys = try store.privateKeyCount()
+                if keys > 0 {
+                    throw Failure.usage(
+                        "\(store.home.path) already holds \(keys) private key(s) not protected by a home passphrase: "
+                            + "the passphrase was not applied; run 'smimegate home encrypt' to encrypt them with it")
+                }
+                _ = try store.encryptPrivateKeys()
+            case (_, false):
+                break
+            }
+            return try store.keyProtection
+        }
         print("keystore ready: \(store.home.path) (schema version \(store.version))")
-        if store.encryptsKeys {
+        switch protection {
+        case .homePassphrase:
             print("private keys are encrypted at rest with the home passphrase (PKCS #8, AES-256)")
-        } else {
+        case .filePermissions:
             print("no home passphrase: private keys are protected by file permissions only (home 0700, files 0600)")
         }
     }
@@ -76,6 +101,7 @@ struct CertCreate: ParsableCommand {
     func run() throws {
         let store = try home.open()
         if try store.hasIdentity(named: name) { throw Failure.usage("a certificate named \"\(name)\" already exists") }
+        try configuring { try store.checkPrivateKeyAccess(storing: true) }
         let key = try configuring {
             keyType == "ec"
                 ? try PrivateKey.generateEC(curve: (keySize ?? 256) == 256 ? "P-256" : "P-384")
@@ -139,12 +165,14 @@ struct CertImport: ParsableCommand {
         let bytes = try readFile(file)
         let pass = try passphrase.passphrase()
         let isPEM = bytes.firstRange(of: Array("-----BEGIN".utf8)) != nil
+        let embeddedKey = bytes.firstRange(of: Array("PRIVATE KEY-----".utf8)) != nil
+        // A PEM certificate without a key only replaces a stored certificate: it reads the key, stores none.
+        try configuring { try store.checkPrivateKeyAccess(storing: !isPEM || key != nil || embeddedKey) }
         try configuring(file) {
             if isPEM {
                 let certificates = try Certificate.parseAll(bytes)
                 let certificate = certificates[0]
                 let chain = Array(certificates.dropFirst())
-                let embeddedKey = bytes.firstRange(of: Array("PRIVATE KEY-----".utf8)) != nil
                 if key == nil && !embeddedKey {
                     guard try store.hasIdentity(named: name) else {
                         throw KeystoreError("no private key: give --key FILE, a PEM file with the key in it, or a PKCS #12 file")

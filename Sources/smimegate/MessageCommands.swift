@@ -140,7 +140,11 @@ struct Decrypt: ParsableCommand {
     func run() throws {
         let store = try home.open()
         let identities: [Keystore.Identity]
-        if let cert { identities = [try loadIdentity(home, cert, store: store)] } else { identities = try store.identities() }
+        if let cert {
+            identities = [try loadIdentity(home, cert, store: store)]
+        } else {
+            identities = try configuring { try store.identities() }
+        }
         if identities.isEmpty { throw Failure.usage("decrypt: the keystore has no certificate with a private key") }
         try transform(io, "decrypt") { message in
             let candidates = identities.map { (certificate: $0.certificate, key: $0.key) }

@@ -11,8 +11,9 @@ struct SmimeGate: ParsableCommand {
         abstract: "S/MIME security gateway for mail at rest: sign, encrypt, verify and decrypt e-mail.",
         discussion: """
             The home directory (--home DIR before or after the command, else $SMIMEGATE_HOME,
-            else ~/.smimegate) holds the keystore. With a home passphrase (--home-passphrase-file F
-            or $SMIMEGATE_PASSPHRASE_FILE) private keys are stored encrypted (PKCS #8, AES-256).
+            else ~/.smimegate) holds the keystore. A home set up with a home passphrase ('init' or
+            'home encrypt' with --home-passphrase-file F or $SMIMEGATE_PASSPHRASE_FILE) stores private
+            keys encrypted (PKCS #8, AES-256) and refuses to store or use them without that passphrase.
             Exit codes: 0 success; 1 the operation ran and found a problem (bad or untrusted
             signature, wrong key, no certificate for a recipient, malformed message);
             2 usage or configuration error; 75 try again later (process: the output directory is
@@ -20,8 +21,8 @@ struct SmimeGate: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Init.self, Cert.self, Keys.self, CA.self, Profile.self, Sign.self, Encrypt.self, Verify.self, Decrypt.self, ProcessCommand.self,
-            Demo.self,
+            Init.self, Home.self, Cert.self, Keys.self, CA.self, Profile.self, Sign.self, Encrypt.self, Verify.self, Decrypt.self,
+            ProcessCommand.self, Demo.self,
         ])
 
     /// Runs the command; maps every failure to one line on stderr and the

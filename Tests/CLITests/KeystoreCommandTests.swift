@@ -193,7 +193,8 @@ final class KeystoreCommandTests: CLITestCase {
         try locked.run(["sign", "--cert", "alice", input, "-o", "/dev/null"], environment: env).expect(0)
         try locked.run(["--home-passphrase-file", pass, "sign", "--cert", "alice", input, "-o", "/dev/null"]).expect(0)
         let missing = try locked.run(["sign", "--cert", "alice", input]).expect(2)
-        XCTAssertTrue(missing.stderr.contains("is encrypted: give the home passphrase"), missing.stderr)
+        XCTAssertTrue(
+            missing.stderr.contains("this home encrypts private keys: give the home passphrase"), missing.stderr)
         let wrong = try locked.run(
             ["sign", "--cert", "alice", input], environment: ["SMIMEGATE_PASSPHRASE_FILE": try save("nope\n", "wrong.pass")]
         ).expect(2)
@@ -204,5 +205,90 @@ final class KeystoreCommandTests: CLITestCase {
             let mode = try FileManager.default.attributesOfItem(atPath: locked.url.path + "/" + file)[.posixPermissions] as? NSNumber
             XCTAssertEqual(mode?.intValue, 0o600, file)
         }
+    }
+
+    func stored(_ home: CLIHome, _ sql: String) throws -> String {
+        try runProcess("sqlite3", [home.url.path + "/keystore.sqlite", sql]).expect(0).out
+    }
+
+    func testEncryptedHomeRefusesToStoreOrUseKeysWithoutTheRightPassphrase() throws {
+        let locked = CLIHome(dir.appendingPathComponent("locked"))
+        let right = ["SMIMEGATE_PASSPHRASE_FILE": try save("home secret\n", "home.pass")]
+        let wrong = ["SMIMEGATE_PASSPHRASE_FILE": try save("home secreT\n", "wrong.pass")]
+        try locked.run(["init"], environment: right).expect(0)
+        XCTAssertTrue(try stored(locked, "SELECT value FROM settings").hasPrefix("pbkdf2-sha256$600000$"))
+        let create = ["cert", "create", "gw", "--cn", "Gateway", "--san-domain", "example.com", "--key-type", "ec"]
+        let unlocked = try locked.run(create).expect(2).stderr
+        XCTAssertEqual(
+            unlocked,
+            "smimegate: this home encrypts private keys: give the home passphrase (--home-passphrase-file FILE or "
+                + "$SMIMEGATE_PASSPHRASE_FILE)\n")
+        XCTAssertEqual(
+            try locked.run(create, environment: wrong).expect(2).stderr, "smimegate: wrong home passphrase\n")
+        let importing = ["cert", "import", "alice", fixture("alice.pem"), "--key", fixture("alice.key")]
+        XCTAssertTrue(try locked.run(importing, environment: wrong).expect(2).stderr.contains("wrong home passphrase"))
+        XCTAssertTrue(try locked.run(importing).expect(2).stderr.contains("this home encrypts private keys"))
+        XCTAssertEqual(try stored(locked, "SELECT COUNT(*) FROM certificates"), "0\n", "nothing stored")
+        try locked.run(importing, environment: right).expect(0)
+        let input = try save(Self.plainLF, "plain.eml")
+        let signing = try locked.run(["sign", "--cert", "alice", input], environment: wrong).expect(2)
+        XCTAssertTrue(signing.stderr.contains("wrong home passphrase"), signing.stderr)
+        XCTAssertTrue(
+            try locked.run(["decrypt", input], environment: wrong).expect(2).stderr.contains("wrong home passphrase"))
+        // Commands that touch no private key need no passphrase, and a wrong one does not matter to them.
+        try locked.run(["keys", "add", "bob", fixture("bob.pem")]).expect(0)
+        try locked.run(["ca", "add", fixture("ca.pem")]).expect(0)
+        XCTAssertTrue(try locked.run(["keys", "list"]).expect(0).out.contains("bob"))
+        XCTAssertFalse(try locked.run(["ca", "list"], environment: wrong).expect(0).out.isEmpty)
+        XCTAssertTrue(try locked.run(["cert", "list", "--json"]).expect(0).out.contains("\"keyEncrypted\" : \"true\""))
+        try locked.run(["cert", "export", "alice"]).expect(0)
+        try locked.run(["encrypt", "--key", "bob", input, "-o", path("enc.eml")]).expect(0)
+        // A plaintext home is not silently given keys "under" a passphrase it cannot check.
+        let plainHome = CLIHome(dir.appendingPathComponent("plain"))
+        let initialised = try plainHome.run(["init"]).expect(0).out
+        XCTAssertTrue(initialised.contains("no home passphrase"), initialised)
+        try plainHome.run(["cert", "create", "gw", "--cn", "Gateway", "--key-type", "ec"]).expect(0)
+        let refused = try plainHome.run(create.map { $0 == "gw" ? "gw2" : $0 }, environment: right).expect(2).stderr
+        XCTAssertTrue(refused.contains("this home has no home passphrase: run 'smimegate home encrypt'"), refused)
+    }
+
+    func testHomeEncryptEncryptsAnExistingHomeAndInitSaysToUseIt() throws {
+        let plainHome = CLIHome(URL(fileURLWithPath: home))
+        let pass = ["SMIMEGATE_PASSPHRASE_FILE": try save("home secret\n", "home.pass")]
+        let initialised = try plainHome.run(["init"], environment: pass).expect(2)
+        XCTAssertFalse(initialised.out.contains("encrypted at rest"), initialised.out)
+        XCTAssertEqual(
+            initialised.stderr,
+            "smimegate: \(home) already holds 5 private key(s) not protected by a home passphrase: the passphrase was "
+                + "not applied; run 'smimegate home encrypt' to encrypt them with it\n")
+        XCTAssertEqual(try stored(plainHome, "SELECT COUNT(*) FROM settings"), "0\n")
+        XCTAssertTrue(try smimegate(["cert", "list", "--json"]).expect(0).out.contains("\"keyEncrypted\" : \"false\""))
+
+        XCTAssertTrue(try smimegate(["home", "encrypt"]).expect(2).stderr.contains("give the new home passphrase"))
+        let encrypted = try plainHome.run(["home", "encrypt"], environment: pass).expect(0).out
+        XCTAssertTrue(encrypted.contains("encrypted 5 private key(s) with the home passphrase"), encrypted)
+        let keys = try stored(plainHome, "SELECT key_pem FROM certificates").split(separator: "\n")
+            .filter { $0.hasPrefix("-----BEGIN") }
+        XCTAssertEqual(keys.count, 5)
+        XCTAssertTrue(keys.allSatisfy { $0 == "-----BEGIN ENCRYPTED PRIVATE KEY-----" }, "\(keys)")
+        XCTAssertEqual(try stored(plainHome, "SELECT DISTINCT key_encrypted FROM certificates"), "1\n")
+
+        let input = try save(Self.plainLF, "plain.eml")
+        try smimegate(["sign", "--cert", "alice", input]).expect(2)
+        try plainHome.run(["sign", "--cert", "alice", input, "-o", path("signed.eml")], environment: pass).expect(0)
+        try openssl(["cms", "-verify", "-CAfile", fixture("ca.pem"), "-in", path("signed.eml"), "-out", "/dev/null"])
+            .expect(0)
+
+        let again = try plainHome.run(["home", "encrypt"], environment: pass).expect(0).out
+        XCTAssertTrue(again.contains("already encrypted with this home passphrase: nothing to do"), again)
+        let other = ["SMIMEGATE_PASSPHRASE_FILE": try save("another\n", "other.pass")]
+        XCTAssertTrue(
+            try plainHome.run(["home", "encrypt"], environment: other).expect(2).stderr.contains(
+                "already encrypted with another passphrase"))
+        XCTAssertTrue(try plainHome.run(["init"], environment: pass).expect(0).out.contains("encrypted at rest"))
+        let wrongInit = try plainHome.run(["init"], environment: other).expect(2).stderr
+        XCTAssertTrue(wrongInit.contains("wrong home passphrase"), wrongInit)
+        let creating = try plainHome.run(["cert", "create", "x", "--cn", "X"]).expect(2).stderr
+        XCTAssertTrue(creating.contains("this home encrypts"), creating)
     }
 }
