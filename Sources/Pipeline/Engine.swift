@@ -257,8 +257,7 @@ final class Router: Sendable {
             bytes: input.bytes.count, elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
         try state.withLock { state in
             do {
-                try manifest.append(record)
-                if options.durable { try manifest.sync() }
+                try manifest.append(record)  // cut back off when it fails: then the outputs go too
             } catch {
                 for (writer, file) in delivered { writer.withdraw(name: file) }
                 throw error
@@ -269,6 +268,9 @@ final class Router: Sendable {
             state.bytes += input.bytes.count
             if record.warning != nil { state.warnings += 1 }
             if options.progress { progress(&state) }
+            // A failed sync leaves the record and its outputs in place (they agree) and stops the run:
+            // the input is not consumed, since what it was consumed for is not known to be on disk.
+            if options.durable { try manifest.sync() }
         }
     }
 
