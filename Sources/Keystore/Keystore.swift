@@ -127,10 +127,14 @@ public final class Keystore {
     }
 
     /// Stores a certificate with its private key under `name`. The key must match the certificate.
-    public func addIdentity(name: String, certificate: Certificate, key: PrivateKey, chain: [Certificate], replace: Bool = false)
+    public func addIdentity(
+        name: String, certificate: Certificate, key: PrivateKey, chain: [Certificate], replace: Bool = false
+    )
         throws
     {
-        guard Keystore.validName(name) else { throw KeystoreError("invalid name \"\(name)\": use letters, digits, . _ - @") }
+        guard Keystore.validName(name) else {
+            throw KeystoreError("invalid name \"\(name)\": use letters, digits, . _ - @")
+        }
         guard key.matches(certificate) else { throw KeystoreError("the private key does not match the certificate") }
         let keyPassphrase = try passphraseForPrivateKeys(storing: true)
         let keyPEM = String(decoding: try key.pkcs8PEM(passphrase: keyPassphrase), as: UTF8.self)
@@ -150,7 +154,8 @@ public final class Keystore {
     public func identity(named name: String) throws -> Identity {
         guard
             let row = try db.query(
-                "SELECT name, certificate_pem, key_pem, key_encrypted, chain_pem FROM certificates WHERE name = ?", [.text(name)]
+                "SELECT name, certificate_pem, key_pem, key_encrypted, chain_pem FROM certificates WHERE name = ?",
+                [.text(name)]
             ).first
         else { throw KeystoreError("no certificate named \"\(name)\" (see 'smimegate cert list')") }
         return try identity(row: row, passphrase: try passphraseForPrivateKeys(storing: false))
@@ -166,7 +171,9 @@ public final class Keystore {
     }
 
     /// The organisation certificates without touching their private keys (for listings).
-    public func certificates() throws -> [(name: String, certificate: Certificate, chain: [Certificate], keyEncrypted: Bool)] {
+    public func certificates() throws -> [(
+        name: String, certificate: Certificate, chain: [Certificate], keyEncrypted: Bool
+    )] {
         try db.query("SELECT name, certificate_pem, chain_pem, key_encrypted FROM certificates ORDER BY name").map {
             ($0[0] ?? "", try Certificate(bytes: Array(($0[1] ?? "").utf8)), Keystore.chain($0[2]), $0[3] == "1")
         }
@@ -208,7 +215,10 @@ public final class Keystore {
         }
         try db.query(
             "UPDATE certificates SET certificate_pem = ?, chain_pem = ?, fingerprint = ? WHERE name = ?",
-            [.text(certificate.pem), .text(chain.map(\.pem).joined()), .text(certificate.sha256Fingerprint), .text(name)])
+            [
+                .text(certificate.pem), .text(chain.map(\.pem).joined()), .text(certificate.sha256Fingerprint),
+                .text(name),
+            ])
     }
 
     public func hasIdentity(named name: String) throws -> Bool {
@@ -229,7 +239,9 @@ public final class Keystore {
     }
 
     private func insertPublicKey(name: String, certificate: Certificate, source: String) throws {
-        guard Keystore.validName(name) else { throw KeystoreError("invalid name \"\(name)\": use letters, digits, . _ - @") }
+        guard Keystore.validName(name) else {
+            throw KeystoreError("invalid name \"\(name)\": use letters, digits, . _ - @")
+        }
         if try !db.query("SELECT 1 FROM public_keys WHERE name = ?", [.text(name)]).isEmpty {
             throw KeystoreError("a public key named \"\(name)\" already exists")
         }
@@ -240,10 +252,14 @@ public final class Keystore {
                 .text(ISO8601DateFormatter().string(from: certificate.notAfter)), .text(source), .text(Keystore.now()),
             ])
         for email in Set(certificate.emailAddresses.map { $0.lowercased() }) {
-            try db.query("INSERT INTO public_key_names (key_name, kind, value) VALUES (?, 'email', ?)", [.text(name), .text(email)])
+            try db.query(
+                "INSERT INTO public_key_names (key_name, kind, value) VALUES (?, 'email', ?)",
+                [.text(name), .text(email)])
         }
         for domain in Set(certificate.dnsNames.map { $0.lowercased() }) {
-            try db.query("INSERT INTO public_key_names (key_name, kind, value) VALUES (?, 'domain', ?)", [.text(name), .text(domain)])
+            try db.query(
+                "INSERT INTO public_key_names (key_name, kind, value) VALUES (?, 'domain', ?)",
+                [.text(name), .text(domain)])
         }
     }
 
@@ -310,14 +326,18 @@ public final class Keystore {
             if byPath[file.path] != nil { throw KeystoreError("\(path): duplicate entry \"\(file.path)\"") }
             byPath[file.path] = file.bytes
         }
-        guard let indexBytes = byPath["index.json"] else { throw KeystoreError("\(path): no index.json: not a smimegate key bundle") }
+        guard let indexBytes = byPath["index.json"] else {
+            throw KeystoreError("\(path): no index.json: not a smimegate key bundle")
+        }
         let index: BundleIndex
         do {
             index = try JSONDecoder().decode(BundleIndex.self, from: Data(indexBytes))
         } catch {
             throw KeystoreError("\(path): index.json is not a valid key bundle index")
         }
-        guard index.format == BundleIndex.currentFormat else { throw KeystoreError("\(path): unknown bundle format \"\(index.format)\"") }
+        guard index.format == BundleIndex.currentFormat else {
+            throw KeystoreError("\(path): unknown bundle format \"\(index.format)\"")
+        }
         let listed = Set(index.keys.map(\.file))
         if let stray = byPath.keys.first(where: { $0 != "index.json" && !listed.contains($0) }) {
             throw KeystoreError("\(path): entry \"\(stray)\" is not in the index")
@@ -341,9 +361,12 @@ public final class Keystore {
             var added = 0
             var unchanged = 0
             for (name, certificate) in keys {
-                if let existing = try db.query("SELECT fingerprint FROM public_keys WHERE name = ?", [.text(name)]).first {
+                if let existing = try db.query("SELECT fingerprint FROM public_keys WHERE name = ?", [.text(name)])
+                    .first
+                {
                     guard existing[0] == certificate.sha256Fingerprint else {
-                        throw KeystoreError("\(path): a different public key named \"\(name)\" already exists; nothing imported")
+                        throw KeystoreError(
+                            "\(path): a different public key named \"\(name)\" already exists; nothing imported")
                     }
                     unchanged += 1
                 } else {
@@ -356,7 +379,9 @@ public final class Keystore {
     }
 
     public func publicKey(named name: String) throws -> Certificate {
-        guard let pem = try db.query("SELECT certificate_pem FROM public_keys WHERE name = ?", [.text(name)]).first?.first ?? nil
+        guard
+            let pem = try db.query("SELECT certificate_pem FROM public_keys WHERE name = ?", [.text(name)]).first?.first
+                ?? nil
         else { throw KeystoreError("no public key named \"\(name)\" (see 'smimegate keys list')") }
         return try Certificate(bytes: Array(pem.utf8))
     }
@@ -409,7 +434,9 @@ public final class Keystore {
             let doomed = rows.filter { row in
                 (lowered.count >= 8 && (row[0] ?? "").hasPrefix(lowered)) || row[1] == selector
             }.compactMap { $0[0] }
-            for fingerprint in doomed { try db.query("DELETE FROM ca_certificates WHERE fingerprint = ?", [.text(fingerprint)]) }
+            for fingerprint in doomed {
+                try db.query("DELETE FROM ca_certificates WHERE fingerprint = ?", [.text(fingerprint)])
+            }
             return doomed.count
         }
     }
@@ -446,7 +473,10 @@ public final class Keystore {
     }
 
     public func profileDefinition(named name: String) throws -> String {
-        guard let definition = try db.query("SELECT definition FROM profiles WHERE name = ?", [.text(name)]).first?.first ?? nil else {
+        guard
+            let definition = try db.query("SELECT definition FROM profiles WHERE name = ?", [.text(name)]).first?.first
+                ?? nil
+        else {
             throw KeystoreError("no profile named \"\(name)\" (see 'smimegate profile list')")
         }
         return definition
@@ -467,6 +497,8 @@ public final class Keystore {
 
     static func validName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 128
-            && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-@+".unicodeScalars.contains($0) }
+            && name.unicodeScalars.allSatisfy {
+                CharacterSet.alphanumerics.contains($0) || "._-@+".unicodeScalars.contains($0)
+            }
     }
 }

@@ -105,12 +105,18 @@ public enum TarBundle {
                 throw KeystoreError("\(path): entry \"\(name)\" is larger than \(limits.maxEntrySize) bytes")
             }
             total += size
-            guard files.count < limits.maxEntries else { throw KeystoreError("\(path): more than \(limits.maxEntries) entries") }
-            guard total <= limits.maxTotalSize else { throw KeystoreError("\(path): larger than \(limits.maxTotalSize) bytes") }
+            guard files.count < limits.maxEntries else {
+                throw KeystoreError("\(path): more than \(limits.maxEntries) entries")
+            }
+            guard total <= limits.maxTotalSize else {
+                throw KeystoreError("\(path): larger than \(limits.maxTotalSize) bytes")
+            }
             var bytes = [UInt8](repeating: 0, count: size)
             var offset = 0
             while offset < size {
-                let n = bytes.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress! + offset, size - offset) }
+                let n = bytes.withUnsafeMutableBytes {
+                    archive_read_data(archive, $0.baseAddress! + offset, size - offset)
+                }
                 guard n > 0 else { throw KeystoreError("\(path): entry \"\(name)\" is truncated") }
                 offset += n
             }

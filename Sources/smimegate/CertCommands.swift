@@ -49,7 +49,8 @@ struct Cert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The organisation's certificates with private keys (sign, decrypt).",
         subcommands: [
-            CertCreate.self, CertCSR.self, CertImport.self, CertList.self, CertShow.self, CertExport.self, CertDelete.self,
+            CertCreate.self, CertCSR.self, CertImport.self, CertList.self, CertShow.self, CertExport.self,
+            CertDelete.self,
         ])
 }
 
@@ -73,7 +74,10 @@ struct CertCreate: ParsableCommand {
 
     func validate() throws {
         switch keyType {
-        case "rsa": if ![2048, 3072, 4096].contains(keySize ?? 2048) { throw ValidationError("RSA key size must be 2048, 3072 or 4096") }
+        case "rsa":
+            if ![2048, 3072, 4096].contains(keySize ?? 2048) {
+                throw ValidationError("RSA key size must be 2048, 3072 or 4096")
+            }
         case "ec": if ![256, 384].contains(keySize ?? 256) { throw ValidationError("EC key size must be 256 or 384") }
         default: throw ValidationError("--key-type must be rsa or ec")
         }
@@ -90,7 +94,8 @@ struct CertCreate: ParsableCommand {
     }
 
     static func isDomain(_ s: String) -> Bool {
-        let labels = (s.hasPrefix("*.") ? String(s.dropFirst(2)) : s).split(separator: ".", omittingEmptySubsequences: false)
+        let labels = (s.hasPrefix("*.") ? String(s.dropFirst(2)) : s).split(
+            separator: ".", omittingEmptySubsequences: false)
         return labels.count >= 1
             && labels.allSatisfy { label in
                 !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
@@ -108,7 +113,8 @@ struct CertCreate: ParsableCommand {
                 : try PrivateKey.generateRSA(bits: keySize ?? 2048)
         }
         let fields = CertificateRequestFields(
-            commonName: cn, organization: org, organizationalUnit: unit, locality: locality, state: state, country: country,
+            commonName: cn, organization: org, organizationalUnit: unit, locality: locality, state: state,
+            country: country,
             sanDomains: list(sanDomain), sanEmails: list(sanEmail))
         try configuring {
             let certificate = try CertificateBuilder.selfSigned(fields, key: key, days: days)
@@ -127,7 +133,8 @@ struct CertCSR: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "csr",
         abstract: "Write a PEM certificate signing request for a certificate's key and subject (SPEC F16).",
-        discussion: "Send it to a CA; import the certificate it returns with 'cert import NAME FILE' under the same NAME.")
+        discussion:
+            "Send it to a CA; import the certificate it returns with 'cert import NAME FILE' under the same NAME.")
     @OptionGroup var home: HomeOptions
     @Argument var name: String
     @Option(
@@ -175,15 +182,20 @@ struct CertImport: ParsableCommand {
                 let chain = Array(certificates.dropFirst())
                 if key == nil && !embeddedKey {
                     guard try store.hasIdentity(named: name) else {
-                        throw KeystoreError("no private key: give --key FILE, a PEM file with the key in it, or a PKCS #12 file")
+                        throw KeystoreError(
+                            "no private key: give --key FILE, a PEM file with the key in it, or a PKCS #12 file")
                     }
                     try store.replaceCertificate(name: name, certificate: certificate, chain: chain)
-                    print("replaced the certificate of \(name) (key kept): \(certificate.subject), issuer \(certificate.issuer)")
+                    print(
+                        "replaced the certificate of \(name) (key kept): \(certificate.subject), issuer \(certificate.issuer)"
+                    )
                     return
                 }
                 let privateKey = try PrivateKey(bytes: key.map(readFile) ?? bytes, passphrase: pass)
                 try store.addIdentity(name: name, certificate: certificate, key: privateKey, chain: chain)
-                print("imported \(name): \(certificate.subject)\(chain.isEmpty ? "" : " with \(chain.count) chain certificate(s)")")
+                print(
+                    "imported \(name): \(certificate.subject)\(chain.isEmpty ? "" : " with \(chain.count) chain certificate(s)")"
+                )
             } else {
                 guard key == nil else { throw KeystoreError("--key goes with a PEM certificate, not a PKCS #12 file") }
                 let p12: PKCS12Contents
@@ -201,7 +213,8 @@ struct CertImport: ParsableCommand {
 }
 
 struct CertList: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the organisation's certificates.")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List the organisation's certificates.")
     @OptionGroup var home: HomeOptions
     @OptionGroup var format: JSONFlag
 
@@ -238,7 +251,8 @@ struct CertShow: ParsableCommand {
                 ("chain", entry.chain.isEmpty ? "none" : entry.chain.map(\.subject).joined(separator: " | ")),
                 (
                     "private key",
-                    entry.keyEncrypted ? "stored, encrypted with the home passphrase" : "stored, protected by file permissions"
+                    entry.keyEncrypted
+                        ? "stored, encrypted with the home passphrase" : "stored, protected by file permissions"
                 ),
             ])
     }
@@ -267,7 +281,8 @@ struct CertExport: ParsableCommand {
 }
 
 struct CertDelete: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a certificate and its private key.")
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: "Delete a certificate and its private key.")
     @OptionGroup var home: HomeOptions
     @Argument var name: String
 

@@ -11,7 +11,8 @@ struct Keys: ParsableCommand {
 }
 
 struct KeysAdd: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a recipient's PEM or DER certificate.")
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: "Add a recipient's PEM or DER certificate.")
     @OptionGroup var home: HomeOptions
     @Argument var name: String
     @Argument var file: String

@@ -41,7 +41,9 @@ struct Sign: ParsableCommand {
     func run() throws {
         let identity = try loadIdentity(home, cert)
         let problems = Requirements.signingProblems(identity.certificate)
-        if !problems.isEmpty { throw Failure.problem("sign: cannot sign with \(cert): \(problems.joined(separator: "; "))") }
+        if !problems.isEmpty {
+            throw Failure.problem("sign: cannot sign with \(cert): \(problems.joined(separator: "; "))")
+        }
         try transform(io, "sign") { message in
             let sender = Address.first(message.field("From"))
             guard let sender else { throw SMIMEError("the message has no From address") }
@@ -63,7 +65,8 @@ struct Encrypt: ParsableCommand {
     @OptionGroup var home: HomeOptions
     @Option(
         name: .customLong("to"),
-        help: ArgumentHelp("A recipient address; its key is found by SAN e-mail, then SAN domain.", valueName: "ADDRESS"))
+        help: ArgumentHelp(
+            "A recipient address; its key is found by SAN e-mail, then SAN domain.", valueName: "ADDRESS"))
     var to: [String] = []
     @Option(name: .customLong("key"), help: ArgumentHelp("A public key by name.", valueName: "NAME"))
     var keys: [String] = []
@@ -80,9 +83,13 @@ struct Encrypt: ParsableCommand {
         var recipients: [Certificate] = []
         for name in keys {
             let certificate: Certificate
-            do { certificate = try store.publicKey(named: name) } catch let error as KeystoreError { throw Failure.usage(error.reason) }
+            do { certificate = try store.publicKey(named: name) } catch let error as KeystoreError {
+                throw Failure.usage(error.reason)
+            }
             let problems = Requirements.encryptionProblems(certificate)
-            if !problems.isEmpty { throw Failure.problem("encrypt: cannot encrypt to \(name): \(problems.joined(separator: "; "))") }
+            if !problems.isEmpty {
+                throw Failure.problem("encrypt: cannot encrypt to \(name): \(problems.joined(separator: "; "))")
+            }
             recipients.append(certificate)
         }
         for address in to {
@@ -92,7 +99,8 @@ struct Encrypt: ParsableCommand {
             recipients.append(certificate)
         }
         try transform(io, "encrypt") { message in
-            let encrypted = try SMIME.encrypt(message, recipients: recipients, cipher: cipher, keyTransport: oaep ? .oaep : .pkcs1v15)
+            let encrypted = try SMIME.encrypt(
+                message, recipients: recipients, cipher: cipher, keyTransport: oaep ? .oaep : .pkcs1v15)
             try io.write(encrypted.serialized())
         }
     }

@@ -25,7 +25,9 @@ struct HomeOptions: ParsableArguments {
     }
 
     func passphrase() throws -> [UInt8]? {
-        let file = homePassphraseFile ?? ProcessInfo.processInfo.environment["SMIMEGATE_PASSPHRASE_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let file =
+            homePassphraseFile
+            ?? ProcessInfo.processInfo.environment["SMIMEGATE_PASSPHRASE_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         guard let file else { return nil }
         let passphrase = try readPassphraseFile(file)
         if passphrase.isEmpty { throw Failure.usage("\(file): the home passphrase file is empty") }
@@ -120,7 +122,9 @@ struct PassphraseOptions: ParsableArguments {
 }
 
 func readFile(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw Failure.usage("\(path): cannot read the file") }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw Failure.usage("\(path): cannot read the file")
+    }
     return Array(data)
 }
 

@@ -11,18 +11,24 @@ final class KeystoreCommandTests: CLITestCase {
 
     func testCertCreateMeetsRFC8550() throws {
         try smimegate([
-            "cert", "create", "gw", "--cn", "Example gateway", "--org", "Example Corp", "--unit", "Mail", "--locality", "Chiyoda",
+            "cert", "create", "gw", "--cn", "Example gateway", "--org", "Example Corp", "--unit", "Mail", "--locality",
+            "Chiyoda",
             "--state", "Tokyo", "--country", "jp", "--days", "90", "--san-domain", "domain.com,*.domain.net",
             "--san-email", "a@domain.com,b@domain.com", "--key-size", "3072",
         ]).expect(0)
         let pem = try smimegate(["cert", "export", "gw"]).expect(0).out
         XCTAssertFalse(pem.contains("PRIVATE KEY"), "export is the public part only")
         let text = try x509Text(pem)
-        XCTAssertTrue(text.contains("Subject: C = JP, ST = Tokyo, L = Chiyoda, O = Example Corp, OU = Mail, CN = Example gateway"), text)
-        XCTAssertTrue(text.contains("Issuer: C = JP, ST = Tokyo, L = Chiyoda, O = Example Corp, OU = Mail, CN = Example gateway"))
+        XCTAssertTrue(
+            text.contains(
+                "Subject: C = JP, ST = Tokyo, L = Chiyoda, O = Example Corp, OU = Mail, CN = Example gateway"), text)
+        XCTAssertTrue(
+            text.contains("Issuer: C = JP, ST = Tokyo, L = Chiyoda, O = Example Corp, OU = Mail, CN = Example gateway"))
         XCTAssertTrue(text.contains("Public-Key: (3072 bit)"))
         XCTAssertTrue(
-            text.contains("X509v3 Key Usage: critical\n                Digital Signature, Non Repudiation, Key Encipherment"), text)
+            text.contains(
+                "X509v3 Key Usage: critical\n                Digital Signature, Non Repudiation, Key Encipherment"),
+            text)
         XCTAssertTrue(text.contains("X509v3 Extended Key Usage: \n                E-mail Protection"))
         XCTAssertTrue(text.contains("X509v3 Basic Constraints: critical\n                CA:FALSE"))
         XCTAssertTrue(text.contains("X509v3 Subject Key Identifier"))
@@ -46,17 +52,22 @@ final class KeystoreCommandTests: CLITestCase {
         // Self-signed: the signature verifies with its own key.
         try openssl(["verify", "-CAfile", path("inspect.pem"), "-partial_chain", path("inspect.pem")]).expect(0)
         // EC P-384 gets keyAgreement instead of keyEncipherment.
-        try smimegate(["cert", "create", "ec", "--cn", "EC gw", "--key-type", "ec", "--key-size", "384", "--san-domain", "example.org"])
-            .expect(0)
+        try smimegate([
+            "cert", "create", "ec", "--cn", "EC gw", "--key-type", "ec", "--key-size", "384", "--san-domain",
+            "example.org",
+        ])
+        .expect(0)
         let ec = try x509Text(try smimegate(["cert", "export", "ec"]).expect(0).out)
         XCTAssertTrue(ec.contains("NIST CURVE: P-384"))
         XCTAssertTrue(ec.contains("Digital Signature, Non Repudiation, Key Agreement"))
-        XCTAssertTrue(try smimegate(["cert", "create", "gw", "--cn", "again"]).expect(2).stderr.contains("already exists"))
+        XCTAssertTrue(
+            try smimegate(["cert", "create", "gw", "--cn", "again"]).expect(2).stderr.contains("already exists"))
     }
 
     func testCertCreateRejectsBadFields() throws {
         for arguments in [
-            ["--country", "JPN"], ["--country", "1X"], ["--san-domain", "bad domain.com"], ["--san-email", "not-an-address"],
+            ["--country", "JPN"], ["--country", "1X"], ["--san-domain", "bad domain.com"],
+            ["--san-email", "not-an-address"],
             ["--key-size", "1024"], ["--key-type", "ec", "--key-size", "521"], ["--key-type", "dsa"], ["--days", "0"],
         ] {
             let result = try smimegate(["cert", "create", "x", "--cn", "X"] + arguments).expect(2)
@@ -66,7 +77,9 @@ final class KeystoreCommandTests: CLITestCase {
     }
 
     func testCSRVerifiesAndTheCAAnswerReplacesTheCertificateKeepingTheKey() throws {
-        try smimegate(["cert", "create", "gw", "--cn", "Example gateway", "--org", "Example Corp", "--san-domain", "example.com"]).expect(0)
+        try smimegate([
+            "cert", "create", "gw", "--cn", "Example gateway", "--org", "Example Corp", "--san-domain", "example.com",
+        ]).expect(0)
         try smimegate(["cert", "csr", "gw", "-o", path("gw.csr")]).expect(0)
         let request = try openssl(["req", "-in", path("gw.csr"), "-verify", "-noout", "-text"]).expect(0)
         XCTAssertTrue(request.stderr.contains("verify OK") || request.out.contains("verify OK"), request.stderr)
@@ -77,7 +90,8 @@ final class KeystoreCommandTests: CLITestCase {
         XCTAssertTrue(request.out.contains("E-mail Protection"))
         // The CA signs it (copying the requested extensions); importing the answer keeps our key.
         try openssl([
-            "x509", "-req", "-in", path("gw.csr"), "-CA", fixture("ca.pem"), "-CAkey", fixture("ca.key"), "-CAcreateserial",
+            "x509", "-req", "-in", path("gw.csr"), "-CA", fixture("ca.pem"), "-CAkey", fixture("ca.key"),
+            "-CAcreateserial",
             "-CAserial", path("ca.srl"), "-days", "30", "-copy_extensions", "copy", "-out", path("issued.pem"),
         ]).expect(0)
         let replaced = try smimegate(["cert", "import", "gw", path("issued.pem")]).expect(0)
@@ -85,12 +99,15 @@ final class KeystoreCommandTests: CLITestCase {
         let shown = try smimegate(["cert", "show", "gw"]).expect(0).out
         XCTAssertTrue(shown.contains("issuer:                CN=smimegate Test Root CA,O=smimegate tests\n"), shown)
         // The kept key signs, and the signature chains to the CA now.
-        let input = try save(Self.plainLF.replacingOccurrences(of: "Alice <alice@example.com>", with: "ceo@example.com"), "ceo.eml")
+        let input = try save(
+            Self.plainLF.replacingOccurrences(of: "Alice <alice@example.com>", with: "ceo@example.com"), "ceo.eml")
         try smimegate(["sign", "--cert", "gw", input, "-o", path("signed.eml")]).expect(0)
-        try openssl(["cms", "-verify", "-CAfile", fixture("ca.pem"), "-in", path("signed.eml"), "-out", "/dev/null"]).expect(0)
+        try openssl(["cms", "-verify", "-CAfile", fixture("ca.pem"), "-in", path("signed.eml"), "-out", "/dev/null"])
+            .expect(0)
         // Someone else's certificate is refused as an answer.
         XCTAssertTrue(
-            try smimegate(["cert", "import", "gw", fixture("bob.pem")]).expect(2).stderr.contains("does not match the private key"))
+            try smimegate(["cert", "import", "gw", fixture("bob.pem")]).expect(2).stderr.contains(
+                "does not match the private key"))
     }
 
     func testPKCS12FromOpenSSLAndNSSImport() throws {
@@ -98,24 +115,31 @@ final class KeystoreCommandTests: CLITestCase {
             let result = try runProcess(
                 Paths.binary.path,
                 [
-                    "--home", home, "cert", "import", "nss-\(name)", Paths.vector("thunderbird-nss-smime/\(name).p12").path,
+                    "--home", home, "cert", "import", "nss-\(name)",
+                    Paths.vector("thunderbird-nss-smime/\(name).p12").path,
                     "--passphrase-env", "P12",
                 ],
                 environment: ["P12": "nss"]
             ).expect(0)
             XCTAssertFalse(result.out.contains("nss\n"))
         }
-        XCTAssertTrue(try smimegate(["cert", "show", "nss-Alice-ec"]).expect(0).out.contains("key:                   EC 384 bits"))
-        XCTAssertTrue(try smimegate(["cert", "show", "nss-Alice"]).expect(0).out.contains("chain:                 CN=NSS Test CA (RSA)"))
+        XCTAssertTrue(
+            try smimegate(["cert", "show", "nss-Alice-ec"]).expect(0).out.contains("key:                   EC 384 bits")
+        )
+        XCTAssertTrue(
+            try smimegate(["cert", "show", "nss-Alice"]).expect(0).out.contains(
+                "chain:                 CN=NSS Test CA (RSA)"))
         // Made here by `openssl pkcs12 -export`, with a passphrase from a file.
         try openssl([
-            "pkcs12", "-export", "-inkey", fixture("bob.key"), "-in", fixture("bob.pem"), "-certfile", fixture("ca.pem"),
+            "pkcs12", "-export", "-inkey", fixture("bob.key"), "-in", fixture("bob.pem"), "-certfile",
+            fixture("ca.pem"),
             "-passout", "pass:s3cret", "-out", path("bob.p12"),
         ]).expect(0)
         let pass = try save("s3cret\n", "p12.pass")
         try smimegate(["cert", "import", "bob2", path("bob.p12"), "--passphrase-file", pass]).expect(0)
         // A PEM file with both the certificate and the key.
-        let combined = try save(string(bytes(of: Paths.fixture("dan.pem"))) + string(bytes(of: Paths.fixture("dan.key"))), "dan-both.pem")
+        let combined = try save(
+            string(bytes(of: Paths.fixture("dan.pem"))) + string(bytes(of: Paths.fixture("dan.key"))), "dan-both.pem")
         try smimegate(["cert", "import", "dan2", combined]).expect(0)
         let listed = try smimegate(["cert", "list", "--json"]).expect(0).out
         for name in ["nss-Alice", "nss-Bob", "nss-Alice-ec", "nss-Fran-ec", "bob2", "dan2"] {
@@ -124,9 +148,11 @@ final class KeystoreCommandTests: CLITestCase {
         XCTAssertFalse(listed.contains("PRIVATE"), "listings never show keys")
         // Neither format, and a PEM certificate with no key for a new name.
         XCTAssertTrue(
-            try smimegate(["cert", "import", "x", try save([0x30, 0x03, 1, 2, 3], "junk.bin")]).expect(2).stderr.contains(
-                "neither a PKCS #12 file nor a PEM certificate"))
-        XCTAssertTrue(try smimegate(["cert", "import", "y", fixture("bob.pem")]).expect(2).stderr.contains("no private key"))
+            try smimegate(["cert", "import", "x", try save([0x30, 0x03, 1, 2, 3], "junk.bin")]).expect(2).stderr
+                .contains(
+                    "neither a PKCS #12 file nor a PEM certificate"))
+        XCTAssertTrue(
+            try smimegate(["cert", "import", "y", fixture("bob.pem")]).expect(2).stderr.contains("no private key"))
     }
 
     func testShowExplainsUsability() throws {
@@ -134,7 +160,8 @@ final class KeystoreCommandTests: CLITestCase {
         XCTAssertTrue(shown.contains("usable for encryption: no: keyUsage lacks keyEncipherment"), shown)
         XCTAssertTrue(shown.contains("usable for signing:    yes"))
         let expired = try smimegate(["keys", "show", "expired"]).expect(0).out
-        XCTAssertTrue(expired.contains("usable for signing:    no: certificate expired on 2021-01-01 00:00:00 UTC"), expired)
+        XCTAssertTrue(
+            expired.contains("usable for signing:    no: certificate expired on 2021-01-01 00:00:00 UTC"), expired)
         let dan = try smimegate(["cert", "show", "dan"]).expect(0).out
         XCTAssertTrue(dan.contains("usable for signing:    no: keyUsage lacks nonRepudiation"), dan)
         XCTAssertTrue(dan.contains("SHA-256:"))
@@ -144,8 +171,9 @@ final class KeystoreCommandTests: CLITestCase {
     func testDeletes() throws {
         try smimegate(["keys", "delete", "bob"]).expect(0)
         XCTAssertTrue(
-            try smimegate(["encrypt", "--to", "bob@partner.example", "-"], input: Array(Self.plainLF.utf8)).expect(1).stderr.contains(
-                "no usable certificate"))
+            try smimegate(["encrypt", "--to", "bob@partner.example", "-"], input: Array(Self.plainLF.utf8)).expect(1)
+                .stderr.contains(
+                    "no usable certificate"))
         try smimegate(["keys", "delete", "bob"]).expect(2)
         try smimegate(["cert", "delete", "dan"]).expect(0)
         XCTAssertTrue(try smimegate(["cert", "show", "dan"]).expect(2).stderr.contains("no certificate named \"dan\""))
@@ -165,19 +193,27 @@ final class KeystoreCommandTests: CLITestCase {
     func testRotationUsesTheLatestValidCertificate() throws {
         for (name, days) in [("old", "10"), ("new", "400")] {
             try openssl([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("\(name).key"), "-out", path("\(name).pem"), "-days", days,
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("\(name).key"), "-out",
+                path("\(name).pem"), "-days", days,
                 "-subj", "/CN=Rotating \(name)", "-addext", "subjectAltName=email:rot@partner.example",
-                "-addext", "keyUsage=critical,digitalSignature,keyEncipherment", "-addext", "extendedKeyUsage=emailProtection",
+                "-addext", "keyUsage=critical,digitalSignature,keyEncipherment", "-addext",
+                "extendedKeyUsage=emailProtection",
             ]).expect(0)
         }
         try smimegate(["keys", "add", "rot-new", path("new.pem")]).expect(0)
         try smimegate(["keys", "add", "rot-old", path("old.pem")]).expect(0)
         let input = try save(Self.plainLF, "plain.eml")
         try smimegate(["encrypt", "--to", "rot@partner.example", input, "-o", path("enc.eml")]).expect(0)
-        try openssl(["cms", "-decrypt", "-recip", path("new.pem"), "-inkey", path("new.key"), "-in", path("enc.eml"), "-out", "/dev/null"])
-            .expect(0)
-        try openssl(["cms", "-decrypt", "-recip", path("old.pem"), "-inkey", path("old.key"), "-in", path("enc.eml"), "-out", "/dev/null"])
-            .expect(4)
+        try openssl([
+            "cms", "-decrypt", "-recip", path("new.pem"), "-inkey", path("new.key"), "-in", path("enc.eml"), "-out",
+            "/dev/null",
+        ])
+        .expect(0)
+        try openssl([
+            "cms", "-decrypt", "-recip", path("old.pem"), "-inkey", path("old.key"), "-in", path("enc.eml"), "-out",
+            "/dev/null",
+        ])
+        .expect(4)
     }
 
     func testHomePassphraseEncryptsKeysAtRest() throws {
@@ -186,8 +222,12 @@ final class KeystoreCommandTests: CLITestCase {
         let env = ["SMIMEGATE_PASSPHRASE_FILE": pass]
         let initialised = try locked.run(["init"], environment: env).expect(0)
         XCTAssertTrue(initialised.out.contains("encrypted at rest with the home passphrase"), initialised.out)
-        try locked.run(["cert", "import", "alice", fixture("alice.pem"), "--key", fixture("alice.key")], environment: env).expect(0)
-        let stored = try runProcess("sqlite3", [locked.url.path + "/keystore.sqlite", "SELECT key_pem FROM certificates"]).expect(0).out
+        try locked.run(
+            ["cert", "import", "alice", fixture("alice.pem"), "--key", fixture("alice.key")], environment: env
+        ).expect(0)
+        let stored = try runProcess(
+            "sqlite3", [locked.url.path + "/keystore.sqlite", "SELECT key_pem FROM certificates"]
+        ).expect(0).out
         XCTAssertTrue(stored.hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----"), stored)
         let input = try save(Self.plainLF, "plain.eml")
         try locked.run(["sign", "--cert", "alice", input, "-o", "/dev/null"], environment: env).expect(0)
@@ -196,13 +236,17 @@ final class KeystoreCommandTests: CLITestCase {
         XCTAssertTrue(
             missing.stderr.contains("this home encrypts private keys: give the home passphrase"), missing.stderr)
         let wrong = try locked.run(
-            ["sign", "--cert", "alice", input], environment: ["SMIMEGATE_PASSPHRASE_FILE": try save("nope\n", "wrong.pass")]
+            ["sign", "--cert", "alice", input],
+            environment: ["SMIMEGATE_PASSPHRASE_FILE": try save("nope\n", "wrong.pass")]
         ).expect(2)
         XCTAssertTrue(wrong.stderr.contains("wrong home passphrase"), wrong.stderr)
-        XCTAssertFalse(wrong.stderr.contains("nope") || missing.stderr.contains("home secret"), "passphrases are never printed")
+        XCTAssertFalse(
+            wrong.stderr.contains("nope") || missing.stderr.contains("home secret"), "passphrases are never printed")
         // Files stay 0600, the home 0700.
         for file in try FileManager.default.contentsOfDirectory(atPath: locked.url.path) {
-            let mode = try FileManager.default.attributesOfItem(atPath: locked.url.path + "/" + file)[.posixPermissions] as? NSNumber
+            let mode =
+                try FileManager.default.attributesOfItem(atPath: locked.url.path + "/" + file)[.posixPermissions]
+                as? NSNumber
             XCTAssertEqual(mode?.intValue, 0o600, file)
         }
     }

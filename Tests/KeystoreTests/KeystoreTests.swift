@@ -28,18 +28,24 @@ final class KeystoreTests: XCTestCase {
     func testIdentitiesRoundTripAndKeysMustMatch() throws {
         let store = try Keystore.open(home: home, create: true)
         let key = try PrivateKey(bytes: bytes(of: Paths.fixture("alice.key")))
-        try store.addIdentity(name: "alice", certificate: try certificate("alice.pem"), key: key, chain: [try certificate("ca.pem")])
+        try store.addIdentity(
+            name: "alice", certificate: try certificate("alice.pem"), key: key, chain: [try certificate("ca.pem")])
         let identity = try store.identity(named: "alice")
         XCTAssertTrue(identity.key.matches(identity.certificate))
         XCTAssertEqual(identity.chain.map(\.commonName), ["smimegate Test Root CA"])
-        XCTAssertThrowsError(try store.addIdentity(name: "alice", certificate: try certificate("alice.pem"), key: key, chain: []))
-        XCTAssertThrowsError(try store.addIdentity(name: "bob", certificate: try certificate("bob.pem"), key: key, chain: [])) {
+        XCTAssertThrowsError(
+            try store.addIdentity(name: "alice", certificate: try certificate("alice.pem"), key: key, chain: []))
+        XCTAssertThrowsError(
+            try store.addIdentity(name: "bob", certificate: try certificate("bob.pem"), key: key, chain: [])
+        ) {
             XCTAssertEqual(String(describing: $0), "the private key does not match the certificate")
         }
-        XCTAssertThrowsError(try store.addIdentity(name: "../evil", certificate: try certificate("alice.pem"), key: key, chain: []))
+        XCTAssertThrowsError(
+            try store.addIdentity(name: "../evil", certificate: try certificate("alice.pem"), key: key, chain: []))
         // Nothing secret in the errors above, and the key is at rest in a 0600 file.
-        let mode = try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent(Keystore.databaseName).path)[
-            .posixPermissions]
+        let mode = try FileManager.default.attributesOfItem(
+            atPath: home.appendingPathComponent(Keystore.databaseName).path)[
+                .posixPermissions]
         XCTAssertEqual((mode as? NSNumber)?.intValue, 0o600)
     }
 
@@ -52,7 +58,9 @@ final class KeystoreTests: XCTestCase {
         XCTAssertEqual(try store.recipientCertificate(for: "anyone@example.com")?.commonName, "Example gateway")
         XCTAssertEqual(try store.recipientCertificate(for: "u@mx.example.net")?.commonName, "Wildcard gateway")
         XCTAssertNil(
-            try store.recipientCertificate(for: "signonly@example.com").flatMap { $0.commonName == "Sign Only" ? $0 : nil },
+            try store.recipientCertificate(for: "signonly@example.com").flatMap {
+                $0.commonName == "Sign Only" ? $0 : nil
+            },
             "sign-only never chosen")
         XCTAssertEqual(
             try store.recipientCertificate(for: "signonly@example.com")?.commonName, "Example gateway",
@@ -62,7 +70,8 @@ final class KeystoreTests: XCTestCase {
 
     func testCAListDeduplicates() throws {
         let store = try Keystore.open(home: home, create: true)
-        XCTAssertEqual(try store.addCertificateAuthorities([try certificate("ca.pem"), try certificate("other-ca.pem")]), 2)
+        XCTAssertEqual(
+            try store.addCertificateAuthorities([try certificate("ca.pem"), try certificate("other-ca.pem")]), 2)
         XCTAssertEqual(try store.addCertificateAuthorities([try certificate("ca.pem")]), 0)
         XCTAssertEqual(try store.certificateAuthorities().count, 2)
     }
