@@ -27,7 +27,8 @@ class CLITestCase: XCTestCase {
     override func setUpWithError() throws {
         dir = try temporaryDirectory("smimegate-cli")
         try smimegate(["init"]).expect(0)
-        try smimegate(["cert", "import", "alice", fixture("alice.p12"), "--passphrase-file", fixture("alice.pass")]).expect(0)
+        try smimegate(["cert", "import", "alice", fixture("alice.p12"), "--passphrase-file", fixture("alice.pass")])
+            .expect(0)
         try smimegate(["cert", "import", "gateway", fixture("gateway.pem"), "--key", fixture("gateway.key")]).expect(0)
         try smimegate(["cert", "import", "bob", fixture("bob.pem"), "--key", fixture("bob.key")]).expect(0)
         try smimegate(["cert", "import", "carol", fixture("carol-ec.pem"), "--key", fixture("carol-ec.key")]).expect(0)
@@ -71,6 +72,38 @@ class CLITestCase: XCTestCase {
     }
 
     func read(_ name: String) -> [UInt8] { bytes(of: dir.appendingPathComponent(name)) }
+}
+
+/// One record of DIR/manifest.jsonl, with the fields that say what became of an input.
+struct ManifestEntry: Decodable, Hashable {
+    struct File: Decodable, Hashable {
+        let file: String
+        let recipients: [String]
+    }
+    let input: String
+    let offset: Int?
+    let outcome: String
+    let outputs: [File]
+    let reason: String?
+}
+
+extension CLITestCase {
+    /// The records of `out`'s manifest, in order.
+    func manifestEntries(_ out: String) throws -> [ManifestEntry] {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try string(bytes(of: URL(fileURLWithPath: out + "/manifest.jsonl"))).split(separator: "\n").map {
+            try decoder.decode(ManifestEntry.self, from: Data($0.utf8))
+        }
+    }
+
+    /// Every file under `out`'s outcome maildirs (new/ and tmp/), relative to `out`.
+    func delivered(_ out: String) throws -> Set<String> {
+        Set(
+            try FileManager.default.subpathsOfDirectory(atPath: out).filter {
+                $0.contains("/new/") || $0.contains("/tmp/")
+            })
+    }
 }
 
 extension ProcessResult {

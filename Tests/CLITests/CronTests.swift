@@ -7,18 +7,6 @@ import XCTest
 /// FIFOs and symbolic links in the spool, signals — and checks that no message is
 /// lost, duplicated, or leaked, and that the exit code says what happened.
 final class CronTests: CLITestCase {
-    struct Record: Decodable, Hashable {
-        struct File: Decodable, Hashable {
-            let file: String
-            let recipients: [String]
-        }
-        let input: String
-        let offset: Int?
-        let outcome: String
-        let outputs: [File]
-        let reason: String?
-    }
-
     override func setUpWithError() throws {
         try super.setUpWithError()
         try smimegate(["profile", "create", "default", "--mode", "sign", "--cert", "alice"]).expect(0)
@@ -34,21 +22,7 @@ final class CronTests: CLITestCase {
 
     // MARK: Helpers
 
-    func records(_ out: String) throws -> [Record] {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try string(bytes(of: URL(fileURLWithPath: out + "/manifest.jsonl"))).split(separator: "\n").map {
-            try decoder.decode(Record.self, from: Data($0.utf8))
-        }
-    }
-
-    /// Every file under the outcome maildirs (new/ and tmp/), relative to `out`.
-    func delivered(_ out: String) throws -> Set<String> {
-        Set(
-            try FileManager.default.subpathsOfDirectory(atPath: out).filter {
-                $0.contains("/new/") || $0.contains("/tmp/")
-            })
-    }
+    func records(_ out: String) throws -> [ManifestEntry] { try manifestEntries(out) }
 
     /// A maildir spool of `count` messages from alice, each about 4 KB.
     @discardableResult

@@ -5,26 +5,7 @@ import XCTest
 /// DESIGN.md: a run killed at any point and rerun with --resume ends with the
 /// same outputs and manifest as an uninterrupted run — no loss, no duplicates.
 final class ResumeTests: CLITestCase {
-    struct Entry: Decodable, Hashable {
-        struct File: Decodable, Hashable {
-            let file: String
-            let recipients: [String]
-        }
-        let input: String
-        let offset: Int?
-        let outcome: String
-        let outputs: [File]
-    }
-
-    func entries(_ out: String) throws -> [Entry] {
-        try string(bytes(of: URL(fileURLWithPath: out + "/manifest.jsonl"))).split(separator: "\n").map {
-            try JSONDecoder().decode(Entry.self, from: Data($0.utf8))
-        }
-    }
-
-    func delivered(_ out: String) throws -> Set<String> {
-        Set(try FileManager.default.subpathsOfDirectory(atPath: out).filter { $0.contains("/new/") || $0.contains("/tmp/") })
-    }
+    func entries(_ out: String) throws -> [ManifestEntry] { try manifestEntries(out) }
 
     func corpus() throws -> [String] {
         let inbox = path("in")
@@ -38,7 +19,9 @@ final class ResumeTests: CLITestCase {
                 "From: alice@example.com\nTo: \(to)\nSubject: \(i)\nMessage-ID: <\(i)@example.com>\n\n"
                 + String(repeating: "line \(i)\n", count: 40)
             try write(text, to: URL(fileURLWithPath: inbox + "/new/\(i)"))
-            mbox += "From alice@example.com Sun Nov 29 10:00:00 2026\n" + text.replacingOccurrences(of: "<\(i)@", with: "<m\(i)@") + "\n"
+            mbox +=
+                "From alice@example.com Sun Nov 29 10:00:00 2026\n"
+                + text.replacingOccurrences(of: "<\(i)@", with: "<m\(i)@") + "\n"
         }
         mbox += "From junk Sun Nov 29 10:00:00 2026\nnot a header line\n\n"  // one failure in the middle of nowhere
         return [inbox, try save(mbox, "box.mbox")]
@@ -57,7 +40,9 @@ final class ResumeTests: CLITestCase {
     }
 
     func testKilledRunsResumeToTheSameResult() throws {
-        try smimegate(["profile", "create", "default", "--mode", "sign-encrypt", "--cert", "alice", "--missing-key", "split"]).expect(0)
+        try smimegate([
+            "profile", "create", "default", "--mode", "sign-encrypt", "--cert", "alice", "--missing-key", "split",
+        ]).expect(0)
         let inputs = try corpus()
         let reference = path("reference")
         try smimegate(["process", "outgoing"] + inputs + ["--out", reference, "--workers", "2"]).expect(1)  // one junk message fails
@@ -78,7 +63,8 @@ final class ResumeTests: CLITestCase {
             process.waitUntilExit()
             let done = try entries(out)
             XCTAssertEqual(
-                Set(done.map { "\($0.input)@\($0.offset ?? -1)" }).count, done.count, "no input recorded twice after a kill at \(delay) s")
+                Set(done.map { "\($0.input)@\($0.offset ?? -1)" }).count, done.count,
+                "no input recorded twice after a kill at \(delay) s")
         }
         XCTAssertGreaterThan(interrupted, 0, "at least one run was killed mid-way")
         // The last run exits 1 only if the junk message was left for it; either way it is not a usage error.
