@@ -29,14 +29,16 @@ let package = Package(
         .target(name: "CMS", dependencies: ["COpenSSL"]),
         .target(name: "PKI", dependencies: ["CMS", "COpenSSL"]),
         .target(name: "SMIME", dependencies: ["MIME", "CMS", "PKI"]),
-        .target(name: "Keystore", dependencies: ["CSQLite", "CArchive", "CMS", "PKI"]),
-        .target(name: "Mailstore", dependencies: ["CSystem"]),
+        .target(name: "Keystore", dependencies: ["CSQLite", "CArchive", "CMS", "PKI", "FileIO"]),
+        // Writing files safely: whole writes, fsync, 0700 directories, atomic replacement of -o files.
+        .target(name: "FileIO", dependencies: ["CSystem"]),
+        .target(name: "Mailstore", dependencies: ["FileIO"]),
         .target(name: "Policy"),
-        .target(name: "Pipeline", dependencies: ["MIME", "CMS", "PKI", "SMIME", "Policy", "Mailstore"]),
+        .target(name: "Pipeline", dependencies: ["MIME", "CMS", "PKI", "SMIME", "Policy", "Mailstore", "FileIO"]),
         .executableTarget(
             name: "smimegate",
             dependencies: [
-                "MIME", "CMS", "PKI", "SMIME", "Keystore", "Policy", "Mailstore", "Pipeline", "CSystem",
+                "MIME", "CMS", "PKI", "SMIME", "Keystore", "Policy", "Mailstore", "Pipeline", "CSystem", "FileIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // bench/micro: in-process timings that split a signature's cost (bench/README.md).
@@ -44,6 +46,7 @@ let package = Package(
         // Paths to fixtures, vectors and peers (openssl, python3) shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "MIMETests", dependencies: ["MIME", "TestSupport"]),
+        .testTarget(name: "FileIOTests", dependencies: ["FileIO", "TestSupport"]),
         .testTarget(name: "CMSTests", dependencies: ["CMS", "PKI", "TestSupport"]),
         .testTarget(name: "SMIMETests", dependencies: ["SMIME", "MIME", "CMS", "PKI", "TestSupport"]),
         .testTarget(name: "KeystoreTests", dependencies: ["Keystore", "CMS", "PKI", "TestSupport"]),

@@ -1,4 +1,5 @@
 import CArchive
+import FileIO
 import Foundation
 
 /// A file inside a bundle: a relative path and its bytes.

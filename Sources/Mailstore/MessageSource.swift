@@ -1,3 +1,4 @@
+import FileIO
 /// One message read from an input, with where it came from (for the manifest
 /// and resume): a maildir file, an mbox file and the byte offset of its From_
 /// line, or standard input.

@@ -1,4 +1,5 @@
 import CMS
+import FileIO
 import Foundation
 import Mailstore
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CMS
+import FileIO
 import Foundation
 import Keystore
 import MIME
@@ -144,7 +145,7 @@ func writeOutput(_ bytes: [UInt8], to path: String?, content: OutputFile.Content
     }
     do {
         try OutputFile.write(bytes, to: path, content: content)
-    } catch let error as OutputFile.WriteError {
+    } catch let error as WriteError {
         throw Failure.usage(error.description)
     }
 }
@@ -160,7 +161,7 @@ func configuring<T>(_ context: String? = nil, _ body: () throws -> T) throws -> 
         throw Failure.usage(prefix + error.reason)
     } catch let error as OpenSSLError {
         throw Failure.usage(prefix + error.description)
-    } catch let error as OutputFile.WriteError {
+    } catch let error as WriteError {
         throw Failure.usage(error.description)
     }
 }

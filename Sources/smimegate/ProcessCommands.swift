@@ -1,5 +1,6 @@
 import ArgumentParser
 import CMS
+import FileIO
 import Foundation
 import Keystore
 import Mailstore

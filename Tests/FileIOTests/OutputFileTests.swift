@@ -1,5 +1,5 @@
+import FileIO
 import Foundation
-import Keystore
 import TestSupport
 import XCTest
 
@@ -87,12 +87,12 @@ final class OutputFileTests: XCTestCase {
 
     func testDirectoryAndMissingDirectoryAreErrorsThatNameThePath() throws {
         XCTAssertThrowsError(try OutputFile.write([1], to: dir.path, content: .secret)) {
-            let error = $0 as? OutputFile.WriteError
+            let error = $0 as? WriteError
             XCTAssertEqual(error?.path, dir.path)
             XCTAssertEqual(error?.code, EISDIR)
         }
         XCTAssertThrowsError(try OutputFile.write([1], to: path("no/such/dir/out.eml"), content: .secret)) {
-            XCTAssertEqual(($0 as? OutputFile.WriteError)?.code, ENOENT)
+            XCTAssertEqual(($0 as? WriteError)?.code, ENOENT)
         }
     }
 }

@@ -8,9 +8,10 @@ import Foundation
 /// The one-line text of an errno value ("No space left on device").
 public func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
-/// A write to the output side that failed (ENOSPC, EDQUOT, EIO, EROFS, ...):
-/// the run cannot go on without losing mail, so it stops and says to try again.
-public struct WriteError: Error, CustomStringConvertible, Sendable {
+/// A write that failed (ENOSPC, EDQUOT, EIO, EROFS, ...): the path, what was
+/// attempted ("write", "rename", ...), and the system's reason. In a run the
+/// output side cannot go on without losing mail, so the run stops and says to try again.
+public struct WriteError: Error, CustomStringConvertible, Sendable, Equatable {
     public let path: String
     public let operation: String
     public let code: Int32
@@ -21,7 +22,7 @@ public struct WriteError: Error, CustomStringConvertible, Sendable {
         self.code = code
     }
 
-    public var description: String { "\(path): \(operation) failed (\(errorText(code)))" }
+    public var description: String { "\(path): cannot \(operation) (\(errorText(code)))" }
 }
 
 public enum FileSystem {
@@ -35,16 +36,16 @@ public enum FileSystem {
             current = (current as NSString).deletingLastPathComponent
         }
         for directory in missing.reversed() {
-            if mkdir(directory, mode) != 0 && errno != EEXIST { throw WriteError(directory, "mkdir") }
-            if chmod(directory, mode) != 0 { throw WriteError(directory, "chmod") }
+            if mkdir(directory, mode) != 0 && errno != EEXIST { throw WriteError(directory, "create the directory") }
+            if chmod(directory, mode) != 0 { throw WriteError(directory, "set the mode") }
         }
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
-            throw MailstoreError("\(path): not a directory")
+            throw WriteError(path, "use it as a directory", ENOTDIR)
         }
     }
 
-    static func exists(_ path: String) -> Bool {
+    public static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
     }
@@ -64,12 +65,13 @@ public enum FileSystem {
 
     /// fsync(2) of a file descriptor; a failure is a write failure.
     public static func sync(_ fd: Int32, path: String) throws {
-        if fsync(fd) != 0 && errno != EINVAL { throw WriteError(path, "fsync") }
+        if fsync(fd) != 0 && errno != EINVAL { throw WriteError(path, "sync") }
     }
 
     /// Makes a directory's entries (a rename, a new or removed file) durable.
+    /// `path` "" is the current directory.
     public static func syncDirectory(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw WriteError(path, "open") }
         defer { close(fd) }
         try sync(fd, path: path)

@@ -2,10 +2,8 @@ import Foundation
 
 #if canImport(Glibc)
     import Glibc
-    private let systemWrite = Glibc.write
 #elseif canImport(Darwin)
     import Darwin
-    private let systemWrite = Darwin.write
 #endif
 
 /// A file the user names for output (`-o FILE`, `cert export`, `keys export`).
@@ -36,28 +34,19 @@ public enum OutputFile {
         }
     }
 
-    /// A failed write: the path, what was attempted, and the system's reason.
-    public struct WriteError: Error, CustomStringConvertible, Sendable, Equatable {
-        public let path: String
-        public let operation: String
-        public let code: Int32
-
-        public var description: String { "\(path): cannot \(operation): \(String(cString: strerror(code)))" }
-    }
-
     /// Writes `bytes` to `path`: replaces a regular file (or creates it), writes in place to anything else.
     public static func write(_ bytes: [UInt8], to path: String, content: Content) throws {
         let fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC)
         if fd >= 0 {
             var info = stat()
             guard fstat(fd, &info) == 0 else {
-                let error = WriteError(path: path, operation: "inspect the file", code: errno)
+                let error = WriteError(path, "inspect the file", errno)
                 close(fd)
                 throw error
             }
             if info.st_mode & S_IFMT != S_IFREG {
                 defer { close(fd) }
-                try writeAll(bytes, to: fd, path: path)
+                try FileSystem.writeAll(fd, bytes, path: path)
                 return
             }
             close(fd)
@@ -67,10 +56,10 @@ public enum OutputFile {
             if stat(path, &info) == 0 {
                 // Not writable as it is (e.g. a read-only regular file): only a regular file is replaced.
                 guard info.st_mode & S_IFMT == S_IFREG else {
-                    throw WriteError(path: path, operation: "open the file for writing", code: openError)
+                    throw WriteError(path, "open the file for writing", openError)
                 }
             } else if errno != ENOENT {
-                throw WriteError(path: path, operation: "open the file for writing", code: openError)
+                throw WriteError(path, "open the file for writing", openError)
             }
         }
         try replace(resolvingLinks(path), with: bytes, mode: content.mode, reportedAs: path)
@@ -92,7 +81,7 @@ public enum OutputFile {
         let prefix = directory.isEmpty ? "" : directory + "/"
         var template = Array("\(prefix).\(base).smimegate-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
-        guard fd >= 0 else { throw WriteError(path: path, operation: "create a temporary file beside it", code: errno) }
+        guard fd >= 0 else { throw WriteError(path, "create a temporary file beside it", errno) }
         let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var renamed = false
         defer {
@@ -102,34 +91,16 @@ public enum OutputFile {
             defer { close(fd) }
             // mkstemp makes 0600; fchmod sets the mode exactly, whatever the umask.
             guard fchmod(fd, mode) == 0 else {
-                throw WriteError(path: path, operation: "set the file mode", code: errno)
+                throw WriteError(path, "set the file mode", errno)
             }
-            try writeAll(bytes, to: fd, path: path)
-            guard fsync(fd) == 0 else { throw WriteError(path: path, operation: "sync the file", code: errno) }
+            try FileSystem.writeAll(fd, bytes, path: path)
+            try FileSystem.sync(fd, path: path)
         }
         guard rename(temporary, target) == 0 else {
-            throw WriteError(path: path, operation: "replace the file", code: errno)
+            throw WriteError(path, "replace the file", errno)
         }
         renamed = true
         // The rename is durable once the directory is synced; a failure to sync it loses nothing written.
-        let directoryFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = fsync(directoryFD)
-            close(directoryFD)
-        }
-    }
-
-    private static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws {
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = systemWrite(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw WriteError(path: path, operation: "write", code: errno)
-                }
-                offset += written
-            }
-        }
+        try? FileSystem.syncDirectory(directory)
     }
 }
