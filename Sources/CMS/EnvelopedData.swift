@@ -1,4 +1,5 @@
 import COpenSSL
+import Foundation
 
 extension CMS {
     /// RFC 5652 §6 EnvelopedData (CBC ciphers) or RFC 5083 AuthEnvelopedData (GCM):
@@ -30,7 +31,9 @@ extension CMS {
                 else { throw OpenSSLError.drain("encrypt (RSA-OAEP)") }
             }
         }
-        guard try MemoryBIO.reading(content, { CMS_final(cms.cms, $0.bio, nil, flags) }) == 1 else { throw OpenSSLError.drain("encrypt") }
+        guard try MemoryBIO.reading(content, { CMS_final(cms.cms, $0.bio, nil, flags) }) == 1 else {
+            throw OpenSSLError.drain("encrypt")
+        }
         return try cms.der
     }
 
@@ -52,7 +55,9 @@ extension CMS {
         case let other: throw OpenSSLError(operation: "decrypt", reasons: ["not an enveloped message (\(other))"])
         }
         guard let index = candidates.firstIndex(where: { addressedTo(cms, $0.certificate) }) else {
-            let whom = candidates.count == 1 ? candidates[0].certificate.subject : "any of \(candidates.count) organisation certificates"
+            let whom =
+                candidates.count == 1
+                ? candidates[0].certificate.subject : "any of \(candidates.count) organisation certificates"
             throw OpenSSLError(operation: "decrypt", reasons: ["the message is not encrypted to \(whom)"])
         }
         let (certificate, key) = candidates[index]
@@ -61,10 +66,12 @@ extension CMS {
         guard CMS_decrypt(cms.cms, key.pkey, certificate.x509, nil, out.bio, UInt32(CMS_BINARY)) == 1 else {
             let error = OpenSSLError.drain("decrypt")
             if error.reasons.contains(where: { $0.contains("no matching recipient") }) {
-                throw OpenSSLError(operation: "decrypt", reasons: ["the message is not encrypted to \(certificate.subject)"])
+                throw OpenSSLError(
+                    operation: "decrypt", reasons: ["the message is not encrypted to \(certificate.subject)"])
             }
             if error.reasons.isEmpty {
-                throw OpenSSLError(operation: "decrypt", reasons: ["the private key does not decrypt the content-encryption key"])
+                throw OpenSSLError(
+                    operation: "decrypt", reasons: ["the private key does not decrypt the content-encryption key"])
             }
             throw error
         }
@@ -84,7 +91,9 @@ extension CMS {
             case CMS_RECIPINFO_AGREE:
                 guard let keys = CMS_RecipientInfo_kari_get0_reks(ri) else { continue }
                 for j in 0..<OPENSSL_sk_num(keys) {
-                    if let rek = OPENSSL_sk_value(keys, j), CMS_RecipientEncryptedKey_cert_cmp(OpaquePointer(rek), certificate.x509) == 0 {
+                    if let rek = OPENSSL_sk_value(keys, j),
+                        CMS_RecipientEncryptedKey_cert_cmp(OpaquePointer(rek), certificate.x509) == 0
+                    {
                         return true
                     }
                 }
@@ -97,7 +106,10 @@ extension CMS {
 
 extension CMS {
     /// SHA-256 of the concatenation of `parts` (for content-derived file names), without concatenating them.
-    public static func sha256(_ parts: [UInt8]...) -> [UInt8] {
+    public static func sha256(_ parts: [UInt8]...) -> [UInt8] { sha256(parts: parts) }
+
+    /// SHA-256 of the concatenation of `parts`, any contiguous bytes (an array of hashes, say) without a copy.
+    public static func sha256(parts: [some ContiguousBytes]) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         guard let ctx = EVP_MD_CTX_new() else { return digest }
         defer { EVP_MD_CTX_free(ctx) }

@@ -18,9 +18,22 @@ public struct MaildirFile: Sendable, Equatable {
         self.name = name
     }
 
-    /// The path for messages: a name that is not UTF-8 shows its high bytes as `\xNN`.
-    public var displayPath: String {
-        root + "/" + folder + "/" + (String(validating: name, as: UTF8.self) ?? MaildirReader.escaped(name))
+    /// The path for messages and the manifest, with the name spelled by `spelling(of:)`.
+    public var displayPath: String { root + "/" + folder + "/" + MaildirFile.spelling(of: name).text }
+
+    /// A file name as text: as it is when it is UTF-8 without control characters or
+    /// backslashes; otherwise every such byte, every backslash and every byte above
+    /// 0x7F written as `\xNN`. Two names never share a spelling (a plain one has no
+    /// backslash, an escaped one always does), and none breaks an error line in two
+    /// or sends escape sequences to a terminal.
+    public static func spelling(of name: [UInt8]) -> (text: String, escaped: Bool) {
+        let plain = name.allSatisfy { $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\\") }
+        if plain, let text = String(validating: name, as: UTF8.self) { return (text, false) }
+        let text = name.map { byte in
+            byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\\")
+                ? String(UnicodeScalar(byte)) : String(format: "\\x%02X", byte)
+        }.joined()
+        return (text, true)
     }
 
     /// The NUL-terminated path of this file under `root` (another maildir, for a move).
@@ -42,9 +55,13 @@ public struct MaildirReader: MessageSource {
     private var current = ""
     private var held: InputMessage? = nil
 
+    /// The root as given; messages are named under its canonical path (`InputKey`).
+    public let givenRoot: String
+
     public init(_ root: String) throws {
         guard MaildirReader.isMaildir(root) else { throw MailstoreError("\(root): not a maildir (no cur/ or new/)") }
-        self.root = root
+        self.givenRoot = root
+        self.root = InputKey.canonical(root)
     }
 
     public static func isMaildir(_ path: String) -> Bool {
@@ -84,8 +101,8 @@ public struct MaildirReader: MessageSource {
 
     /// One directory entry: a message, a problem, or nil when it vanished meanwhile.
     private mutating func read(_ name: [UInt8], in directory: Int32) -> SourceItem? {
-        let utf8 = String(validating: name, as: UTF8.self)
-        let path = root + "/" + current + "/" + (utf8 ?? MaildirReader.escaped(name))
+        let (spelled, escaped) = MaildirFile.spelling(of: name)
+        let path = root + "/" + current + "/" + spelled
         let cName = name.map { CChar(bitPattern: $0) } + [0]
         func problem(_ kind: InputProblem.Kind) -> SourceItem { .problem(InputProblem(path: path, kind: kind)) }
 
@@ -116,10 +133,11 @@ public struct MaildirReader: MessageSource {
         }
         if offset < bytes.count { bytes.removeSubrange(offset...) }  // the file shrank while we read
         let message = InputMessage(
-            source: path, offset: nil, bytes: bytes, file: MaildirFile(root: root, folder: current, name: name))
-        guard utf8 != nil else {
+            source: path, offset: nil, bytes: bytes, file: MaildirFile(root: root, folder: current, name: name),
+            givenAs: givenRoot + "/" + current + "/" + spelled)
+        guard !escaped else {
             held = message  // reported first, then processed under its escaped name
-            return problem(.nonUTF8Name)
+            return problem(.escapedName)
         }
         return .message(message)
     }
@@ -136,11 +154,6 @@ public struct MaildirReader: MessageSource {
         default: return .otherType
         }
     }
-
-    /// A name that is not UTF-8, with every byte above 0x7F written as `\xNN`.
-    static func escaped(_ name: [UInt8]) -> String {
-        name.map { $0 < 0x80 ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
-    }
 }
 
 /// Delivers into a maildir (new/, via tmp/ and an atomic rename). Names are
@@ -152,10 +165,18 @@ public struct MaildirWriter: Sendable {
     /// fsync the file before the rename and new/ after it.
     public let durable: Bool
 
-    /// Creates the maildir (0700, whatever the umask) when missing.
+    /// Creates the maildir (0700, whatever the umask) when missing. Its folders must be
+    /// directories, not symbolic links: a link planted there would send mail elsewhere.
     public init(_ root: String, durable: Bool = false) throws {
         self.root = root
         self.durable = durable
+        for path in [root, root + "/tmp", root + "/new", root + "/cur"] {  // checked before anything is made in them
+            var info = stat()
+            if lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
+                throw MailstoreError(
+                    "\(path): not a directory (a symbolic link?); outputs are not written through links")
+            }
+        }
         for sub in ["tmp", "new", "cur"] { try FileSystem.makeDirectories(root + "/" + sub) }
     }
 
@@ -215,10 +236,23 @@ public struct MaildirConsumer: Sendable {
     public func consume(_ file: MaildirFile) throws {
         let source = file.path(under: file.root)
         if let destination {
+            // link, then unlink: unlike rename, link never replaces a file already there.
             let target = file.path(under: destination)
-            guard rename(source, target) == 0 else {
-                throw WriteError(file.displayPath, "move into \(destination)")
+            if link(source, target) != 0 {
+                let code = errno
+                var (a, b) = (stat(), stat())
+                let sameFile =
+                    code == EEXIST && stat(source, &a) == 0 && stat(target, &b) == 0 && a.st_ino == b.st_ino
+                    && a.st_dev == b.st_dev  // linked by a run killed before its unlink
+                guard sameFile else {
+                    throw WriteError(
+                        file.displayPath,
+                        code == EEXIST
+                            ? "move into \(destination) (a different file of that name is there; left in the spool)"
+                            : "move into \(destination)", code)
+                }
             }
+            if unlink(source) != 0 && errno != ENOENT { throw WriteError(file.displayPath, "remove") }
         } else if unlink(source) != 0 && errno != ENOENT {
             throw WriteError(file.displayPath, "remove")
         }

@@ -13,7 +13,9 @@ public enum MboxFormat: String, CaseIterable, Sendable {
 
 /// Reads an mbox file one message at a time through a fixed-size buffer.
 public struct MboxReader: MessageSource {
+    /// The canonical path (`InputKey`), and the path as given.
     public let path: String
+    public let givenPath: String
     public let format: MboxFormat
     private var reader: LineReader
     private var pendingFromLine: (offset: Int, line: [UInt8])? = nil
@@ -21,7 +23,8 @@ public struct MboxReader: MessageSource {
 
     public init(_ path: String, format: MboxFormat = .mboxrd) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw MailstoreError("\(path): cannot open") }
-        self.path = path
+        self.givenPath = path
+        self.path = InputKey.canonical(path)
         self.format = format
         self.reader = LineReader(handle)
     }
@@ -58,7 +61,7 @@ public struct MboxReader: MessageSource {
             // The blank line before the next From_ (or at the end) belongs to the mbox, not the message.
             if previousBlank { dropLastLine(&message) }
         }
-        return .message(InputMessage(source: path, offset: from.offset, bytes: message))
+        return .message(InputMessage(source: path, offset: from.offset, bytes: message, givenAs: givenPath))
     }
 
     private mutating func readContentLengthMessage(into message: inout [UInt8]) throws {

@@ -1,4 +1,6 @@
 import FileIO
+import Foundation
+
 /// One message read from an input, with where it came from (for the manifest
 /// and resume): a maildir file, an mbox file and the byte offset of its From_
 /// line, or standard input.
@@ -12,16 +14,46 @@ public struct InputMessage: Sendable {
     /// A maildir file's path as the file system spells it (bytes, not always
     /// UTF-8): what `--consume` removes or moves. Nil for mbox messages and stdin.
     public let file: MaildirFile?
+    /// The key this input had under the path as the user gave it, when that differs
+    /// (records written before paths were made canonical are found by it).
+    public let alias: String?
 
-    public init(source: String, offset: Int?, bytes: [UInt8], file: MaildirFile? = nil) {
+    public init(source: String, offset: Int?, bytes: [UInt8], file: MaildirFile? = nil, givenAs given: String? = nil) {
         self.source = source
         self.offset = offset
         self.bytes = bytes
         self.file = file
+        let alias = given.map { path in offset.map { "\(path)@\($0)" } ?? path }
+        self.alias = alias == InputKey.of(source: source, offset: offset) ? nil : alias
     }
 
-    /// A key unique among a run's inputs: the path, or "path@offset" for mbox messages.
-    public var key: String { offset.map { "\(source)@\($0)" } ?? source }
+    /// The input's identity for resume and for output names (`InputKey`).
+    public var key: String { InputKey.of(source: source, offset: offset) }
+}
+
+/// Which input a message is, across runs: the resume key and the seed of output names.
+/// Sources are canonical paths (symbolic links and `.`/`..` resolved), so a cron job
+/// whose working directory or spelling of the path changes finds its earlier records.
+public enum InputKey {
+    /// An mbox message: "path@offset" (the offset of its From_ line). A maildir file: its
+    /// maildir and its unique name — the name up to the ":" that starts its flags — so a
+    /// message that a mail client moves from new/ to cur/ (adding ":2,S") is the same
+    /// input. Standard input: "-".
+    public static func of(source: String, offset: Int?) -> String {
+        if let offset { return "\(source)@\(offset)" }
+        let parts = source.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts[parts.count - 2] == "new" || parts[parts.count - 2] == "cur" else {
+            return source
+        }
+        return parts.dropLast(2).joined(separator: "/") + "/" + parts[parts.count - 1].prefix { $0 != ":" }
+    }
+
+    /// The canonical path of an existing file or directory (the path itself if it cannot be resolved).
+    public static func canonical(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
 }
 
 /// What a source yields: a message, or an entry that is not one and is reported.
@@ -36,8 +68,9 @@ public struct InputProblem: Error, CustomStringConvertible, Sendable, Hashable {
         case symbolicLink, fifo, socket, device, directory, otherType
         /// open(2) or read(2) failed with this errno.
         case unreadable(Int32)
-        /// The name is not UTF-8: the file is processed, the manifest spells the name with `\xNN`.
-        case nonUTF8Name
+        /// The name is not UTF-8, or has control characters or backslashes: the file is
+        /// processed, and the manifest spells the name with `\xNN` (`MaildirFile.spelling(of:)`).
+        case escapedName
     }
 
     public let path: String
@@ -57,7 +90,8 @@ public struct InputProblem: Error, CustomStringConvertible, Sendable, Hashable {
         case .directory: return "\(path): a directory inside a maildir folder; not read"
         case .otherType: return "\(path): not a regular file; not read"
         case .unreadable(let code): return "\(path): cannot read (\(errorText(code)))"
-        case .nonUTF8Name: return "\(path): the file name is not UTF-8; processed, recorded with \\x escapes"
+        case .escapedName:
+            return "\(path): the file name is not plain UTF-8 text; processed, recorded with \\x escapes"
         }
     }
 }

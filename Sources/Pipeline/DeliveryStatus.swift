@@ -20,11 +20,13 @@ public struct DeliveryStatus: Sendable {
     public init(reportingHost: String) { self.reportingHost = reportingHost }
 
     /// A DSN to `sender` about `original`, whose `recipients` were not delivered.
-    public func bounce(original: Entity, sender: String, reason: String, recipients: [Recipient], id: String) -> Entity {
+    public func bounce(original: Entity, sender: String, reason: String, recipients: [Recipient], id: String) -> Entity
+    {
         let boundary = "smimegate-dsn-" + id
         let date = DeliveryStatus.rfc5322Date(Date())
         let subject =
-            original.field("Subject").map { "Undelivered Mail Returned to Sender: \($0)" } ?? "Undelivered Mail Returned to Sender"
+            original.field("Subject").map { "Undelivered Mail Returned to Sender: \($0)" }
+            ?? "Undelivered Mail Returned to Sender"
         var text = "This is the smimegate S/MIME gateway at \(reportingHost).\r\n\r\n"
         text += "Your message could not be delivered: \(reason)\r\n\r\n"
         for recipient in recipients { text += "  <\(recipient.address)>: \(recipient.reason)\r\n" }
@@ -51,7 +53,8 @@ public struct DeliveryStatus: Sendable {
             HeaderField(name: "Message-ID", value: "<\(id).dsn@\(reportingHost)>"),
             HeaderField(name: "Auto-Submitted", value: "auto-replied"),
             HeaderField(name: "MIME-Version", value: "1.0"),
-            HeaderField(name: "Content-Type", value: "multipart/report; report-type=delivery-status; boundary=\"\(boundary)\""),
+            HeaderField(
+                name: "Content-Type", value: "multipart/report; report-type=delivery-status; boundary=\"\(boundary)\""),
         ]
         return Entity(fields: fields, body: body, lineEnding: .crlf).converted(to: original.lineEnding)
     }

@@ -99,11 +99,26 @@ public enum Engine {
     }
 
     public static func run(inputs: [String], job: any Job, options: RunOptions) throws -> RunSummary {
+        // Enough slack that the scanner rarely waits (each wait is a wake-up per message),
+        // still a fixed bound: memory stays (queue + workers) × message size.
+        let pool = WorkerPool<InputMessage>(workers: options.workers, capacity: options.workers * 4 + 4)
+        // From the start: a signal during set-up stops the run before its first message.
+        let trap = SignalTrap { pool.cancel(.signal($0)) }
+        defer { trap.release() }
         try validate(inputs: inputs, consume: options.consume)
         let out = options.outDirectory
         try FileSystem.makeDirectories(out)
+        try refuseWorldWritable(out)
         let lock = try RunLock.acquire(directory: out, wait: options.waitLock)
-        defer { withExtendedLifetime(lock) {} }
+        // Two runs consuming one spool would both process and deliver its messages.
+        let spoolLocks =
+            try options.consume
+            ? inputs.map {
+                try RunLock.acquire(
+                    directory: $0, name: RunLock.consumeFileName, wait: options.waitLock,
+                    busy: "is being consumed by another run")
+            } : []
+        defer { withExtendedLifetime((lock, spoolLocks)) {} }
         let (manifest, done) = try ManifestWriter.open(directory: out, resume: options.resume)
         let consumer = try options.consume ? consumer(into: options.consumedInto, inputs: inputs) : nil
         var writers: [String: MaildirWriter] = [:]
@@ -115,11 +130,6 @@ public enum Engine {
         // Before an input recorded by an earlier run is consumed, that run's outputs and records are made durable.
         if consumer != nil { try FileSystem.syncFileSystem(of: out) }
         let router = Router(writers: writers, manifest: manifest, job: job, options: options)
-        // Enough slack that the scanner rarely waits (each wait is a wake-up per message),
-        // still a fixed bound: memory stays (queue + workers) × message size.
-        let pool = WorkerPool<InputMessage>(workers: options.workers, capacity: options.workers * 4 + 4)
-        let trap = SignalTrap { pool.cancel(.signal($0)) }
-        defer { trap.release() }
         let start = ContinuousClock.now
 
         var stop = pool.run(
@@ -131,7 +141,8 @@ public enum Engine {
                             switch item {
                             case .problem(let problem):
                                 router.inputError(problem.description)
-                            case .message(let message) where done.contains(message.key):
+                            case .message(let message)
+                            where done.contains(message.key) || message.alias.map(done.contains) == true:
                                 router.skip()
                                 if let consumer, let file = message.file { router.consume(file, with: consumer) }
                             case .message(let message):
@@ -154,10 +165,22 @@ public enum Engine {
         } catch {
             if stop == nil { stop = .failure("\(error)") }
         }
-        done.write(directory: out, manifest: manifest.path, length: manifest.size, added: router.recordedKeys)
+        manifest.writeIndex(done, adding: router.recordedKeys)
         var summary = router.summary(seconds: (ContinuousClock.now - start).seconds)
         summary.stop = stop
         return summary
+    }
+
+    /// An output directory any user may write to could be filled with links that send
+    /// mail (plaintext, often) elsewhere: refused, unless sticky like /tmp.
+    static func refuseWorldWritable(_ directory: String) throws {
+        var info = stat()
+        guard stat(directory, &info) == 0 else { return }
+        if info.st_mode & S_IWOTH != 0 && info.st_mode & S_ISVTX == 0 {
+            throw PipelineError(
+                "\(directory) is writable by every user (mode \(String(info.st_mode & 0o7777, radix: 8))): "
+                    + "outputs hold mail; make it 0700")
+        }
     }
 
     /// The consumer for `--consume [--consumed-into MAILDIR]`: the target is made

@@ -26,7 +26,9 @@ public struct IncomingJob: Job {
     public let authservID: String
     static let maxLayers = 8
 
-    private var candidates: [(certificate: Certificate, key: PrivateKey)] { identities.map { ($0.certificate, $0.key) } }
+    private var candidates: [(certificate: Certificate, key: PrivateKey)] {
+        identities.map { ($0.certificate, $0.key) }
+    }
 
     public var direction: String { "incoming" }
     public var profileName: String? { nil }
@@ -75,7 +77,8 @@ public struct IncomingJob: Job {
             return JobResult(
                 outcome: "unverified",
                 outputs: [Output(folder: "unverified", bytes: Self.adding(field, to: message), recipients: recipients)],
-                reason: reason, signer: signers.last.map { $0.emailAddresses.first ?? $0.subject }, messageID: message.messageID)
+                reason: reason, signer: signers.last.map { $0.emailAddresses.first ?? $0.subject },
+                messageID: message.messageID)
         }
 
         var done = false
@@ -97,7 +100,9 @@ public struct IncomingJob: Job {
                 do {
                     current = try SMIME.decrypt(current, form: form, candidates: candidates)
                     decrypted = true
-                } catch let error as SMIMEError where error.reason.hasPrefix("cannot decrypt: the message is not encrypted to") {
+                } catch let error as SMIMEError
+                    where error.reason.hasPrefix("cannot decrypt: the message is not encrypted to")
+                {
                     return unverified("permerror", "not encrypted to any organisation certificate")
                 } catch {
                     return unverified("permerror", "decryption failed: \(error)")
@@ -127,10 +132,15 @@ public struct IncomingJob: Job {
         }
         if let signed = innermostSigned, !signers.isEmpty {
             let candidates = [Envelope.author(message), Address.first(message.field("Sender"))].compactMap { $0 }
-            guard let identifier = candidates.first(where: { address in signers.contains { AddressMatch.covers($0, address) } }) else {
+            guard
+                let identifier = candidates.first(where: { address in
+                    signers.contains { AddressMatch.covers($0, address) }
+                })
+            else {
                 let names = Set(signers.flatMap { $0.emailAddresses + $0.dnsNames }).sorted().joined(separator: ", ")
                 return unverified(
-                    "fail", "From address \(candidates.first ?? "(none)") is not covered by any signer certificate (\(names))")
+                    "fail",
+                    "From address \(candidates.first ?? "(none)") is not covered by any signer certificate (\(names))")
             }
             let delivered = keepSignature ? signed : current
             let field = "\(authservID); smime=pass body.smime-identifier=\(identifier)"
@@ -142,7 +152,8 @@ public struct IncomingJob: Job {
         guard decrypted else { return unverified("permerror", "no signature or envelope could be processed") }
         let field = "\(authservID); smime=neutral (encrypted, not signed)"
         return JobResult(
-            outcome: "decrypted", outputs: [Output(folder: "decrypted", bytes: Self.adding(field, to: current), recipients: recipients)],
+            outcome: "decrypted",
+            outputs: [Output(folder: "decrypted", bytes: Self.adding(field, to: current), recipients: recipients)],
             messageID: message.messageID)
     }
 

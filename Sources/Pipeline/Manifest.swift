@@ -46,7 +46,7 @@ public struct ManifestRecord: Codable, Sendable {
     }
 
     /// The resume key: the same as `InputMessage.key`.
-    public var key: String { offset.map { "\(input)@\($0)" } ?? input }
+    public var key: String { InputKey.of(source: input, offset: offset) }
 
     /// One JSON line, keys sorted, absent values left out — what JSONEncoder with
     /// snake-case keys would write, without its per-record reflection cost.
@@ -128,11 +128,19 @@ public final class ManifestWriter: Sendable {
     /// also returns the index of the inputs already done.
     static func open(directory: String, resume: Bool) throws -> (ManifestWriter, ResumeIndex) {
         let path = directory + "/" + fileName
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw WriteError(path, "open") }
+        // O_NOFOLLOW and O_NONBLOCK: a symbolic link or a FIFO planted here is refused, never followed or waited on.
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw PipelineError("\(path): a symbolic link, not a manifest") }
+            throw WriteError(path, "open")
+        }
         var info = stat()
-        guard fchmod(fd, 0o600) == 0, fstat(fd, &info) == 0 else {
-            let failure = WriteError(path, "fchmod")
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw PipelineError("\(path): not a regular file")
+        }
+        guard fchmod(fd, 0o600) == 0 else {
+            let failure = WriteError(path, "set the mode")
             close(fd)
             throw failure
         }
@@ -153,7 +161,7 @@ public final class ManifestWriter: Sendable {
                 size = complete
             }
             do {
-                index = try ResumeIndex.load(directory: directory, manifest: path, length: size)
+                index = try ResumeIndex.load(directory: directory, manifest: fd, path: path, length: size)
             } catch {
                 close(fd)
                 throw error
@@ -202,6 +210,11 @@ public final class ManifestWriter: Sendable {
     }
 
     public func sync() throws { try FileSystem.sync(fd, path: path) }
+
+    /// Rewrites DIR/manifest.index to cover the manifest as it is now: `index` plus `added`.
+    func writeIndex(_ index: ResumeIndex, adding added: [KeyHash]) {
+        length.withLock { length in index.write(directory: directory, manifest: fd, length: length, added: added) }
+    }
 }
 
 /// Why a run cannot go on: a usage or configuration error (exit 2), or a

@@ -33,12 +33,44 @@ struct KeyHash: Hashable, Comparable, Sendable {
 /// costs one read of the index (16 bytes per record) plus the tail, and memory
 /// is the same 16 bytes per record — not the manifest's size.
 ///
-/// The index is a cache: missing, damaged, or not matching the manifest (the
-/// check covers its length and its last 4 KiB), it is rebuilt from the manifest.
+/// The index is a cache, trusted only when it is a regular file whose entries
+/// match their checksum and which was written for this manifest: the same file
+/// (device and inode: an editor's or `sed -i`'s rewrite is another file), at
+/// least `covered` bytes long, with the same last 4 KiB before `covered`.
+/// Anything else — missing, damaged, stale — and it is rebuilt from the manifest.
 final class ResumeIndex: Sendable {
     static let fileName = "manifest.index"
-    static let magic = Array("SMGRIX01".utf8)
-    static let headerSize = 32
+    static let magic = Array("SMGRIX02".utf8)
+
+    /// After the magic, little-endian: covered, count, tail check, entries check, device, inode.
+    struct Header: Equatable {
+        var covered: UInt64
+        var count: UInt64
+        var tailCheck: UInt64
+        var entriesCheck: UInt64
+        var device: UInt64
+        var inode: UInt64
+
+        static let size = 8 + 6 * 8
+
+        var bytes: [UInt8] {
+            ResumeIndex.magic
+                + [covered, count, tailCheck, entriesCheck, device, inode].flatMap { $0.littleEndianBytes }
+        }
+
+        init(covered: UInt64, count: UInt64, tailCheck: UInt64, entriesCheck: UInt64, device: UInt64, inode: UInt64) {
+            (self.covered, self.count, self.tailCheck) = (covered, count, tailCheck)
+            (self.entriesCheck, self.device, self.inode) = (entriesCheck, device, inode)
+        }
+
+        init?(_ bytes: [UInt8]) {
+            guard bytes.count == Header.size, Array(bytes[0..<8]) == ResumeIndex.magic else { return nil }
+            let field = { (i: Int) in UInt64(littleEndianBytes: bytes[(8 + 8 * i)..<(16 + 8 * i)]) }
+            self.init(
+                covered: field(0), count: field(1), tailCheck: field(2), entriesCheck: field(3), device: field(4),
+                inode: field(5))
+        }
+    }
 
     private let sorted: [KeyHash]
     private let tail: Set<KeyHash>
@@ -64,24 +96,23 @@ final class ResumeIndex: Sendable {
         return low < sorted.count && sorted[low] == hash
     }
 
-    /// The index for `manifest` (its complete length is `length`), from DIR/manifest.index
-    /// when that matches, else rebuilt by reading every record.
-    static func load(directory: String, manifest: String, length: Int) throws -> ResumeIndex {
-        let fd = open(manifest, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return .empty }
-        defer { close(fd) }
+    /// The index for the manifest open as `manifest` (named `path`, whole records up to
+    /// `length`), from DIR/manifest.index when that is valid for it, else rebuilt.
+    static func load(directory: String, manifest: Int32, path: String, length: Int) throws -> ResumeIndex {
         var sorted: [KeyHash] = []
         var covered = 0
-        if let (hashes, indexCovered) = readIndex(directory + "/" + fileName),
-            indexCovered <= length, try tailCheck(fd, covered: indexCovered) == hashes.check
+        if let (header, values) = readIndex(directory + "/" + fileName),
+            let identity = identity(manifest), header.device == identity.device, header.inode == identity.inode,
+            let indexCovered = Int(exactly: header.covered), indexCovered <= length,
+            tailCheck(manifest, covered: indexCovered) == header.tailCheck
         {
-            sorted = hashes.values
+            sorted = values
             covered = indexCovered
         }
         var tail: [KeyHash] = []
-        try ManifestLines.forEach(fd: fd, from: covered, to: length, path: manifest) { line in
+        try ManifestLines.forEach(fd: manifest, from: covered, to: length, path: path) { line in
             guard let key = ManifestLines.key(of: line) else {
-                throw PipelineError("\(manifest): a line is not a manifest record; not resuming")
+                throw PipelineError("\(path): a line is not a manifest record; not resuming")
             }
             tail.append(KeyHash(key))
         }
@@ -93,22 +124,25 @@ final class ResumeIndex: Sendable {
     /// Writes DIR/manifest.index covering the manifest's first `length` bytes: these
     /// hashes plus `added` (the records of this run). A failure leaves the old index,
     /// which stays correct (the tail is read at the next start).
-    func write(directory: String, manifest: String, length: Int, added: [KeyHash]) {
+    func write(directory: String, manifest: Int32, length: Int, added: [KeyHash]) {
         var merged = ResumeIndex.merge(sorted, (Array(tail) + added).sorted())
-        let fd = open(manifest, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0, let check = try? ResumeIndex.tailCheck(fd, covered: length) else { return }
-        close(fd)
-        var header = ResumeIndex.magic
-        for value in [UInt64(length), UInt64(merged.count), check] { header += value.littleEndianBytes }
+        guard let identity = ResumeIndex.identity(manifest),
+            let check = ResumeIndex.tailCheck(manifest, covered: length)
+        else { return }
         #if _endian(big)
             merged = merged.map { KeyHash(high: $0.high.littleEndian, low: $0.low.littleEndian) }
         #endif
+        let entriesCheck = merged.withUnsafeBytes { ResumeIndex.checksum(CMS.sha256(parts: [$0])) }
+        let header = Header(
+            covered: UInt64(length), count: UInt64(merged.count), tailCheck: check, entriesCheck: entriesCheck,
+            device: identity.device, inode: identity.inode)
         let path = directory + "/" + ResumeIndex.fileName
         let temporary = path + ".tmp"
-        let out = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        unlink(temporary)  // whatever is there (even a FIFO planted to block us) is replaced, never opened
+        let out = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard out >= 0 else { return }
         let written =
-            (try? FileSystem.writeAll(out, header, path: temporary)) != nil
+            (try? FileSystem.writeAll(out, header.bytes, path: temporary)) != nil
             && (try? merged.withUnsafeBytes { try FileSystem.writeAll(out, $0, path: temporary) }) != nil
             && fsync(out) == 0
         close(out)
@@ -134,43 +168,54 @@ final class ResumeIndex: Sendable {
         return out
     }
 
-    private static func readIndex(_ path: String) -> (hashes: (values: [KeyHash], check: UInt64), covered: Int)? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// The header and entries of an index file; nil unless it is a regular file whose
+    /// size matches its count and whose entries match their checksum.
+    private static func readIndex(_ path: String) -> (Header, [KeyHash])? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0, info.st_size >= headerSize else { return nil }
-        var header = [UInt8](repeating: 0, count: headerSize)
-        guard pread(fd, &header, headerSize, 0) == headerSize, Array(header[0..<8]) == magic else { return nil }
-        let covered = Int(UInt64(littleEndianBytes: header[8..<16]))
-        let count = Int(UInt64(littleEndianBytes: header[16..<24]))
-        let check = UInt64(littleEndianBytes: header[24..<32])
-        guard count >= 0, Int(info.st_size) == headerSize + count * 16 else { return nil }
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size >= Header.size else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Header.size)
+        guard pread(fd, &bytes, Header.size, 0) == Header.size, let header = Header(bytes) else { return nil }
+        let entries = UInt64(info.st_size) - UInt64(Header.size)
+        guard entries % 16 == 0, header.count == entries / 16 else { return nil }
         // Read straight into the array (16 bytes per hash, stored little-endian as the
         // hash's two halves): one buffer of the index's size, no second copy.
+        let count = Int(header.count)
         var values = [KeyHash](repeating: KeyHash(high: 0, low: 0), count: count)
         let size = count * 16
         var done = 0
         while done < size {
             let n = values.withUnsafeMutableBytes {
-                pread(fd, $0.baseAddress! + done, size - done, off_t(headerSize + done))
+                pread(fd, $0.baseAddress! + done, size - done, off_t(Header.size + done))
             }
             if n <= 0 { return nil }
             done += n
         }
+        guard values.withUnsafeBytes({ checksum(CMS.sha256(parts: [$0])) }) == header.entriesCheck else { return nil }
         #if _endian(big)
             values = values.map { KeyHash(high: UInt64(littleEndian: $0.high), low: UInt64(littleEndian: $0.low)) }
         #endif
-        return ((values, check), covered)
+        return (header, values)
     }
 
-    /// The first 8 bytes of SHA-256 over the manifest's covered length and its last 4 KiB before it.
-    private static func tailCheck(_ fd: Int32, covered: Int) throws -> UInt64 {
+    private static func identity(_ fd: Int32) -> (device: UInt64, inode: UInt64)? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
+    }
+
+    /// Over the covered length and the last 4 KiB before it; nil when they cannot be read.
+    private static func tailCheck(_ fd: Int32, covered: Int) -> UInt64? {
         let start = max(0, covered - 4096)
         var bytes = [UInt8](repeating: 0, count: covered - start)
-        if !bytes.isEmpty, pread(fd, &bytes, bytes.count, off_t(start)) != bytes.count { return 0 }
-        return CMS.sha256(Array(String(covered).utf8), bytes)[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+        if !bytes.isEmpty, pread(fd, &bytes, bytes.count, off_t(start)) != bytes.count { return nil }
+        return checksum(CMS.sha256(Array(String(covered).utf8), bytes))
     }
+
+    /// The first 8 bytes of a digest.
+    private static func checksum(_ digest: [UInt8]) -> UInt64 { digest[0..<8].reduce(0) { $0 << 8 | UInt64($1) } }
 }
 
 /// Reading manifest.jsonl line by line, and a record's resume key without a full JSON decode.
@@ -209,14 +254,14 @@ enum ManifestLines {
     /// lines are read directly; anything else goes through JSONDecoder.
     static func key(of line: ArraySlice<UInt8>) -> String? {
         if let input = stringValue(of: "input", in: line) {
-            guard let offset = field("offset", in: line) else { return input }
+            guard let offset = field("offset", in: line) else { return InputKey.of(source: input, offset: nil) }
             var number = 0
             var index = offset
             while index < line.endIndex, let digit = line[index].decimalDigit {
                 number = number * 10 + digit
                 index += 1
             }
-            return index == offset ? nil : "\(input)@\(number)"
+            return index == offset ? nil : InputKey.of(source: input, offset: number)
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase

@@ -8,19 +8,35 @@ import Mailstore
 
 /// One run per output directory: an exclusive `flock` on DIR/.lock, held for the
 /// run and released by the kernel when the process ends, however it ends. The
-/// file holds the holder's PID, for the message a second run prints.
+/// file holds the holder's PID, for the message a second run prints. A spool
+/// that a run consumes is locked the same way (SPOOL/.smimegate-consume.lock),
+/// so two runs never both process and deliver one input.
 public final class RunLock: Sendable {
     public static let fileName = ".lock"
+    public static let consumeFileName = ".smimegate-consume.lock"
     private let fd: Int32
 
     private init(fd: Int32) { self.fd = fd }
 
     /// Takes the lock, waiting up to `wait` seconds for another run to finish;
-    /// throws a `.tryAgain` error naming the holder when it cannot.
-    public static func acquire(directory: String, wait: Double = 0) throws -> RunLock {
-        let path = directory + "/" + fileName
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw WriteError(path, "open") }
+    /// throws a `.tryAgain` error naming the holder when it cannot. The lock file
+    /// must be a regular file: a symbolic link planted there is not followed.
+    public static func acquire(
+        directory: String, name: String = fileName, wait: Double = 0, busy: String = "is in use by another run"
+    ) throws -> RunLock {
+        let path = directory + "/" + name
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            if [ELOOP, EISDIR, EACCES, EPERM].contains(errno) {
+                throw PipelineError("\(path): cannot be used as a lock file (\(errorText(errno)))")
+            }
+            throw WriteError(path, "open")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw PipelineError("\(path): not a regular file; cannot be used as a lock file")
+        }
         let deadline = ContinuousClock.now + .milliseconds(Int(max(0, wait) * 1000))
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
@@ -30,7 +46,7 @@ public final class RunLock: Sendable {
                 close(fd)
                 if code != EWOULDBLOCK { throw WriteError(path, "flock", code) }
                 throw PipelineError(
-                    "\(directory) is in use by another run\(holder.map { " (PID \($0))" } ?? ""); try again later"
+                    "\(directory) \(busy)\(holder.map { " (PID \($0))" } ?? ""); try again later"
                         + (wait > 0 ? "" : ", or wait for it with --wait-lock SECONDS"),
                     kind: .tryAgain)
             }

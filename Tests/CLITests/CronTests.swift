@@ -162,7 +162,7 @@ final class CronTests: CLITestCase {
         XCTAssertTrue(run.stderr.contains("a-fifo: a FIFO"), run.stderr)
         XCTAssertTrue(run.stderr.contains("a-link: a symbolic link, not followed"), run.stderr)
         XCTAssertTrue(run.stderr.contains("a-directory: a directory"), run.stderr)
-        XCTAssertTrue(run.stderr.contains("caf\\xE9: the file name is not UTF-8"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("caf\\xE9: the file name is not plain UTF-8 text"), run.stderr)
         let summary = try JSONSerialization.jsonObject(with: Data(run.stdout)) as? [String: Any]
         XCTAssertEqual((summary?["input_errors"] as? [String])?.count, 4)
         let got = try records(path("out2"))
@@ -318,5 +318,103 @@ final class CronTests: CLITestCase {
         XCTAssertEqual(try mode(out + "/manifest.jsonl"), 0o600)
         let file = try FileManager.default.contentsOfDirectory(atPath: out + "/signed/new")[0]
         XCTAssertEqual(try mode(out + "/signed/new/" + file), 0o600)
+    }
+
+    // MARK: Found by attacking the above
+
+    /// A literal backslash name and a non-UTF-8 name must not share a spelling (nor a resume
+    /// key): each is processed and recorded once, and --consume deletes neither unprocessed.
+    func testOddFileNamesNeverCollideAndNeverBreakAnErrorLine() throws {
+        let inbox = try spool("in", count: 0)
+        let text = "From: alice@example.com\nTo: bob@partner.example\n\nodd\n"
+        try write(text, to: URL(fileURLWithPath: inbox + "/new/x\\xFFy"))
+        let raw = Array((inbox + "/new/x").utf8) + [0xFF] + Array("y".utf8)
+        XCTAssertTrue(FileManager.default.createFile(atPath: String(decoding: raw, as: UTF8.self), contents: nil))
+        let fd = open(raw.map { CChar(bitPattern: $0) } + [0], O_WRONLY | O_CREAT, 0o600)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        _ = Array(text.utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        try FileManager.default.removeItem(atPath: String(decoding: raw, as: UTF8.self))  // the U+FFFD twin
+        XCTAssertEqual(mkfifo(inbox + "/new/fi\nfo\u{1B}[2J", 0o600), 0)
+        let out = path("out")
+        let run = try smimegate(["process", "outgoing", inbox, "--out", out, "--consume"]).expect(1)
+        let lines = run.stderr.split(separator: "\n")
+        XCTAssertTrue(
+            lines.contains { $0.hasSuffix("new/fi\\x0Afo\\x1B[2J: a FIFO, not a message file; not read") }, run.stderr)
+        XCTAssertFalse(run.stderr.contains("\u{1B}"), "no raw escape sequence reaches the terminal")
+        let inputs = try records(out).map { ($0.input as NSString).lastPathComponent }
+        XCTAssertEqual(Set(inputs), ["x\\x5CxFFy", "x\\xFFy"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: inbox + "/new"), ["fi\nfo\u{1B}[2J"])
+    }
+
+    func testConsumedIntoNeverReplacesAFileAlreadyThere() throws {
+        let inbox = try spool("spool", count: 2)
+        let archive = path("archive")
+        for sub in ["new", "cur", "tmp"] {
+            try FileManager.default.createDirectory(atPath: archive + "/" + sub, withIntermediateDirectories: true)
+        }
+        let name = try FileManager.default.contentsOfDirectory(atPath: inbox + "/new").sorted()[0]
+        try write("archived earlier\n", to: URL(fileURLWithPath: archive + "/new/" + name))
+        let run = try smimegate([
+            "process", "outgoing", inbox, "--out", path("out"), "--consume", "--consumed-into", archive,
+        ])
+        run.expect(1)
+        XCTAssertTrue(run.stderr.contains("a different file of that name is there; left in the spool"), run.stderr)
+        XCTAssertEqual(string(read("archive/new/" + name)), "archived earlier\n")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: inbox + "/new"), [name], "left, not lost")
+    }
+
+    func testLinksPlantedInTheOutputDirectoryAreNotFollowed() throws {
+        let inbox = try spool("in", count: 1)
+        let victim = try save("precious\n", "victim")
+        let out = path("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        XCTAssertEqual(symlink(victim, out + "/.lock"), 0)
+        let run = try smimegate(["process", "outgoing", inbox, "--out", out]).expect(2)
+        XCTAssertTrue(run.stderr.contains(".lock: cannot be used as a lock file"), run.stderr)
+        XCTAssertEqual(string(read("victim")), "precious\n")
+
+        let out2 = path("out2")
+        try FileManager.default.createDirectory(atPath: path("elsewhere"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: out2, withIntermediateDirectories: true)
+        XCTAssertEqual(symlink(path("elsewhere"), out2 + "/signed"), 0)
+        try smimegate(["process", "outgoing", inbox, "--out", out2]).expect(2)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("elsewhere")), [])
+
+        let open = path("open")
+        try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: true)
+        XCTAssertEqual(chmod(open, 0o777), 0)
+        let refused = try smimegate(["process", "outgoing", inbox, "--out", open]).expect(2)
+        XCTAssertTrue(refused.stderr.contains("is writable by every user"), refused.stderr)
+    }
+
+    /// The same spool named three ways, and a message a mail client moved to cur/ with flags:
+    /// one input each, whatever the spelling or the folder.
+    func testAnInputIsTheSameWhateverThePathSpellingOrItsMaildirFlags() throws {
+        let inbox = try spool("in", count: 5)
+        let out = path("out")
+        try smimegate(["process", "outgoing", inbox, "--out", out]).expect(0)
+        let moved = try FileManager.default.contentsOfDirectory(atPath: inbox + "/new").sorted()[0]
+        XCTAssertEqual(rename(inbox + "/new/" + moved, inbox + "/cur/" + moved + ":2,S"), 0)
+        try runProcess(
+            Paths.binary.path, ["--home", home, "process", "outgoing", "./in/", "--out", out, "--resume"],
+            directory: dir
+        ).expect(0)
+        try smimegate(["process", "outgoing", inbox + "//.", "--out", out, "--resume"]).expect(0)
+        XCTAssertEqual(try records(out).count, 5)
+    }
+
+    func testTwoRunsNeverConsumeOneSpool() throws {
+        let inbox = try spool("spool", count: 1500)
+        let first = try start(["process", "outgoing", inbox, "--out", path("a"), "--consume", "--workers", "1"])
+        wait(60, "the first run's first records") { lineCount(path("a")) > 0 }
+        let second = try smimegate(["process", "outgoing", inbox, "--out", path("b"), "--consume"])
+        XCTAssertTrue(first.isRunning)
+        second.expect(75)
+        XCTAssertTrue(second.stderr.contains("is being consumed by another run (PID \(first.processIdentifier))"))
+        first.waitUntilExit()
+        XCTAssertEqual(first.terminationStatus, 0)
+        XCTAssertEqual(try records(path("a")).count, 1500)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("b") + "/manifest.jsonl"))
     }
 }

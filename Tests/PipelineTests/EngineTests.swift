@@ -100,21 +100,21 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(empty.count, 0)
         var keys: [String] = []
         for i in 0..<500 {
-            let r = i % 2 == 0 ? record("/spool/new/\(i)") : record("/box.mbox", offset: i * 100)
+            let r = i % 2 == 0 ? record("/spool/m\(i)") : record("/box.mbox", offset: i * 100)
             try writer.append(r)
             keys.append(r.key)
         }
         try writer.sync()
-        empty.write(directory: dir, manifest: writer.path, length: writer.size, added: keys.map(KeyHash.init))
+        writer.writeIndex(empty, adding: keys.map(KeyHash.init))
         // Records after the index was written (a run killed before it rewrote it).
         for i in 500..<520 {
-            try writer.append(record("/spool/new/\(i)"))
-            keys.append("/spool/new/\(i)")
+            try writer.append(record("/spool/m\(i)"))
+            keys.append("/spool/m\(i)")
         }
         let (_, loaded) = try ManifestWriter.open(directory: dir, resume: true)
         XCTAssertEqual(loaded.count, 520)
         XCTAssertTrue(keys.allSatisfy(loaded.contains))
-        XCTAssertFalse(loaded.contains("/spool/new/999"))
+        XCTAssertFalse(loaded.contains("/spool/m999"))
         XCTAssertFalse(loaded.contains("/box.mbox@150"))
         XCTAssertFalse(loaded.contains("/box.mbox"), "an mbox key is path@offset")
 
@@ -128,23 +128,68 @@ final class EngineTests: XCTestCase {
     func testALongManifestWithoutIndexIsRebuiltIntoOneSortedIndex() throws {
         let dir = try temporaryDirectory("resume-index").path
         let (writer, _) = try ManifestWriter.open(directory: dir, resume: false)
-        for i in 0..<6000 { try writer.append(record("/spool/new/\(i)")) }
+        for i in 0..<6000 { try writer.append(record("/spool/m\(i)")) }
         let (_, loaded) = try ManifestWriter.open(directory: dir, resume: true)
         XCTAssertEqual(loaded.count, 6000)
-        XCTAssertTrue((0..<6000).allSatisfy { loaded.contains("/spool/new/\($0)") })
-        XCTAssertFalse(loaded.contains("/spool/new/6000"))
+        XCTAssertTrue((0..<6000).allSatisfy { loaded.contains("/spool/m\($0)") })
+        XCTAssertFalse(loaded.contains("/spool/m6000"))
     }
 
     func testAnIndexForAnotherManifestIsNotTrusted() throws {
         let dir = try temporaryDirectory("resume-index").path
         let (writer, index) = try ManifestWriter.open(directory: dir, resume: false)
         try writer.append(record("/a"))
-        index.write(directory: dir, manifest: writer.path, length: writer.size, added: [KeyHash("/a")])
+        writer.writeIndex(index, adding: [KeyHash("/a")])
         // Replace the manifest by one of the same length naming another input.
         try write(string(record("/b").jsonLine), to: URL(fileURLWithPath: dir + "/manifest.jsonl"))
         let (_, loaded) = try ManifestWriter.open(directory: dir, resume: true)
         XCTAssertTrue(loaded.contains("/b"))
         XCTAssertFalse(loaded.contains("/a"))
+    }
+
+    /// Any damage to the index — a flipped entry, absurd header fields, a FIFO in its place —
+    /// means a rebuild, never a skipped or repeated input and never a crash.
+    func testADamagedIndexIsRebuiltNeverTrusted() throws {
+        let dir = try temporaryDirectory("resume-index").path
+        let (writer, index) = try ManifestWriter.open(directory: dir, resume: false)
+        let keys = (0..<50).map { "/spool/m\($0)" }
+        for key in keys { try writer.append(record(key)) }
+        writer.writeIndex(index, adding: keys.map(KeyHash.init))
+        let indexPath = dir + "/manifest.index"
+        let good = bytes(of: URL(fileURLWithPath: indexPath))
+        XCTAssertEqual(good.count, ResumeIndex.Header.size + 50 * 16)
+        var damaged: [[UInt8]] = []
+        for offset in [ResumeIndex.Header.size + 5, ResumeIndex.Header.size + 16 * 30 + 9] {  // an entry
+            var copy = good
+            copy[offset] ^= 0xAA
+            damaged.append(copy)
+        }
+        for field in 0..<6 {  // covered, count, ... set to values no file has
+            var copy = good
+            for i in 0..<8 { copy[8 + field * 8 + i] = i == 7 ? 0x7F : 0xFF }
+            damaged.append(copy)
+        }
+        for copy in damaged {
+            try write(copy, to: URL(fileURLWithPath: indexPath))
+            let (_, loaded) = try ManifestWriter.open(directory: dir, resume: true)
+            XCTAssertEqual(loaded.count, 50)
+            XCTAssertTrue(keys.allSatisfy(loaded.contains))
+        }
+        try FileManager.default.removeItem(atPath: indexPath)
+        XCTAssertEqual(mkfifo(indexPath, 0o600), 0)
+        let (_, fromFIFO) = try ManifestWriter.open(directory: dir, resume: true)
+        XCTAssertEqual(fromFIFO.count, 50, "a FIFO is not read (it would block): rebuilt from the manifest")
+    }
+
+    func testAManifestThatIsNotARegularFileIsRefused() throws {
+        let dir = try temporaryDirectory("resume-index").path
+        XCTAssertEqual(mkfifo(dir + "/manifest.jsonl", 0o600), 0)
+        XCTAssertThrowsError(try ManifestWriter.open(directory: dir, resume: true)) {
+            XCTAssertEqual(($0 as? PipelineError)?.reason, dir + "/manifest.jsonl: not a regular file")
+        }
+        try FileManager.default.removeItem(atPath: dir + "/manifest.jsonl")
+        XCTAssertEqual(symlink("/etc/passwd", dir + "/manifest.jsonl"), 0)
+        XCTAssertThrowsError(try ManifestWriter.open(directory: dir, resume: true))
     }
 
     func testAPartialLastLineIsCutOffOnResume() throws {
