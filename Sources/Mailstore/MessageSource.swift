@@ -41,11 +41,13 @@ public enum InputKey {
     /// input. Standard input: "-".
     public static func of(source: String, offset: Int?) -> String {
         if let offset { return "\(source)@\(offset)" }
-        let parts = source.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts[parts.count - 2] == "new" || parts[parts.count - 2] == "cur" else {
-            return source
-        }
-        return parts.dropLast(2).joined(separator: "/") + "/" + parts[parts.count - 1].prefix { $0 != ":" }
+        let utf8 = source.utf8
+        guard let last = utf8.lastIndex(of: UInt8(ascii: "/")),
+            let previous = utf8[..<last].lastIndex(of: UInt8(ascii: "/"))
+        else { return source }
+        let folder = source[source.index(after: previous)..<last]
+        guard folder == "new" || folder == "cur" else { return source }
+        return source[..<previous] + "/" + source[source.index(after: last)...].prefix { $0 != ":" }
     }
 
     /// The canonical path of an existing file or directory (the path itself if it cannot be resolved).

@@ -149,4 +149,13 @@ final class MailstoreTests: XCTestCase {
         XCTAssertEqual(
             try FileManager.default.attributesOfItem(atPath: root.path + "/new/n")[.posixPermissions] as? Int, 0o600)
     }
+
+    func testInputKeysNameAMaildirMessageByItsUniqueNameAndAnMboxMessageByOffset() {
+        XCTAssertEqual(InputKey.of(source: "/s/new/1700.M1P2.host", offset: nil), "/s/1700.M1P2.host")
+        XCTAssertEqual(InputKey.of(source: "/s/cur/1700.M1P2.host:2,RS", offset: nil), "/s/1700.M1P2.host")
+        XCTAssertEqual(InputKey.of(source: "/box.mbox", offset: 42), "/box.mbox@42")
+        XCTAssertEqual(InputKey.of(source: "/x/tmp/name:2,S", offset: nil), "/x/tmp/name:2,S")
+        XCTAssertEqual(InputKey.of(source: "-", offset: nil), "-")
+        XCTAssertEqual(InputKey.of(source: "new/a", offset: nil), "new/a")
+    }
 }
