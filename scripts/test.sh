@@ -6,8 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-# The pyca peer needs cryptography >= 45 (PKCS #7 envelopes with AES-256, pkcs7_decrypt_smime).
-has_pyca() { "$1" -c 'import cryptography, sys; sys.exit(int(cryptography.__version__.split(".")[0]) < 45)' 2>/dev/null; }
+# The pyca peer needs cryptography >= 45 (PKCS #7 envelopes with AES-256, pkcs7_decrypt_smime);
+# asn1crypto builds hand-made CMS structures for the attack tests.
+has_pyca() {
+  "$1" -c 'import asn1crypto, cryptography, sys; sys.exit(int(cryptography.__version__.split(".")[0]) < 45)' 2>/dev/null
+}
 if [[ -n "${SMIMEGATE_PYTHON:-}" ]] && has_pyca "$SMIMEGATE_PYTHON"; then
   :
 elif has_pyca python3; then
@@ -16,7 +19,7 @@ else
   if ! has_pyca .build/pyenv/bin/python; then
     echo "test: installing Python cryptography into .build/pyenv" >&2
     python3 -m venv .build/pyenv
-    .build/pyenv/bin/pip install -q "cryptography>=45"
+    .build/pyenv/bin/pip install -q "cryptography>=45" asn1crypto
   fi
   export SMIMEGATE_PYTHON="$PWD/.build/pyenv/bin/python"
 fi
