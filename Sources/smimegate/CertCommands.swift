@@ -187,15 +187,14 @@ struct CertImport: ParsableCommand {
                     }
                     try store.replaceCertificate(name: name, certificate: certificate, chain: chain)
                     print(
-                        "replaced the certificate of \(name) (key kept): \(certificate.subject), issuer \(certificate.issuer)"
-                    )
+                        "replaced the certificate of \(name) (key kept): \(certificate.subject), "
+                            + "issuer \(certificate.issuer)")
                     return
                 }
                 let privateKey = try PrivateKey(bytes: key.map(readFile) ?? bytes, passphrase: pass)
                 try store.addIdentity(name: name, certificate: certificate, key: privateKey, chain: chain)
-                print(
-                    "imported \(name): \(certificate.subject)\(chain.isEmpty ? "" : " with \(chain.count) chain certificate(s)")"
-                )
+                let chained = chain.isEmpty ? "" : " with \(chain.count) chain certificate(s)"
+                print("imported \(name): \(certificate.subject)\(chained)")
             } else {
                 guard key == nil else { throw KeystoreError("--key goes with a PEM certificate, not a PKCS #12 file") }
                 let p12: PKCS12Contents

@@ -21,7 +21,8 @@ struct SmimeGate: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Init.self, Home.self, Cert.self, Keys.self, CA.self, Profile.self, Sign.self, Encrypt.self, Verify.self, Decrypt.self,
+            Init.self, Home.self, Cert.self, Keys.self, CA.self, Profile.self, Sign.self, Encrypt.self, Verify.self,
+            Decrypt.self,
             ProcessCommand.self, Demo.self,
         ])
 
@@ -81,5 +82,7 @@ struct Failure: Error {
     static func problem(_ message: String) -> Failure { Failure(code: 1, message: message) }
     static func usage(_ message: String) -> Failure { Failure(code: 2, message: message) }
     static func tryAgain(_ message: String) -> Failure { Failure(code: 75, message: message) }
-    static func stopped(by signal: Int32, _ message: String) -> Failure { Failure(code: 128 + signal, message: message) }
+    static func stopped(by signal: Int32, _ message: String) -> Failure {
+        Failure(code: 128 + signal, message: message)
+    }
 }
