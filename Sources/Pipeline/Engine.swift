@@ -70,6 +70,10 @@ public enum Engine {
     public static func validate(inputs: [String], consume: Bool = false) throws {
         if inputs.isEmpty { throw PipelineError("no inputs") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw PipelineError("'-' (standard input) can be given once") }
+        var seen = Set<String>()
+        for input in inputs where input != "-" && !seen.insert(InputKey.canonical(input)).inserted {
+            throw PipelineError("\(input) is given twice")
+        }
         for input in inputs {
             if input == "-" {
                 if consume { throw PipelineError("--consume takes maildirs only: standard input cannot be consumed") }

@@ -366,6 +366,12 @@ final class ProcessTests: CLITestCase {
         XCTAssertTrue(
             try smimegate(["process", "outgoing", fixture("bob.pem"), "--out", path("o")]).expect(2).stderr.contains("not an mbox file"))
         try smimegate(["process", "outgoing", inbox, "--out", path("o"), "--workers", "0"]).expect(2)
+        let twice = try smimegate(["process", "outgoing", inbox, inbox + "/", "--out", path("o")]).expect(2)
+        XCTAssertTrue(twice.stderr.contains("is given twice"), twice.stderr)
+        let fifo = path("fifo")
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let notFile = try smimegate(["process", "outgoing", fifo, "--out", path("o")]).expect(2)
+        XCTAssertTrue(notFile.stderr.contains("not a maildir or an mbox file"), notFile.stderr)
     }
 
     func testProfileCommands() throws {
