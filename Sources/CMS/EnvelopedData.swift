@@ -45,7 +45,9 @@ extension CMS {
 
     /// Decrypts with the first of `candidates` that a recipient info names, parsing
     /// the message once however many organisation keys there are. Returns the
-    /// plaintext and the index of the candidate used.
+    /// plaintext and the index of the candidate used. An AuthEnvelopedData whose GCM
+    /// tag is shorter than RFC 5084 allows, or does not match, throws
+    /// `AuthenticatedDecryptionFailure` (no plaintext is returned).
     public static func decrypt(_ der: [UInt8], candidates: [(certificate: Certificate, key: PrivateKey)]) throws
         -> (plaintext: [UInt8], index: Int)
     {
@@ -61,6 +63,8 @@ extension CMS {
             throw OpenSSLError(operation: "decrypt", reasons: ["the message is not encrypted to \(whom)"])
         }
         let (certificate, key) = candidates[index]
+        let authenticated = cms.contentType == .authEnvelopedData
+        if authenticated, let problem = try AuthenticationTag(contentInfo: cms.der).problem { throw problem }
         OpenSSLError.clear()
         let out = try MemoryBIO()
         guard CMS_decrypt(cms.cms, key.pkey, certificate.x509, nil, out.bio, UInt32(CMS_BINARY)) == 1 else {
@@ -69,6 +73,7 @@ extension CMS {
                 throw OpenSSLError(
                     operation: "decrypt", reasons: ["the message is not encrypted to \(certificate.subject)"])
             }
+            if error.reasons.isEmpty && authenticated { throw AuthenticatedDecryptionFailure.tagCheckFailed }
             if error.reasons.isEmpty {
                 throw OpenSSLError(
                     operation: "decrypt", reasons: ["the private key does not decrypt the content-encryption key"])

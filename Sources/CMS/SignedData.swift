@@ -63,7 +63,8 @@ extension CMS {
     /// Checks the signatures of a SignedData (RFC 5652 §5.6): the message digest
     /// over the content (`detachedContent` for multipart/signed) and each
     /// signature with the signer's public key. Does not judge the certificates:
-    /// chain, dates, key usage and addresses are the PKI layer's work.
+    /// chain, dates, key usage and addresses are the PKI layer's work. Throws
+    /// `SignedDataViolation` for a structure that is not signed mail (before any signature check).
     public static func verifySignature(_ der: [UInt8], detachedContent: [UInt8]? = nil) throws -> SignatureCheck {
         let cms = try ContentInfo(der: der)
         guard cms.contentType == .signedData else {
@@ -72,6 +73,7 @@ extension CMS {
         guard let infos = CMS_get0_SignerInfos(cms.cms), OPENSSL_sk_num(infos) > 0 else {
             throw OpenSSLError(operation: "verify", reasons: ["no signers (certificates-only message)"])
         }
+        try checkStructure(cms, infos: infos, detached: detachedContent)
         OpenSSLError.clear()
         let out = try MemoryBIO()
         let flags = UInt32(CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY)
@@ -96,6 +98,43 @@ extension CMS {
             certificates: cms.certificates,
             signingTime: first.flatMap(signingTime),
             digestAlgorithm: first.flatMap(digestName))
+    }
+
+    /// What OpenSSL accepts but mail must not: eContent beside a detached content that it
+    /// differs from, an eContentType other than id-data, a contentType attribute missing or
+    /// different. (pyca's multipart/signed repeats the signed part as eContent: the same bytes.)
+    private static func checkStructure(_ cms: ContentInfo, infos: OpaquePointer, detached: [UInt8]?) throws {
+        if let detached, let slot = CMS_get0_content(cms.cms), let eContent = slot.pointee {
+            let length = Int(ASN1_STRING_length(eContent))
+            let carried = ASN1_STRING_get0_data(eContent).map { Array(UnsafeBufferPointer(start: $0, count: length)) }
+            if carried ?? [] != detached { throw SignedDataViolation.detachedSignatureCarriesContent }
+        }
+        guard let eContentType = CMS_get0_eContentType(cms.cms) else {
+            throw SignedDataViolation.contentTypeNotData("(none)")
+        }
+        guard OBJ_obj2nid(eContentType) == NID_pkcs7_data else {
+            throw SignedDataViolation.contentTypeNotData(objectName(eContentType))
+        }
+        for i in 0..<OPENSSL_sk_num(infos) {
+            guard let si = OPENSSL_sk_value(infos, i).map({ OpaquePointer($0) }), CMS_signed_get_attr_count(si) > 0
+            else { continue }
+            guard
+                let raw = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_contentType), -3, V_ASN1_OBJECT)
+            else { throw SignedDataViolation.contentTypeAttributeMissing }
+            let attribute = OpaquePointer(raw)
+            if OBJ_cmp(attribute, eContentType) != 0 {
+                throw SignedDataViolation.contentTypeAttributeMismatch(
+                    attribute: objectName(attribute), eContentType: objectName(eContentType))
+            }
+        }
+    }
+
+    /// "pkcs7-data", or the dotted OID of an object OpenSSL has no name for.
+    private static func objectName(_ object: OpaquePointer) -> String {
+        var buffer = [CChar](repeating: 0, count: 128)
+        let length = OBJ_obj2txt(&buffer, Int32(buffer.count), object, 0)
+        guard length > 0 else { return "(unknown)" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func signingTime(_ si: OpaquePointer) -> Date? {

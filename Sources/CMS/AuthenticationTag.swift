@@ -1,0 +1,42 @@
+/// The GCM tag of an AuthEnvelopedData (RFC 5083 §2.1) and the aes-ICVlen its
+/// GCMParameters announce (RFC 5084 §3.2). OpenSSL 3.0 exposes neither, and
+/// verifies whatever tag length it is given, so they are read from the DER.
+struct AuthenticationTag: Equatable {
+    /// RFC 5084 §3.2: "aes-ICVlen ... 12, 13, 14, 15, or 16"; the default is 12.
+    static let minimumLength = 12
+
+    let length: Int
+    let icvLength: Int
+
+    /// `der`: a ContentInfo holding an AuthEnvelopedData, as OpenSSL re-encodes it (definite lengths).
+    init(contentInfo der: [UInt8]) throws {
+        do {
+            var outer = DERReader(der[...])
+            var contentInfo = DERReader(try outer.read(0x30).value)
+            _ = try contentInfo.read(0x06)  // id-ct-authEnvelopedData
+            var explicit = DERReader(try contentInfo.read(0xA0).value)
+            var authEnveloped = DERReader(try explicit.read(0x30).value)
+            _ = try authEnveloped.read(0x02)  // version
+            try authEnveloped.skip(ifTag: 0xA0)  // originatorInfo
+            _ = try authEnveloped.read(0x31)  // recipientInfos
+            var encryptedContentInfo = DERReader(try authEnveloped.read(0x30).value)
+            _ = try encryptedContentInfo.read(0x06)  // contentType
+            var algorithm = DERReader(try encryptedContentInfo.read(0x30).value)
+            _ = try algorithm.read(0x06)  // aes*-GCM
+            var parameters = DERReader(try algorithm.read(0x30).value)
+            _ = try parameters.read(0x04)  // aes-nonce
+            icvLength = parameters.isAtEnd ? 12 : try DERReader.integer(try parameters.read(0x02))
+            try authEnveloped.skip(ifTag: 0xA1)  // authAttrs
+            length = try authEnveloped.read(0x04).value.count  // mac
+        } catch {
+            throw AuthenticatedDecryptionFailure.malformed
+        }
+    }
+
+    /// The reason this tag may not be trusted, or nil.
+    var problem: AuthenticatedDecryptionFailure? {
+        if min(length, icvLength) < Self.minimumLength { return .tagTooShort(bytes: min(length, icvLength)) }
+        if length != icvLength { return .tagLengthMismatch(tag: length, icvLength: icvLength) }
+        return nil
+    }
+}
