@@ -3,7 +3,8 @@ import Foundation
 
 /// Decides whether a cryptographically valid signature is also trustworthy
 /// (SPEC F10): the signer's certificate chains to a trusted CA, is valid now,
-/// allows signing, and speaks for the message's From (or Sender) address.
+/// allows signing, uses algorithms above the floor, and (in the SMIME layer)
+/// speaks for the message's From address.
 public struct SignerValidation: Sendable {
     public var anchors: [Certificate]
     public var time: Date
@@ -11,12 +12,24 @@ public struct SignerValidation: Sendable {
     /// SHA-1 (and MD5) signatures are not trusted by default: collisions are
     /// practical, and Thunderbird rejects them too. Archives of old mail may allow SHA-1.
     public var allowSHA1: Bool
+    /// Keys and certificate signatures below `AlgorithmFloor.standard` (RSA under 2,048
+    /// bits, MD5 or SHA-1 certificates) are not trusted by default; archives may allow
+    /// them, and the result then names what was accepted.
+    public var allowWeak: Bool
+    /// RFC 8550 §3: a signer who covers the Sender address but not From is accepted only
+    /// with this setting (`accept-sender-match = yes`); the reader sees From, not Sender.
+    public var acceptSenderMatch: Bool
 
-    public init(anchors: [Certificate], time: Date = Date(), requireAddressMatch: Bool = true, allowSHA1: Bool = false) {
+    public init(
+        anchors: [Certificate], time: Date = Date(), requireAddressMatch: Bool = true, allowSHA1: Bool = false,
+        allowWeak: Bool = false, acceptSenderMatch: Bool = false
+    ) {
         self.anchors = anchors
         self.time = time
         self.requireAddressMatch = requireAddressMatch
         self.allowSHA1 = allowSHA1
+        self.allowWeak = allowWeak
+        self.acceptSenderMatch = acceptSenderMatch
     }
 
     /// The reason a signature's digest algorithm is not acceptable, or nil.
@@ -28,30 +41,27 @@ public struct SignerValidation: Sendable {
         return nil
     }
 
-    /// The first reason the signer is not acceptable, or nil when it is.
-    public func problem(signer: Certificate, intermediates: [Certificate], from address: String?) -> String? {
+    /// Judges the signer's certificate (not its address): validity, a path to an anchor above
+    /// the algorithm floor, key usage. On success, the weaknesses `allowWeak` let through.
+    public func assess(signer: Certificate, intermediates: [Certificate]) -> Result<[AlgorithmWeakness], SignerProblem>
+    {
         if let expired = Requirements.validityProblems(signer, at: time).first {
-            return "signer \(expired)"
+            return .failure(SignerProblem(.expired, "signer \(expired)"))
         }
+        let weaknesses: [AlgorithmWeakness]
         do {
-            try ChainVerifier(anchors: anchors).verify(signer, intermediates: intermediates, at: time)
-        } catch let error as OpenSSLError {
-            return "untrusted signer certificate: \(error.reasons.joined(separator: "; "))"
+            let verifier = ChainVerifier(anchors: anchors, floor: allowWeak ? .legacy : .standard)
+            weaknesses = try verifier.verify(signer, intermediates: intermediates, at: time)
+        } catch ChainVerificationError.weakAlgorithms(let weak) {
+            let names = weak.map(\.description).joined(separator: ", ")
+            return .failure(SignerProblem(.weakAlgorithms, "signer certificate below the algorithm floor: \(names)"))
         } catch {
-            return "untrusted signer certificate: \(error)"
+            return .failure(SignerProblem(.untrusted, "untrusted signer certificate: \(error)"))
         }
         if let usage = Requirements.signerProblems(signer, at: time).first {
-            return "signer certificate \(usage)"
+            return .failure(SignerProblem(.unusable, "signer certificate \(usage)"))
         }
-        if requireAddressMatch {
-            guard let address else { return "the message has no From address to match the signer certificate" }
-            if !AddressMatch.covers(signer, address) {
-                let names = (signer.emailAddresses + signer.dnsNames).joined(separator: ", ")
-                return
-                    "From address \(address) is not covered by the signer certificate (\(names.isEmpty ? "no e-mail or domain names" : names))"
-            }
-        }
-        return nil
+        return .success(weaknesses)
     }
 }
 
@@ -59,7 +69,9 @@ public struct SignerValidation: Sendable {
 /// e-mail first, then SAN domain; only certificates valid now and usable for
 /// encryption; among several, the one with the latest notAfter (key rotation).
 public enum RecipientSelection {
-    public static func choose(for address: String, among candidates: [Certificate], at time: Date = Date()) -> Certificate? {
+    public static func choose(for address: String, among candidates: [Certificate], at time: Date = Date())
+        -> Certificate?
+    {
         let usable = candidates.filter { Requirements.encryptionProblems($0, at: time).isEmpty }
         let byEmail = usable.filter { AddressMatch.emailCovers($0, address) }
         let pool = byEmail.isEmpty ? usable.filter { AddressMatch.domainCovers($0, address) } : byEmail

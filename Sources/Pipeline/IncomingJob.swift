@@ -69,6 +69,7 @@ public struct IncomingJob: Job {
         var innermostSigned: Entity? = nil
         var decrypted = false
         var signers: [Certificate] = []
+        var weaknesses: [AlgorithmWeakness] = []
         var layers = 0
         let recipients = Envelope(message).recipients
 
@@ -116,9 +117,12 @@ public struct IncomingJob: Job {
                 }
                 if let certificate = verification.signer { signers.append(certificate) }
                 guard verification.passed, let unwrapped = verification.unwrapped else {
-                    if case .fail(let reason) = verification.verdict { return unverified("fail", reason) }
+                    if let failure = verification.verdict.failure {
+                        return unverified(failure.result.rawValue, failure.reason)
+                    }
                     return unverified("fail", "signature not verified")
                 }
+                weaknesses += verification.acceptedWeaknesses
                 innermostSigned = current
                 current = unwrapped
             }
@@ -131,19 +135,17 @@ public struct IncomingJob: Job {
                 messageID: message.messageID)
         }
         if let signed = innermostSigned, !signers.isEmpty {
-            let candidates = [Envelope.author(message), Address.first(message.field("Sender"))].compactMap { $0 }
-            guard
-                let identifier = candidates.first(where: { address in
-                    signers.contains { AddressMatch.covers($0, address) }
-                })
-            else {
-                let names = Set(signers.flatMap { $0.emailAddresses + $0.dnsNames }).sorted().joined(separator: ", ")
-                return unverified(
-                    "fail",
-                    "From address \(candidates.first ?? "(none)") is not covered by any signer certificate (\(names))")
+            let identifier: String
+            let author = SMIME.authorIdentity(
+                of: message, signers: signers, acceptSenderMatch: validation.acceptSenderMatch)
+            switch author {
+            case .failure(let failure): return unverified(failure.result.rawValue, failure.reason)
+            case .success(let address): identifier = address
             }
             let delivered = keepSignature ? signed : current
-            let field = "\(authservID); smime=pass body.smime-identifier=\(identifier)"
+            let weak = Self.comment(weaknesses.map(\.description).joined(separator: ", "))
+            let accepted = weaknesses.isEmpty ? "" : " (weak algorithms accepted: \(weak))"
+            let field = "\(authservID); smime=pass\(accepted) body.smime-identifier=\(identifier)"
             return JobResult(
                 outcome: "verified",
                 outputs: [Output(folder: "verified", bytes: Self.adding(field, to: delivered), recipients: recipients)],

@@ -12,7 +12,12 @@ public enum SignMode: String, CaseIterable, Sendable {
 public struct Verification: Sendable {
     public enum Verdict: Sendable, Equatable {
         case pass
-        case fail(String)
+        case fail(VerificationFailure)
+
+        public var failure: VerificationFailure? {
+            if case .fail(let failure) = self { return failure }
+            return nil
+        }
     }
 
     public let verdict: Verdict
@@ -21,6 +26,8 @@ public struct Verification: Sendable {
     public let digestAlgorithm: String?
     /// The message with the signature removed (outer fields + signed entity), when available.
     public let unwrapped: Entity?
+    /// Keys and certificate signatures below the floor that `SignerValidation.allowWeak` let pass.
+    public var acceptedWeaknesses: [AlgorithmWeakness] = []
 
     public var passed: Bool { verdict == .pass }
 }
@@ -115,35 +122,47 @@ public enum SMIME {
         let check: SignatureCheck
         do {
             check = try CMS.verifySignature(der, detachedContent: detached)
+        } catch let violation as SignedDataViolation {
+            return Verification(
+                verdict: .fail(VerificationFailure(.structure(violation), "\(violation)")), signer: nil,
+                signingTime: nil, digestAlgorithm: nil, unwrapped: nil)
         } catch let error as OpenSSLError where error.operation == "bad signature" {
             let unwrapped = try detached.map { try unwrap(outer: outer, content: $0, ending: message.lineEnding) }
+            let reason = "bad signature: \(error.reasons.joined(separator: "; "))"
             return Verification(
-                verdict: .fail("bad signature: \(error.reasons.joined(separator: "; "))"), signer: nil, signingTime: nil,
+                verdict: .fail(VerificationFailure(.badSignature, reason)), signer: nil, signingTime: nil,
                 digestAlgorithm: nil, unwrapped: unwrapped)
         } catch let error as OpenSSLError {
             throw SMIMEError(error.reasons.isEmpty ? error.description : error.reasons.joined(separator: "; "))
         }
         let unwrapped = try unwrap(outer: outer, content: check.content, ending: message.lineEnding)
-        guard let signer = check.signers.first else {
-            return Verification(
-                verdict: .fail("the signer's certificate is not in the message"), signer: nil, signingTime: check.signingTime,
+        func verdict(_ failure: VerificationFailure?, signer: Certificate?) -> Verification {
+            Verification(
+                verdict: failure.map { .fail($0) } ?? .pass, signer: signer, signingTime: check.signingTime,
                 digestAlgorithm: check.digestAlgorithm, unwrapped: unwrapped)
         }
+        guard let signer = check.signers.first else {
+            let missing = VerificationFailure(.signerCertificateMissing, "the signer's certificate is not in the message")
+            return verdict(missing, signer: nil)
+        }
         if let weak = validation.digestProblem(check.digestAlgorithm) {
-            return Verification(
-                verdict: .fail(weak), signer: signer, signingTime: check.signingTime, digestAlgorithm: check.digestAlgorithm,
-                unwrapped: unwrapped)
+            return verdict(VerificationFailure(.weakDigest, weak), signer: signer)
         }
-        let from = Address.first(message.field("From"))
-        var problem = validation.problem(signer: signer, intermediates: check.certificates, from: from)
-        if problem != nil, let sender = Address.first(message.field("Sender")),
-            validation.problem(signer: signer, intermediates: check.certificates, from: sender) == nil
+        let weaknesses: [AlgorithmWeakness]
+        switch validation.assess(signer: signer, intermediates: check.certificates) {
+        case .failure(let problem):
+            return verdict(VerificationFailure(.signer(problem.kind), problem.reason), signer: signer)
+        case .success(let accepted): weaknesses = accepted
+        }
+        if validation.requireAddressMatch,
+            case .failure(let failure) = authorIdentity(
+                of: message, signers: [signer], acceptSenderMatch: validation.acceptSenderMatch)
         {
-            problem = nil
+            return verdict(failure, signer: signer)
         }
-        return Verification(
-            verdict: problem.map { .fail($0) } ?? .pass, signer: signer, signingTime: check.signingTime,
-            digestAlgorithm: check.digestAlgorithm, unwrapped: unwrapped)
+        var result = verdict(nil, signer: signer)
+        result.acceptedWeaknesses = weaknesses
+        return result
     }
 
     // MARK: Decrypt (F11)
@@ -157,8 +176,16 @@ public enum SMIME {
     public static func decrypt(
         _ message: Entity, form known: SMIMEForm? = nil, candidates: [(certificate: Certificate, key: PrivateKey)]
     ) throws -> Entity {
+        try decryption(message, form: known, candidates: candidates).message
+    }
+
+    /// Decrypts, saying which cipher the envelope used and, when it does not protect
+    /// integrity (CBC), whether the plaintext bears the marks of tampering.
+    public static func decryption(
+        _ message: Entity, form known: SMIMEForm? = nil, candidates: [(certificate: Certificate, key: PrivateKey)]
+    ) throws -> Decryption {
         let form = try known ?? SMIMEForm.classify(message)
-        guard case .enveloped(let der, _) = form else {
+        guard case .enveloped(let der, let authenticated) = form else {
             if case .notSMIME(let type) = form { throw SMIMEError("not an S/MIME encrypted message (\(type))") }
             if form.isSigned { throw SMIMEError("the message is signed, not encrypted: verify it instead") }
             throw SMIMEError("not an S/MIME encrypted message")
@@ -169,19 +196,27 @@ public enum SMIME {
         } catch let error as OpenSSLError {
             throw SMIMEError("cannot decrypt: \(error.reasons.joined(separator: "; "))")
         }
-        return try unwrap(outer: MessageParts(splitting: message).outer, content: plain, ending: message.lineEnding)
+        let encryption = ContentEncryption(envelope: der, authenticated: authenticated)
+        return Decryption(
+            message: try unwrap(outer: MessageParts(splitting: message).outer, content: plain, ending: message.lineEnding),
+            encryption: encryption, malformation: authenticated ? nil : MalformedContent.find(in: plain))
     }
 
     // MARK: Helpers
 
     /// Joins the outer fields with the unwrapped content. Content that is not a
     /// MIME entity (RFC 4134 §5.3 encrypts bare text) becomes a text/plain body.
+    /// Only the inner Content-* fields are kept: the outer header is the one the
+    /// transport saw, and inner From, Subject or Authentication-Results fields would
+    /// be whatever the signer or an attacker of the ciphertext put there (header
+    /// protection, RFC 9788, is another matter and not done here).
     static func unwrap(outer: [HeaderField], content: [UInt8], ending: LineEnding) throws -> Entity {
-        let entity: Entity
+        var entity: Entity
         if content.isEmpty {
             entity = Entity(fields: [], body: [], lineEnding: .crlf)
         } else if let parsed = try? Entity.parse(content, allowEmptyHeader: true) {
             entity = parsed
+            entity.fields.removeAll { !$0.isContentField }
         } else {
             entity = Entity(fields: [], body: content, lineEnding: LineEnding.detect(content))
         }

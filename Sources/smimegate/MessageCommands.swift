@@ -111,27 +111,35 @@ struct Verify: ParsableCommand {
         abstract: "Verify one signed message against the trusted CAs (SPEC F10).",
         discussion: """
             Checks the signature, the signer's chain to a CA added with 'ca add', its validity, its key usage,
-            and that the From (or Sender) address is covered by the certificate. Writes the message without
-            its signature; exits 0 only when the signature is valid and trusted.
+            its algorithms (RSA keys of 2048 bits or more, EC of 256, no MD5 or SHA-1 certificates), and that
+            the one mailbox of the one From field is covered by the certificate (Sender only with
+            --accept-sender-match). Writes the message without its signature; exits 0 only when the
+            signature is valid and trusted.
             """)
     @OptionGroup var home: HomeOptions
     @Flag(help: "Trust SHA-1 signatures (old archives); they are rejected by default.") var allowSha1 = false
+    @Flag(help: "Trust RSA keys under 2048 bits and MD5/SHA-1 certificates (old archives); noted in the result.")
+    var allowWeak = false
+    @Flag(help: "Accept a signer who covers Sender but not From (RFC 8550 section 3).") var acceptSenderMatch = false
     @OptionGroup var io: MessageIO
 
     func run() throws {
         let store = try home.open()
         let anchors = try store.certificateAuthorities()
         try transform(io, "verify") { message in
-            let result = try SMIME.verify(message, validation: SignerValidation(anchors: anchors, allowSHA1: allowSha1))
+            let validation = SignerValidation(
+                anchors: anchors, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch)
+            let result = try SMIME.verify(message, validation: validation)
             switch result.verdict {
             case .pass:
                 try io.write(result.unwrapped?.serialized() ?? [])
                 let signer = result.signer.map { ($0.emailAddresses.first ?? $0.subject) } ?? "?"
+                let weak = result.acceptedWeaknesses.map(\.description).joined(separator: ", ")
                 printErr(
                     "smimegate: verify: \(io.label(message)): signature valid and trusted: signer \(signer), \(result.digestAlgorithm ?? "?")"
-                )
-            case .fail(let reason):
-                throw SMIMEError(reason)
+                        + (weak.isEmpty ? "" : " (weak algorithms accepted: \(weak))"))
+            case .fail(let failure):
+                throw SMIMEError(failure.result == .permerror ? "permerror: \(failure.reason)" : failure.reason)
             }
         }
     }

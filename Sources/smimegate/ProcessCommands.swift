@@ -225,6 +225,9 @@ struct ProcessIncoming: ParsableCommand {
     @Option(help: "Keep or remove the (inner) signature on delivered mail.") var signature: SignatureChoice = .remove
     @Option(help: "The authserv-id in Authentication-Results (default: this host's name).") var authservId: String?
     @Flag(help: "Trust SHA-1 signatures (old archives); they are rejected by default.") var allowSha1 = false
+    @Flag(help: "Trust RSA keys under 2048 bits and MD5/SHA-1 certificates (old archives); noted in the result.")
+    var allowWeak = false
+    @Flag(help: "Accept a signer who covers Sender but not From (RFC 8550 section 3).") var acceptSenderMatch = false
 
     func run() throws {
         let store = try home.open()
@@ -233,7 +236,9 @@ struct ProcessIncoming: ParsableCommand {
         }
         let anchors = try configuring { try store.certificateAuthorities() }
         let job = IncomingJob(
-            identities: identities, validation: SignerValidation(anchors: anchors, allowSHA1: allowSha1),
+            identities: identities,
+            validation: SignerValidation(
+                anchors: anchors, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch),
             keepSignature: signature == .keep,
             authservID: authservId ?? ProcessInfo.processInfo.hostName)
         try flags.execute(job)

@@ -112,9 +112,10 @@ final class SignVerifyInteropTests: CLITestCase {
         XCTAssertTrue(
             result.stderr.contains("From address mallory@example.com is not covered by the signer certificate (alice@example.com)"),
             result.stderr)
-        // Sender: may be the signer instead (RFC 8550 §3 "From or Sender").
+        // Sender may be the signer instead only with RFC 8550 §3's option: the reader sees From.
         let withSender = "From: Mallory <mallory@example.com>\r\nSender: alice@example.com\r\nSubject: spoof\r\n" + smime.out
-        try smimegate(["verify"], input: Array(withSender.utf8)).expect(0)
+        try smimegate(["verify"], input: Array(withSender.utf8)).expect(1)
+        try smimegate(["verify", "--accept-sender-match"], input: Array(withSender.utf8)).expect(0)
     }
 
     func testSigningCertificateMustAllowSigningAndECDSAWorks() throws {

@@ -42,32 +42,46 @@ final class ThunderbirdVectorTests: XCTestCase {
 
     func testTamperedAndMismatchedSignaturesAreRejected() throws {
         for digest in ["SHA1", "SHA256", "SHA384", "SHA512"] {
-            for name in ["alice.dsig.\(digest).multipart.bad.eml", "alice.dsig.\(digest).multipart.mismatch-econtent.eml"] {
-                guard case .fail(let reason) = try verdict(name).verdict else { return XCTFail("\(name) passed") }
-                XCTAssertTrue(reason.hasPrefix("bad signature"), "\(name): \(reason)")
+            for name in [
+                "alice.dsig.\(digest).multipart.bad.eml", "alice.dsig.\(digest).multipart.mismatch-econtent.eml",
+            ] {
+                guard case .fail(let failure) = try verdict(name).verdict else { return XCTFail("\(name) passed") }
+                if name.hasSuffix("mismatch-econtent.eml") {  // eContent in the .p7s differs from the first part
+                    XCTAssertEqual(failure.kind, .structure(.detachedSignatureCarriesContent), "\(name): \(failure)")
+                    XCTAssertEqual(failure.result, .permerror, name)
+                } else {
+                    XCTAssertEqual(failure.kind, .badSignature, "\(name): \(failure)")
+                    XCTAssertTrue(failure.reason.hasPrefix("bad signature"), "\(name): \(failure)")
+                }
             }
         }
     }
 
     func testSHA1SignaturesAreNotTrustedUnlessAllowed() throws {
         for name in ["alice.sig.SHA1.opaque.eml", "alice.dsig.SHA1.multipart.eml"] {
-            XCTAssertEqual(try verdict(name).verdict, .fail("weak digest algorithm sha1: the signature is not trusted"), name)
-            let allowed = try SMIME.verify(message(name), validation: SignerValidation(anchors: anchors, allowSHA1: true))
+            XCTAssertEqual(
+                try verdict(name).verdict.failure,
+                VerificationFailure(.weakDigest, "weak digest algorithm sha1: the signature is not trusted"), name)
+            let allowed = try SMIME.verify(
+                message(name), validation: SignerValidation(anchors: anchors, allowSHA1: true))
             XCTAssertEqual(allowed.verdict, .pass, name)
         }
     }
 
     func testEnvelopedMessageDecryptsWithBobsKey() throws {
         let decrypted = try SMIME.decrypt(message("alice.env.eml"), certificate: bob.certificate, key: bob.key)
-        let expected = string(bytes(of: Paths.vector(Self.dir + "alice.mime"))).replacingOccurrences(of: "\r\n", with: "\n")
+        let expected = string(bytes(of: Paths.vector(Self.dir + "alice.mime"))).replacingOccurrences(
+            of: "\r\n", with: "\n")
         XCTAssertEqual(
-            string(MessageParts(splitting: decrypted).content.serialized()).replacingOccurrences(of: "\r\n", with: "\n"), expected)
+            string(MessageParts(splitting: decrypted).content.serialized()).replacingOccurrences(
+                of: "\r\n", with: "\n"), expected)
     }
 
     func testSignedThenEncryptedDecryptsThenVerifies() throws {
         for name in ["alice.sig.SHA256.opaque.env.eml", "alice.dsig.SHA512.multipart.env.eml"] {
             let decrypted = try SMIME.decrypt(message(name), certificate: bob.certificate, key: bob.key)
-            XCTAssertEqual(try SMIME.verify(decrypted, validation: SignerValidation(anchors: anchors)).verdict, .pass, name)
+            XCTAssertEqual(
+                try SMIME.verify(decrypted, validation: SignerValidation(anchors: anchors)).verdict, .pass, name)
         }
     }
 
@@ -78,8 +92,10 @@ final class ThunderbirdVectorTests: XCTestCase {
     }
 
     func testDecryptWithAnotherKeyFailsCleanly() throws {
-        let dave = try PKCS12Contents(bytes: bytes(of: Paths.vector(Self.dir + "Dave.p12")), passphrase: Array("nss".utf8))
-        XCTAssertThrowsError(try SMIME.decrypt(message("alice.env.eml"), certificate: dave.certificate, key: dave.key)) {
+        let dave = try PKCS12Contents(
+            bytes: bytes(of: Paths.vector(Self.dir + "Dave.p12")), passphrase: Array("nss".utf8))
+        XCTAssertThrowsError(try SMIME.decrypt(message("alice.env.eml"), certificate: dave.certificate, key: dave.key))
+        {
             XCTAssertTrue(String(describing: $0).contains("not encrypted to"), "\($0)")
         }
     }
@@ -90,7 +106,11 @@ final class ThunderbirdVectorTests: XCTestCase {
         XCTAssertEqual(outer.signer?.emailAddresses, ["Dave@example.com"])
         // The inner signature is Alice's, but the message's From: is Dave: RFC 8550 §3 says not covered.
         let inner = try SMIME.verify(try XCTUnwrap(outer.unwrapped), validation: SignerValidation(anchors: anchors))
-        XCTAssertEqual(inner.verdict, .fail("From address Dave@example.com is not covered by the signer certificate (Alice@example.com)"))
+        XCTAssertEqual(
+            inner.verdict.failure,
+            VerificationFailure(
+                .authorNotCovered,
+                "From address Dave@example.com is not covered by the signer certificate (Alice@example.com)"))
         let lax = try SMIME.verify(
             try XCTUnwrap(outer.unwrapped), validation: SignerValidation(anchors: anchors, requireAddressMatch: false))
         XCTAssertEqual(lax.verdict, .pass)
@@ -100,25 +120,41 @@ final class ThunderbirdVectorTests: XCTestCase {
 final class RFC4134VectorTests: XCTestCase {
     func vector(_ name: String) -> [UInt8] { bytes(of: Paths.vector("rfc4134/" + name)) }
 
+    /// RFC 4134's keys are RSA-1024 and DSA-1024 with SHA-1 certificates: below the
+    /// algorithm floor, so they are trusted only with the legacy floor (`--allow-weak`).
     func testRSASignedDataVerifiesAgainstCarl() throws {
         let carl = try Certificate(bytes: vector("CarlRSASelf.cer"))
         for name in ["4.2.bin", "4.5.bin"] {
             let check = try CMS.verifySignature(vector(name))
             XCTAssertEqual(check.content, vector("ExContent.bin"), name)
             let signer = try XCTUnwrap(check.signers.first)
-            XCTAssertNoThrow(try ChainVerifier(anchors: [carl]).verify(signer, intermediates: check.certificates, at: Date()), name)
-            XCTAssertThrowsError(try ChainVerifier(anchors: []).verify(signer, intermediates: check.certificates, at: Date()), name)
+            let legacy = ChainVerifier(anchors: [carl], floor: .legacy)
+            let accepted = try legacy.verify(signer, intermediates: check.certificates, at: Date())
+            XCTAssertTrue(
+                accepted.contains { if case .shortKey("RSA", 1024, _) = $0 { true } else { false } }, "\(accepted)")
+            XCTAssertThrowsError(
+                try ChainVerifier(anchors: [carl]).verify(signer, intermediates: check.certificates, at: Date())
+            ) {
+                guard case .weakAlgorithms = $0 as? ChainVerificationError else { return XCTFail("\($0)") }
+            }
+            XCTAssertThrowsError(
+                try ChainVerifier(anchors: [], floor: .legacy).verify(
+                    signer, intermediates: check.certificates, at: Date()), name)
         }
     }
 
     func testDSSSignedDataVerifiesAgainstCarl() throws {
         let carl = try Certificate(bytes: vector("CarlDSSSelf.cer"))
         // 4.7 names its signer by subject key identifier; 4.3 is detached.
-        for (name, detached) in [("4.1.bin", false), ("4.3.bin", true), ("4.4.bin", false), ("4.7.bin", false), ("4.10.bin", false)] {
+        for (name, detached) in [
+            ("4.1.bin", false), ("4.3.bin", true), ("4.4.bin", false), ("4.7.bin", false), ("4.10.bin", false),
+        ] {
             let check = try CMS.verifySignature(vector(name), detachedContent: detached ? vector("ExContent.bin") : nil)
             XCTAssertEqual(check.content, vector("ExContent.bin"), name)
             let signer = try XCTUnwrap(check.signers.first, name)
-            XCTAssertNoThrow(try ChainVerifier(anchors: [carl]).verify(signer, intermediates: check.certificates, at: Date()), name)
+            XCTAssertNoThrow(
+                try ChainVerifier(anchors: [carl], floor: .legacy).verify(
+                    signer, intermediates: check.certificates, at: Date()), name)
         }
         var tampered = vector("ExContent.bin")
         tampered[0] ^= 1
@@ -130,16 +166,25 @@ final class RFC4134VectorTests: XCTestCase {
         for name in ["4.8.eml", "4.9.eml"] {
             let message = try Entity.parse(vector(name))
             XCTAssertEqual(
-                try SMIME.verify(message, validation: SignerValidation(anchors: [carl])).verdict,
-                .fail("weak digest algorithm sha1: the signature is not trusted"), name)
-            let strict = try SMIME.verify(message, validation: SignerValidation(anchors: [carl], allowSHA1: true))
+                try SMIME.verify(message, validation: SignerValidation(anchors: [carl])).verdict.failure?.kind,
+                .weakDigest, name)
+            let sha1 = try SMIME.verify(message, validation: SignerValidation(anchors: [carl], allowSHA1: true))
+            XCTAssertEqual(sha1.verdict.failure?.kind, .signer(.weakAlgorithms), name)
+            let strict = try SMIME.verify(
+                message, validation: SignerValidation(anchors: [carl], allowSHA1: true, allowWeak: true))
             // From: aliceDss@examples.com, certificate: AliceDSS@example.com (sic, in RFC 4134).
             XCTAssertEqual(
-                strict.verdict,
-                .fail("From address aliceDss@examples.com is not covered by the signer certificate (AliceDSS@example.com)"), name)
-            let lax = try SMIME.verify(message, validation: SignerValidation(anchors: [carl], requireAddressMatch: false, allowSHA1: true))
+                strict.verdict.failure?.reason,
+                "From address aliceDss@examples.com is not covered by the signer certificate (AliceDSS@example.com)",
+                name)
+            let lax = try SMIME.verify(
+                message,
+                validation: SignerValidation(
+                    anchors: [carl], requireAddressMatch: false, allowSHA1: true, allowWeak: true))
             XCTAssertEqual(lax.verdict, .pass, name)
-            XCTAssertTrue(string(try XCTUnwrap(lax.unwrapped).serialized()).hasSuffix("This is some sample content."), name)
+            XCTAssertFalse(lax.acceptedWeaknesses.isEmpty, name)
+            XCTAssertTrue(
+                string(try XCTUnwrap(lax.unwrapped).serialized()).hasSuffix("This is some sample content."), name)
         }
     }
 

@@ -1,0 +1,50 @@
+/// RFC 2047 encoded-words ("=?utf-8?q?Alice_M=C3=BCller?="), decoded the way a mail
+/// client shows them, so that checks on display names see what the reader sees.
+/// Charsets other than UTF-8 are read byte for byte as Latin-1: that keeps every
+/// ASCII character (and so every "@") where the reader's client puts it.
+public enum EncodedWord {
+    public static func decode(_ text: String) -> String {
+        var result = ""
+        var rest = Substring(text)
+        var lastWasEncoded = false
+        while let start = rest.firstRange(of: "=?") {
+            let before = rest[..<start.lowerBound]
+            guard let word = parse(rest[start.lowerBound...]) else {
+                result += before + "=?"
+                lastWasEncoded = false
+                rest = rest[start.upperBound...]
+                continue
+            }
+            // RFC 2047 §6.2: white space between adjacent encoded-words is not shown.
+            let onlySpace = before.allSatisfy { (c: Character) -> Bool in
+                c == " " || c == "\t" || c == "\r" || c == "\n"
+            }
+            if !(lastWasEncoded && onlySpace) {
+                result += before
+            }
+            result += word.text
+            lastWasEncoded = true
+            rest = rest[word.end...]
+        }
+        return result + rest
+    }
+
+    /// One encoded-word at the start of `text`: its decoded text and where it ends.
+    private static func parse(_ text: Substring) -> (text: String, end: Substring.Index)? {
+        let parts = text.dropFirst(2).split(separator: "?", maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[3].hasPrefix("="), !parts[0].isEmpty else { return nil }
+        let charset = parts[0].split(separator: "*").first.map { $0.lowercased() } ?? ""
+        let payload = Array(parts[2].utf8)
+        let bytes: [UInt8]
+        switch parts[1].lowercased() {
+        case "b": bytes = (try? Base64.decode(payload)) ?? []
+        case "q": bytes = QuotedPrintable.decode(payload.map { $0 == UInt8(ascii: "_") ? UInt8(ascii: " ") : $0 })
+        default: return nil
+        }
+        let decoded =
+            charset == "utf-8" || charset == "us-ascii"
+            ? String(decoding: bytes, as: UTF8.self)
+            : String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
+        return (decoded, parts[3].index(after: parts[3].startIndex))
+    }
+}

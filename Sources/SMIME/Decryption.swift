@@ -1,0 +1,10 @@
+import MIME
+
+/// A decrypted message and what its envelope promised about it.
+public struct Decryption: Sendable {
+    /// The outer fields joined with the decrypted entity (inner fields other than Content-* dropped).
+    public let message: Entity
+    public let encryption: ContentEncryption
+    /// For unauthenticated ciphertext only: the first mark of tampering in the plaintext.
+    public let malformation: MalformedContent?
+}
