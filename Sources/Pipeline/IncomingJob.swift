@@ -8,7 +8,16 @@ import SMIME
 /// The incoming job (SPEC F10–F13): decrypts with whichever organisation key
 /// a recipient info names, verifies every signature layer, and delivers every
 /// message whatever the result, with an RFC 7281 Authentication-Results field.
+/// Authentication-Results fields that claim our authserv-id are removed first
+/// (RFC 8601 §5), so the only one carrying it on delivered mail is ours.
 public struct IncomingJob: Job {
+    /// What to do with HTML decrypted from ciphertext without integrity protection (CBC).
+    public enum UnauthenticatedHTML: String, CaseIterable, Sendable {
+        /// References that leave the message become `#blocked` (`HTMLNeutraliser`).
+        case neutralise
+        case keep
+    }
+
     public struct Identity: Sendable {
         public let certificate: Certificate
         public let key: PrivateKey
@@ -24,6 +33,7 @@ public struct IncomingJob: Job {
     public let keepSignature: Bool
     /// The authserv-id of Authentication-Results (RFC 8601 §2.5): this host's name.
     public let authservID: String
+    public let unauthenticatedHTML: UnauthenticatedHTML
     static let maxLayers = 8
 
     private var candidates: [(certificate: Certificate, key: PrivateKey)] {
@@ -44,11 +54,15 @@ public struct IncomingJob: Job {
         return layer
     }
 
-    public init(identities: [Identity], validation: SignerValidation, keepSignature: Bool, authservID: String) {
+    public init(
+        identities: [Identity], validation: SignerValidation, keepSignature: Bool, authservID: String,
+        unauthenticatedHTML: UnauthenticatedHTML = .neutralise
+    ) {
         self.identities = identities
         self.validation = validation
         self.keepSignature = keepSignature
         self.authservID = authservID
+        self.unauthenticatedHTML = unauthenticatedHTML
     }
 
     public func process(_ input: InputMessage) -> JobResult {
@@ -58,28 +72,34 @@ public struct IncomingJob: Job {
         } catch {
             return .failed(input, "\(error)")
         }
-        var result = examine(reading.entity, input: input, messageStart: reading.messageStart)
-        result.warning = reading.irregularity.map { "\($0)" }
+        let (message, removed) = AuthenticationResults.removingOurs(from: reading.entity, authservID: authservID)
+        var result = examine(message, input: input, messageStart: reading.messageStart, changed: removed > 0)
+        let forged = removed > 0 ? "removed \(removed) Authentication-Results field(s) claiming \(authservID)" : nil
+        let warnings = [reading.irregularity.map { "\($0)" }, forged, result.warning].compactMap { $0 }
+        result.warning = warnings.isEmpty ? nil : warnings.joined(separator: "; ")
         return result
     }
 
-    /// `messageStart`: where the message begins in the input (after an mbox envelope line).
-    private func examine(_ message: Entity, input: InputMessage, messageStart: Int) -> JobResult {
+    /// `messageStart`: where the message begins in the input (after an mbox envelope line);
+    /// `changed`: the message is no longer the input's bytes (fields were removed).
+    private func examine(_ message: Entity, input: InputMessage, messageStart: Int, changed: Bool) -> JobResult {
         var current = message
         var innermostSigned: Entity? = nil
         var decrypted = false
+        /// The first envelope whose cipher does not protect integrity (CBC).
+        var unprotected: ContentEncryption? = nil
         var signers: [Certificate] = []
         var weaknesses: [AlgorithmWeakness] = []
         var layers = 0
         let recipients = Envelope(message).recipients
 
-        func unverified(_ result: String, _ reason: String) -> JobResult {
-            let field = "\(authservID); smime=\(result) (\(Self.comment(reason)))"
+        func unverified(_ result: String, _ reason: String, detail: String? = nil) -> JobResult {
+            let field = "\(authservID); smime=\(result) (\(Self.comment(detail.map { "\(reason); \($0)" } ?? reason)))"
             return JobResult(
                 outcome: "unverified",
                 outputs: [Output(folder: "unverified", bytes: Self.adding(field, to: message), recipients: recipients)],
                 reason: reason, signer: signers.last.map { $0.emailAddresses.first ?? $0.subject },
-                messageID: message.messageID)
+                messageID: message.messageID, authenticated: false)
         }
 
         var done = false
@@ -99,8 +119,19 @@ public struct IncomingJob: Job {
                 return unverified("permerror", "unsupported S/MIME content")
             case .enveloped:
                 do {
-                    current = try SMIME.decrypt(current, form: form, candidates: candidates)
+                    let decryption = try SMIME.decryption(current, form: form, candidates: candidates)
+                    current = decryption.message
                     decrypted = true
+                    // A signature already verified covers this ciphertext; otherwise CBC's lack of
+                    // integrity shows in the result, and tampered-looking plaintext is not delivered.
+                    if !decryption.encryption.authenticated && innermostSigned == nil {
+                        unprotected = unprotected ?? decryption.encryption
+                        if let malformation = decryption.malformation {
+                            return unverified(
+                                "permerror", MalformedContent.reason,
+                                detail: "\(malformation); \(decryption.encryption.name) has no integrity protection")
+                        }
+                    }
                 } catch let error as SMIMEError
                     where error.reason.hasPrefix("cannot decrypt: the message is not encrypted to")
                 {
@@ -128,11 +159,12 @@ public struct IncomingJob: Job {
             }
             layers += 1
         }
-        if layers == 0 {  // not S/MIME: delivered unchanged
-            let unchanged = messageStart == 0 ? input.bytes : Array(input.bytes[messageStart...])
+        if layers == 0 {  // not S/MIME: delivered unchanged (but for forged results)
+            let unchanged =
+                changed ? message.serialized() : messageStart == 0 ? input.bytes : Array(input.bytes[messageStart...])
             return JobResult(
                 outcome: "passed", outputs: [Output(folder: "passed", bytes: unchanged, recipients: recipients)],
-                messageID: message.messageID)
+                messageID: message.messageID, authenticated: false)
         }
         if let signed = innermostSigned, !signers.isEmpty {
             let identifier: String
@@ -149,14 +181,30 @@ public struct IncomingJob: Job {
             return JobResult(
                 outcome: "verified",
                 outputs: [Output(folder: "verified", bytes: Self.adding(field, to: delivered), recipients: recipients)],
-                signer: identifier, messageID: message.messageID)
+                signer: identifier, messageID: message.messageID, authenticated: true)
         }
         guard decrypted else { return unverified("permerror", "no signature or envelope could be processed") }
-        let field = "\(authservID); smime=neutral (encrypted, not signed)"
+        guard let unprotected else {
+            let field = "\(authservID); smime=neutral (encrypted, not signed)"
+            return JobResult(
+                outcome: "decrypted",
+                outputs: [Output(folder: "decrypted", bytes: Self.adding(field, to: current), recipients: recipients)],
+                messageID: message.messageID, authenticated: true)
+        }
+        let field = "\(authservID); smime=neutral (encrypted without integrity protection, \(unprotected.name))"
+        var delivered = current
+        var warning: String? = nil
+        if unauthenticatedHTML == .neutralise {
+            let (neutralised, count) = HTMLNeutraliser.neutraliseParts(of: current)
+            if count > 0 {
+                delivered = neutralised
+                warning = "neutralised \(count) remote reference(s) in HTML decrypted without integrity protection"
+            }
+        }
         return JobResult(
             outcome: "decrypted",
-            outputs: [Output(folder: "decrypted", bytes: Self.adding(field, to: current), recipients: recipients)],
-            messageID: message.messageID)
+            outputs: [Output(folder: "decrypted", bytes: Self.adding(field, to: delivered), recipients: recipients)],
+            messageID: message.messageID, warning: warning, authenticated: false)
     }
 
     /// The message with an Authentication-Results field on top (RFC 8601 §5: added fields go first).

@@ -24,10 +24,15 @@ public struct JobResult: Sendable {
     /// Something worth an operator's look that did not stop the message (a sloppy
     /// mailer's structure handled as one opaque part, say); recorded in the manifest.
     public var warning: String?
+    /// Incoming mail: whether the delivered content is authenticated — covered by a valid
+    /// signature, or decrypted from AuthEnvelopedData (AES-GCM) rather than CBC, which has no
+    /// integrity. The manifest records it; a later message-filter condition
+    /// (`smime-gateway-authenticated`) reads it. nil for outgoing mail.
+    public var authenticated: Bool?
 
     public init(
         outcome: String, outputs: [Output], reason: String? = nil, signer: String? = nil, messageID: String? = nil,
-        warning: String? = nil
+        warning: String? = nil, authenticated: Bool? = nil
     ) {
         self.outcome = outcome
         self.outputs = outputs
@@ -35,6 +40,7 @@ public struct JobResult: Sendable {
         self.signer = signer
         self.messageID = messageID
         self.warning = warning
+        self.authenticated = authenticated
     }
 
     /// The input, unchanged, in `failed/` with the reason.

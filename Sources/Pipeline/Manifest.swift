@@ -28,13 +28,16 @@ public struct ManifestRecord: Codable, Sendable {
     public var reason: String?
     public var signer: String?
     public var warning: String?
+    /// Incoming mail only: `JobResult.authenticated`.
+    public var authenticated: Bool?
     public var bytes: Int
     public var elapsedMs: Double
 
     public init(
         input: String, offset: Int?, messageId: String?, direction: String, outcome: String, profile: String?,
         outputs: [File],
-        reason: String?, signer: String?, warning: String? = nil, bytes: Int, elapsedMs: Double
+        reason: String?, signer: String?, warning: String? = nil, authenticated: Bool? = nil, bytes: Int,
+        elapsedMs: Double
     ) {
         (self.input, self.offset, self.messageId, self.direction, self.outcome) = (
             input, offset, messageId, direction, outcome
@@ -42,7 +45,7 @@ public struct ManifestRecord: Codable, Sendable {
         (self.profile, self.outputs, self.reason, self.signer, self.warning) = (
             profile, outputs, reason, signer, warning
         )
-        (self.bytes, self.elapsedMs) = (bytes, elapsedMs)
+        (self.authenticated, self.bytes, self.elapsedMs) = (authenticated, bytes, elapsedMs)
     }
 
     /// The resume key: the same as `InputMessage.key`.
@@ -60,6 +63,7 @@ public struct ManifestRecord: Codable, Sendable {
             JSON.string(name, into: &out)
             out.append(UInt8(ascii: ":"))
         }
+        if let authenticated { key("authenticated"); out += Array(String(authenticated).utf8) }
         key("bytes"); out += Array(String(bytes).utf8)
         key("direction"); JSON.string(direction, into: &out)
         key("elapsed_ms"); out += Array(String(elapsedMs).utf8)

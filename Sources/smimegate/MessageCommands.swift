@@ -4,6 +4,7 @@ import Foundation
 import Keystore
 import MIME
 import PKI
+import Pipeline
 import SMIME
 
 extension SignMode: ExpressibleByArgument {}
@@ -121,12 +122,18 @@ struct Verify: ParsableCommand {
     @Flag(help: "Trust RSA keys under 2048 bits and MD5/SHA-1 certificates (old archives); noted in the result.")
     var allowWeak = false
     @Flag(help: "Accept a signer who covers Sender but not From (RFC 8550 section 3).") var acceptSenderMatch = false
+    @Option(help: "Authentication-Results fields with this authserv-id are removed (default: this host's name).")
+    var authservId: String?
     @OptionGroup var io: MessageIO
 
     func run() throws {
         let store = try home.open()
         let anchors = try store.certificateAuthorities()
-        try transform(io, "verify") { message in
+        try transform(io, "verify") { input in
+            // As in 'process incoming': results claiming our authserv-id are not ours (RFC 8601 §5).
+            let message = AuthenticationResults.removingOurs(
+                from: input, authservID: authservId ?? ProcessInfo.processInfo.hostName
+            ).message
             let validation = SignerValidation(
                 anchors: anchors, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch)
             let result = try SMIME.verify(message, validation: validation)
@@ -148,9 +155,21 @@ struct Verify: ParsableCommand {
 struct Decrypt: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decrypt one message with an organisation certificate's private key (SPEC F11).",
-        discussion: "Without --cert, every organisation certificate in the keystore is tried.")
+        discussion: """
+            Without --cert, every organisation certificate in the keystore is tried. As in 'process incoming':
+            Authentication-Results fields with our authserv-id are removed, inner fields other than Content-*
+            are dropped, and content decrypted from CBC (no integrity) is refused when it looks tampered with
+            (exit 1) and has remote references in its HTML neutralised.
+            """)
     @OptionGroup var home: HomeOptions
     @Option(help: "The certificate (with private key) to decrypt with.") var cert: String?
+    @Option(help: "Authentication-Results fields with this authserv-id are removed (default: this host's name).")
+    var authservId: String?
+    @Option(
+        help: ArgumentHelp(
+            "HTML decrypted from CBC (no integrity): neutralise remote references (src, href, CSS url()) or keep.",
+            valueName: "neutralise|keep"))
+    var unauthenticatedHtml: IncomingJob.UnauthenticatedHTML = .neutralise
     @OptionGroup var io: MessageIO
 
     func run() throws {
@@ -162,9 +181,26 @@ struct Decrypt: ParsableCommand {
             identities = try configuring { try store.identities() }
         }
         if identities.isEmpty { throw Failure.usage("decrypt: the keystore has no certificate with a private key") }
-        try transform(io, "decrypt") { message in
+        try transform(io, "decrypt") { input in
+            let message = AuthenticationResults.removingOurs(
+                from: input, authservID: authservId ?? ProcessInfo.processInfo.hostName
+            ).message
             let candidates = identities.map { (certificate: $0.certificate, key: $0.key) }
-            try io.write(SMIME.decrypt(message, candidates: candidates).serialized())
+            let decryption = try SMIME.decryption(message, candidates: candidates)
+            var output = decryption.message
+            if !decryption.encryption.authenticated {
+                if let malformation = decryption.malformation {
+                    throw SMIMEError("\(MalformedContent.reason) (\(malformation))")
+                }
+                // Signed content is left to its signature (verify it next); anything else is neutralised.
+                if unauthenticatedHtml == .neutralise, (try? SMIMEForm.classify(output))?.isSigned != true {
+                    output = HTMLNeutraliser.neutraliseParts(of: output).entity
+                }
+                printErr(
+                    "smimegate: decrypt: \(io.label(message)): "
+                        + "\(decryption.encryption.name) has no integrity protection")
+            }
+            try io.write(output.serialized())
         }
     }
 }

@@ -214,12 +214,20 @@ struct ProcessOutgoing: ParsableCommand {
     }
 }
 
+extension IncomingJob.UnauthenticatedHTML: ExpressibleByArgument {}
+
 struct ProcessIncoming: ParsableCommand {
     enum SignatureChoice: String, ExpressibleByArgument { case keep, remove }
 
     static let configuration = CommandConfiguration(
         commandName: "incoming",
-        abstract: "Decrypt and verify every message, delivering each whatever the result (SPEC F10–F13).")
+        abstract: "Decrypt and verify every message, delivering each whatever the result (SPEC F10–F13).",
+        discussion: """
+            Authentication-Results fields that carry this run's authserv-id are removed from every input first:
+            the only one delivered is ours. Unwrapping keeps the outer header; inner fields other than Content-*
+            are dropped. Mail decrypted from CBC (no integrity) says so in its result; if its content looks
+            tampered with it goes to unverified/, and its HTML has remote references neutralised.
+            """)
     @OptionGroup var home: HomeOptions
     @OptionGroup var flags: RunFlags
     @Option(help: "Keep or remove the (inner) signature on delivered mail.") var signature: SignatureChoice = .remove
@@ -228,6 +236,11 @@ struct ProcessIncoming: ParsableCommand {
     @Flag(help: "Trust RSA keys under 2048 bits and MD5/SHA-1 certificates (old archives); noted in the result.")
     var allowWeak = false
     @Flag(help: "Accept a signer who covers Sender but not From (RFC 8550 section 3).") var acceptSenderMatch = false
+    @Option(
+        help: ArgumentHelp(
+            "HTML decrypted from CBC (no integrity): neutralise remote references (src, href, CSS url()) or keep.",
+            valueName: "neutralise|keep"))
+    var unauthenticatedHtml: IncomingJob.UnauthenticatedHTML = .neutralise
 
     func run() throws {
         let store = try home.open()
@@ -240,7 +253,7 @@ struct ProcessIncoming: ParsableCommand {
             validation: SignerValidation(
                 anchors: anchors, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch),
             keepSignature: signature == .keep,
-            authservID: authservId ?? ProcessInfo.processInfo.hostName)
+            authservID: authservId ?? ProcessInfo.processInfo.hostName, unauthenticatedHTML: unauthenticatedHtml)
         try flags.execute(job)
     }
 }
