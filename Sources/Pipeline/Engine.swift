@@ -282,7 +282,8 @@ final class Router: Sendable {
             input: input.source, offset: input.offset, messageId: result.messageID, direction: direction,
             outcome: result.outcome,
             profile: profile, outputs: files, reason: result.reason, signer: result.signer, warning: result.warning,
-            authenticated: result.authenticated, bytes: input.bytes.count, elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
+            authenticated: result.authenticated, bytes: input.bytes.count,
+            elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
         try state.withLock { state in
             do {
                 try manifest.append(record)  // cut back off when it fails: then the outputs go too
