@@ -55,6 +55,22 @@ struct DERReader {
         if !isAtEnd, try peek().tag == tag { _ = try read() }
     }
 
+    /// An OBJECT IDENTIFIER in dotted form (X.690 §8.19).
+    static func objectIdentifier(_ element: Element) throws -> String {
+        guard element.tag == 0x06, let first = element.value.first else { throw Malformed() }
+        var arcs = [first < 80 ? Int(first) / 40 : 2, first < 80 ? Int(first) % 40 : Int(first) - 80]
+        var value = 0
+        for byte in element.value.dropFirst() {
+            guard value < Int.max >> 8 else { throw Malformed() }
+            value = value << 7 | Int(byte & 0x7F)
+            if byte & 0x80 == 0 {
+                arcs.append(value)
+                value = 0
+            }
+        }
+        return arcs.map(String.init).joined(separator: ".")
+    }
+
     /// The non-negative INTEGER of a small element.
     static func integer(_ element: Element) throws -> Int {
         guard element.tag == 0x02, !element.value.isEmpty, element.value.count <= 4,

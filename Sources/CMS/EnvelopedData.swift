@@ -45,11 +45,11 @@ extension CMS {
 
     /// Decrypts with the first of `candidates` that a recipient info names, parsing
     /// the message once however many organisation keys there are. Returns the
-    /// plaintext and the index of the candidate used. An AuthEnvelopedData whose GCM
+    /// plaintext, the index of the candidate used, and the content encryption. An AuthEnvelopedData whose GCM
     /// tag is shorter than RFC 5084 allows, or does not match, throws
     /// `AuthenticatedDecryptionFailure` (no plaintext is returned).
     public static func decrypt(_ der: [UInt8], candidates: [(certificate: Certificate, key: PrivateKey)]) throws
-        -> (plaintext: [UInt8], index: Int)
+        -> (plaintext: [UInt8], index: Int, encryption: ContentEncryption)
     {
         let cms = try ContentInfo(der: der)
         switch cms.contentType {
@@ -80,7 +80,7 @@ extension CMS {
             }
             throw error
         }
-        return (out.bytes, index)
+        return (out.bytes, index, try ContentEncryption(cms))
     }
 
     /// True when a recipient info names `certificate` (issuer-and-serial or

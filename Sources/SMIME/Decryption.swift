@@ -1,3 +1,4 @@
+import CMS
 import MIME
 
 /// A decrypted message and what its envelope promised about it.

@@ -58,7 +58,8 @@ public enum SMIME {
             let type = HeaderField(
                 name: "Content-Type", value: "application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\"")
             return MessageParts.join(
-                outer: parts.outer, entityFields: [type] + p7mFields, body: Base64.encode(der, ending: ending), ending: ending)
+                outer: parts.outer, entityFields: [type] + p7mFields, body: Base64.encode(der, ending: ending),
+                ending: ending)
         case .detached:
             let boundary = newBoundary()
             let signaturePart = Entity(
@@ -74,8 +75,10 @@ public enum SMIME {
             let type = HeaderField(
                 name: "Content-Type",
                 value:
-                    "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=\(signer.digest.micalg); boundary=\"\(boundary)\"")
-            return MessageParts.join(outer: parts.outer, entityFields: [type], body: body.converted(to: ending), ending: ending)
+                    "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=\(signer.digest.micalg); boundary=\"\(boundary)\""
+            )
+            return MessageParts.join(
+                outer: parts.outer, entityFields: [type], body: body.converted(to: ending), ending: ending)
         }
     }
 
@@ -92,9 +95,11 @@ public enum SMIME {
         let canonical = try Canonical.prepare(parts.content, options: options).serialized()
         let der = try CMS.encrypt(canonical, recipients: recipients, cipher: cipher, keyTransport: keyTransport)
         let smimeType = cipher.isAuthenticated ? "authEnveloped-data" : "enveloped-data"
-        let type = HeaderField(name: "Content-Type", value: "application/pkcs7-mime; smime-type=\(smimeType); name=\"smime.p7m\"")
+        let type = HeaderField(
+            name: "Content-Type", value: "application/pkcs7-mime; smime-type=\(smimeType); name=\"smime.p7m\"")
         return MessageParts.join(
-            outer: parts.outer, entityFields: [type] + p7mFields, body: Base64.encode(der, ending: ending), ending: ending)
+            outer: parts.outer, entityFields: [type] + p7mFields, body: Base64.encode(der, ending: ending),
+            ending: ending)
     }
 
     // MARK: Verify (F10)
@@ -103,7 +108,9 @@ public enum SMIME {
     /// signed S/MIME message or cannot be parsed; a signature that is wrong or
     /// untrusted is a `.fail` verdict with its reason.
     /// `form` is the message's classification when the caller already has it (no second decoding).
-    public static func verify(_ message: Entity, form known: SMIMEForm? = nil, validation: SignerValidation) throws -> Verification {
+    public static func verify(_ message: Entity, form known: SMIMEForm? = nil, validation: SignerValidation) throws
+        -> Verification
+    {
         let form = try known ?? SMIMEForm.classify(message)
         let der: [UInt8]
         var detached: [UInt8]? = nil
@@ -113,7 +120,8 @@ public enum SMIME {
             der = signature
             detached = content.toCRLF()
         case .enveloped(_, let authenticated):
-            throw SMIMEError("the message is encrypted (\(authenticated ? "authEnveloped" : "enveloped")-data): decrypt it first")
+            throw SMIMEError(
+                "the message is encrypted (\(authenticated ? "authEnveloped" : "enveloped")-data): decrypt it first")
         case .certsOnly: throw SMIMEError("a certificates-only message carries no signature")
         case .unsupported(let reason): throw SMIMEError(reason)
         case .notSMIME(let type): throw SMIMEError("not an S/MIME signed message (\(type))")
@@ -142,7 +150,8 @@ public enum SMIME {
                 digestAlgorithm: check.digestAlgorithm, unwrapped: unwrapped)
         }
         guard let signer = check.signers.first else {
-            let missing = VerificationFailure(.signerCertificateMissing, "the signer's certificate is not in the message")
+            let missing = VerificationFailure(
+                .signerCertificateMissing, "the signer's certificate is not in the message")
             return verdict(missing, signer: nil)
         }
         if let weak = validation.digestProblem(check.digestAlgorithm) {
@@ -167,8 +176,9 @@ public enum SMIME {
 
     // MARK: Decrypt (F11)
 
-    public static func decrypt(_ message: Entity, form known: SMIMEForm? = nil, certificate: Certificate, key: PrivateKey) throws -> Entity
-    {
+    public static func decrypt(
+        _ message: Entity, form known: SMIMEForm? = nil, certificate: Certificate, key: PrivateKey
+    ) throws -> Entity {
         try decrypt(message, form: known, candidates: [(certificate, key)])
     }
 
@@ -191,14 +201,15 @@ public enum SMIME {
             throw SMIMEError("not an S/MIME encrypted message")
         }
         let plain: [UInt8]
+        let encryption: ContentEncryption
         do {
-            plain = try CMS.decrypt(der, candidates: candidates).plaintext
+            (plain, _, encryption) = try CMS.decrypt(der, candidates: candidates)
         } catch let error as OpenSSLError {
             throw SMIMEError("cannot decrypt: \(error.reasons.joined(separator: "; "))")
         }
-        let encryption = ContentEncryption(envelope: der, authenticated: authenticated)
         return Decryption(
-            message: try unwrap(outer: MessageParts(splitting: message).outer, content: plain, ending: message.lineEnding),
+            message: try unwrap(
+                outer: MessageParts(splitting: message).outer, content: plain, ending: message.lineEnding),
             encryption: encryption, malformation: authenticated ? nil : MalformedContent.find(in: plain))
     }
 
@@ -227,6 +238,7 @@ public enum SMIME {
         var bytes = [UInt8](repeating: 0, count: 12)
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
         return "----=_smimegate_"
-            + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+            + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+            .joined()
     }
 }
