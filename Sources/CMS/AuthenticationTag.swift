@@ -11,23 +11,14 @@ struct AuthenticationTag: Equatable {
     /// `der`: a ContentInfo holding an AuthEnvelopedData, as OpenSSL re-encodes it (definite lengths).
     init(contentInfo der: [UInt8]) throws {
         do {
-            var outer = DERReader(der[...])
-            var contentInfo = DERReader(try outer.read(0x30).value)
-            _ = try contentInfo.read(0x06)  // id-ct-authEnvelopedData
-            var explicit = DERReader(try contentInfo.read(0xA0).value)
-            var authEnveloped = DERReader(try explicit.read(0x30).value)
-            _ = try authEnveloped.read(0x02)  // version
-            try authEnveloped.skip(ifTag: 0xA0)  // originatorInfo
-            _ = try authEnveloped.read(0x31)  // recipientInfos
-            var encryptedContentInfo = DERReader(try authEnveloped.read(0x30).value)
-            _ = try encryptedContentInfo.read(0x06)  // contentType
-            var algorithm = DERReader(try encryptedContentInfo.read(0x30).value)
-            _ = try algorithm.read(0x06)  // aes*-GCM
-            var parameters = DERReader(try algorithm.read(0x30).value)
+            let envelope = try EnvelopeStructure(contentInfo: der)
+            guard let gcm = envelope.parameters, gcm.tag == 0x30, let mac = envelope.mac else {
+                throw DERReader.Malformed()
+            }
+            var parameters = DERReader(gcm.value)
             _ = try parameters.read(0x04)  // aes-nonce
             icvLength = parameters.isAtEnd ? 12 : try DERReader.integer(try parameters.read(0x02))
-            try authEnveloped.skip(ifTag: 0xA1)  // authAttrs
-            length = try authEnveloped.read(0x04).value.count  // mac
+            length = mac.value.count
         } catch {
             throw AuthenticatedDecryptionFailure.malformed
         }

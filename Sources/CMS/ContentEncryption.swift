@@ -18,23 +18,10 @@ public struct ContentEncryption: Sendable, Equatable {
         try self.init(ContentInfo(der: der))
     }
 
-    /// `contentEncryptionAlgorithm` of a parsed envelope (RFC 5652 §6.1, RFC 5083 §2.1):
-    /// ContentInfo { contentType, [0] { version, [0] originatorInfo OPTIONAL,
-    /// recipientInfos, EncryptedContentInfo { contentType, AlgorithmIdentifier } } }.
+    /// The `contentEncryptionAlgorithm` of a parsed envelope.
     init(_ cms: ContentInfo) throws {
         authenticated = cms.contentType == .authEnvelopedData
-        var outer = DERReader(try cms.der[...])
-        var contentInfo = DERReader(try outer.read(0x30).value)
-        _ = try contentInfo.read(0x06)
-        var explicit = DERReader(try contentInfo.read(0xA0).value)
-        var envelope = DERReader(try explicit.read(0x30).value)
-        _ = try envelope.read(0x02)  // version
-        try envelope.skip(ifTag: 0xA0)  // originatorInfo
-        _ = try envelope.read(0x31)  // recipientInfos
-        var encryptedContentInfo = DERReader(try envelope.read(0x30).value)
-        _ = try encryptedContentInfo.read(0x06)  // contentType
-        var algorithm = DERReader(try encryptedContentInfo.read(0x30).value)
-        let oid = try DERReader.objectIdentifier(try algorithm.read(0x06))
+        let oid = try EnvelopeStructure(contentInfo: cms.der).algorithm
         name = Self.names[oid] ?? oid
     }
 
