@@ -74,9 +74,8 @@ public enum SMIME {
             ).serialized(.crlf)
             let type = HeaderField(
                 name: "Content-Type",
-                value:
-                    "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=\(signer.digest.micalg); boundary=\"\(boundary)\""
-            )
+                value: "multipart/signed; protocol=\"application/pkcs7-signature\"; "
+                    + "micalg=\(signer.digest.micalg); boundary=\"\(boundary)\"")
             return MessageParts.join(
                 outer: parts.outer, entityFields: [type], body: body.converted(to: ending), ending: ending)
         }
