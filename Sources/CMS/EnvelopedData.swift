@@ -60,7 +60,7 @@ extension CMS {
             let whom =
                 candidates.count == 1
                 ? candidates[0].certificate.subject : "any of \(candidates.count) organisation certificates"
-            throw OpenSSLError(operation: "decrypt", reasons: ["the message is not encrypted to \(whom)"])
+            throw EnvelopeNotAddressed(recipient: whom)
         }
         let (certificate, key) = candidates[index]
         let authenticated = cms.contentType == .authEnvelopedData
@@ -70,8 +70,7 @@ extension CMS {
         guard CMS_decrypt(cms.cms, key.pkey, certificate.x509, nil, out.bio, UInt32(CMS_BINARY)) == 1 else {
             let error = OpenSSLError.drain("decrypt")
             if error.reasons.contains(where: { $0.contains("no matching recipient") }) {
-                throw OpenSSLError(
-                    operation: "decrypt", reasons: ["the message is not encrypted to \(certificate.subject)"])
+                throw EnvelopeNotAddressed(recipient: certificate.subject)
             }
             if error.reasons.isEmpty && authenticated { throw AuthenticatedDecryptionFailure.tagCheckFailed }
             if error.reasons.isEmpty {

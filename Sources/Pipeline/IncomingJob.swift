@@ -132,9 +132,7 @@ public struct IncomingJob: Job {
                                 detail: "\(malformation); \(decryption.encryption.name) has no integrity protection")
                         }
                     }
-                } catch let error as SMIMEError
-                    where error.reason.hasPrefix("cannot decrypt: the message is not encrypted to")
-                {
+                } catch let error as SMIMEError where error.kind == .notAddressed {
                     return unverified("permerror", "not encrypted to any organisation certificate")
                 } catch {
                     return unverified("permerror", "decryption failed: \(error)")

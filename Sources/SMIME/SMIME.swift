@@ -203,6 +203,8 @@ public enum SMIME {
         let encryption: ContentEncryption
         do {
             (plain, _, encryption) = try CMS.decrypt(der, candidates: candidates)
+        } catch let error as EnvelopeNotAddressed {
+            throw SMIMEError("cannot decrypt: \(error)", kind: .notAddressed)
         } catch let error as OpenSSLError {
             throw SMIMEError("cannot decrypt: \(error.reasons.joined(separator: "; "))")
         }

@@ -3,8 +3,14 @@ import MIME
 
 /// A message or entity that S/MIME could not handle, with a one-line reason.
 public struct SMIMEError: Error, CustomStringConvertible, Sendable {
+    /// What a caller may act on; most errors are just their reason.
+    public enum Kind: Sendable { case other, notAddressed }
     public let reason: String
-    public init(_ reason: String) { self.reason = reason }
+    public let kind: Kind
+    public init(_ reason: String, kind: Kind = .other) {
+        self.reason = reason
+        self.kind = kind
+    }
     public var description: String { reason }
 }
 
@@ -31,7 +37,9 @@ public enum SMIMEForm: Sendable {
     public static func classify(_ entity: Entity, limits: MIMELimits = .standard) throws -> SMIMEForm {
         let type = entity.contentType
         if type.mediaType == "multipart/signed" {
-            guard let boundary = type["boundary"] else { throw SMIMEError("multipart/signed without a boundary parameter") }
+            guard let boundary = type["boundary"] else {
+                throw SMIMEError("multipart/signed without a boundary parameter")
+            }
             let multipart = try Multipart.parse(entity.body, boundary: boundary)
             guard multipart.parts.count == 2 else {
                 throw SMIMEError("multipart/signed has \(multipart.parts.count) parts instead of 2")
@@ -66,8 +74,10 @@ public enum SMIMEForm: Sendable {
         let name =
             (type["name"]
                 ?? entity.field("Content-Disposition").flatMap {
-                    ContentType(parsing: "x/x; " + ($0.split(separator: ";", maxSplits: 1).dropFirst().first.map(String.init) ?? ""))?[
-                        "filename"]
+                    ContentType(
+                        parsing: "x/x; "
+                            + ($0.split(separator: ";", maxSplits: 1).dropFirst().first.map(String.init) ?? ""))?[
+                            "filename"]
                 }) ?? ""
         return name.lowercased().hasSuffix(".p7m")
     }
