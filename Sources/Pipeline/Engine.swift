@@ -44,7 +44,7 @@ public struct RunOptions: Sendable {
 /// What a run did: messages per outcome, throughput, any input that could not be
 /// read, and why it stopped early (a signal, a write error) if it did.
 public struct RunSummary: Sendable {
-    public var outcomes: [String: Int]
+    public var outcomes: [Outcome: Int]
     public var messages: Int
     public var skipped: Int
     public var consumed: Int
@@ -54,7 +54,7 @@ public struct RunSummary: Sendable {
     public var inputErrors: [String]
     public var stop: PoolStop?
 
-    public var failed: Int { outcomes["failed", default: 0] }
+    public var failed: Int { outcomes[.failed, default: 0] }
     public var messagesPerSecond: Double { seconds > 0 ? Double(messages) / seconds : 0 }
     public var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / 1_048_576 / seconds : 0 }
 }
@@ -125,9 +125,9 @@ public enum Engine {
         defer { withExtendedLifetime((lock, spoolLocks)) {} }
         let (manifest, done) = try ManifestWriter.open(directory: out, resume: options.resume)
         let consumer = try options.consume ? consumer(into: options.consumedInto, inputs: inputs) : nil
-        var writers: [String: MaildirWriter] = [:]
+        var writers: [Outcome: MaildirWriter] = [:]
         for folder in job.folders {
-            let writer = try MaildirWriter(out + "/" + folder, durable: options.durable)
+            let writer = try MaildirWriter(out + "/" + folder.rawValue, durable: options.durable)
             writer.removeTemporaryFiles()  // left by an interrupted run: never delivered, never recorded
             writers[folder] = writer
         }
@@ -231,7 +231,7 @@ struct StandardInput: MessageSource {
 /// error goes up to stop the run, so no record names a file that does not exist.
 final class Router: Sendable {
     private struct State {
-        var outcomes: [String: Int] = [:]
+        var outcomes: [Outcome: Int] = [:]
         var messages = 0
         var skipped = 0
         var consumed = 0
@@ -243,7 +243,7 @@ final class Router: Sendable {
         var printedProgress = false
     }
 
-    private let writers: [String: MaildirWriter]
+    private let writers: [Outcome: MaildirWriter]
     private let manifest: ManifestWriter
     private let direction: String
     private let profile: String?
@@ -251,7 +251,7 @@ final class Router: Sendable {
     private let started = ContinuousClock.now
     private let state = Mutex(State())
 
-    init(writers: [String: MaildirWriter], manifest: ManifestWriter, job: any Job, options: RunOptions) {
+    init(writers: [Outcome: MaildirWriter], manifest: ManifestWriter, job: any Job, options: RunOptions) {
         self.writers = writers
         self.manifest = manifest
         self.direction = job.direction
@@ -267,12 +267,13 @@ final class Router: Sendable {
         do {
             for (index, output) in result.outputs.enumerated() {
                 guard let writer = writers[output.folder] else {
-                    throw PipelineError("no outcome folder \(output.folder)")
+                    throw PipelineError("no outcome folder \(output.folder.rawValue)")
                 }
-                let file = "\(name).\(result.outcome).\(index)"
+                let file = "\(name).\(result.outcome.rawValue).\(index)"
                 try writer.deliver(output.bytes, name: file)
                 delivered.append((writer, file))
-                files.append(ManifestRecord.File(file: "\(output.folder)/new/\(file)", recipients: output.recipients))
+                files.append(
+                    ManifestRecord.File(file: "\(output.folder.rawValue)/new/\(file)", recipients: output.recipients))
             }
         } catch {
             for (writer, file) in delivered { writer.withdraw(name: file) }
@@ -280,7 +281,7 @@ final class Router: Sendable {
         }
         let record = ManifestRecord(
             input: input.source, offset: input.offset, messageId: result.messageID, direction: direction,
-            outcome: result.outcome,
+            outcome: result.outcome.rawValue,
             profile: profile, outputs: files, reason: result.reason, signer: result.signer, warning: result.warning,
             authenticated: result.authenticated, bytes: input.bytes.count,
             elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
@@ -292,7 +293,7 @@ final class Router: Sendable {
                 throw error
             }
             state.recorded.append(KeyHash(record.key))
-            state.outcomes[record.outcome, default: 0] += 1
+            state.outcomes[result.outcome, default: 0] += 1
             state.messages += 1
             state.bytes += input.bytes.count
             if record.warning != nil { state.warnings += 1 }
@@ -311,7 +312,7 @@ final class Router: Sendable {
         let rate = Double(state.messages) / max((now - started).seconds, 0.001)
         let line =
             "\r\(state.messages) messages, \(String(format: "%.1f", rate)) messages/s, "
-            + "\(state.outcomes["failed", default: 0]) failed  "
+            + "\(state.outcomes[.failed, default: 0]) failed  "
         FileHandle.standardError.write(Data(line.utf8))
     }
 

@@ -42,7 +42,7 @@ public struct IncomingJob: Job {
 
     public var direction: String { "incoming" }
     public var profileName: String? { nil }
-    public var folders: [String] { ["verified", "decrypted", "unverified", "passed", "failed"] }
+    public var folders: [Outcome] { [.verified, .decrypted, .unverified, .passed, .failed] }
 
     /// Each layer's signature must be valid and trusted; the message's From (or
     /// Sender) must be covered by at least one of the signers — so an outer
@@ -96,8 +96,8 @@ public struct IncomingJob: Job {
         func unverified(_ result: String, _ reason: String, detail: String? = nil) -> JobResult {
             let field = "\(authservID); smime=\(result) (\(Self.comment(detail.map { "\(reason); \($0)" } ?? reason)))"
             return JobResult(
-                outcome: "unverified",
-                outputs: [Output(folder: "unverified", bytes: Self.adding(field, to: message), recipients: recipients)],
+                outcome: .unverified,
+                outputs: [Output(folder: .unverified, bytes: Self.adding(field, to: message), recipients: recipients)],
                 reason: reason, signer: signers.last.map { $0.emailAddresses.first ?? $0.subject },
                 messageID: message.messageID, authenticated: false)
         }
@@ -161,7 +161,7 @@ public struct IncomingJob: Job {
             let unchanged =
                 changed ? message.serialized() : messageStart == 0 ? input.bytes : Array(input.bytes[messageStart...])
             return JobResult(
-                outcome: "passed", outputs: [Output(folder: "passed", bytes: unchanged, recipients: recipients)],
+                outcome: .passed, outputs: [Output(folder: .passed, bytes: unchanged, recipients: recipients)],
                 messageID: message.messageID, authenticated: false)
         }
         if let signed = innermostSigned, !signers.isEmpty {
@@ -177,16 +177,16 @@ public struct IncomingJob: Job {
             let accepted = weaknesses.isEmpty ? "" : " (weak algorithms accepted: \(weak))"
             let field = "\(authservID); smime=pass\(accepted) body.smime-identifier=\(identifier)"
             return JobResult(
-                outcome: "verified",
-                outputs: [Output(folder: "verified", bytes: Self.adding(field, to: delivered), recipients: recipients)],
+                outcome: .verified,
+                outputs: [Output(folder: .verified, bytes: Self.adding(field, to: delivered), recipients: recipients)],
                 signer: identifier, messageID: message.messageID, authenticated: true)
         }
         guard decrypted else { return unverified("permerror", "no signature or envelope could be processed") }
         guard let unprotected else {
             let field = "\(authservID); smime=neutral (encrypted, not signed)"
             return JobResult(
-                outcome: "decrypted",
-                outputs: [Output(folder: "decrypted", bytes: Self.adding(field, to: current), recipients: recipients)],
+                outcome: .decrypted,
+                outputs: [Output(folder: .decrypted, bytes: Self.adding(field, to: current), recipients: recipients)],
                 messageID: message.messageID, authenticated: true)
         }
         let field = "\(authservID); smime=neutral (encrypted without integrity protection, \(unprotected.name))"
@@ -200,8 +200,8 @@ public struct IncomingJob: Job {
             }
         }
         return JobResult(
-            outcome: "decrypted",
-            outputs: [Output(folder: "decrypted", bytes: Self.adding(field, to: delivered), recipients: recipients)],
+            outcome: .decrypted,
+            outputs: [Output(folder: .decrypted, bytes: Self.adding(field, to: delivered), recipients: recipients)],
             messageID: message.messageID, warning: warning, authenticated: false)
     }
 

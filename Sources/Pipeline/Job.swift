@@ -3,11 +3,11 @@ import Mailstore
 /// One output file of a job: the outcome folder it goes to (a maildir under
 /// the run's output directory) and the recipients it is for.
 public struct Output: Sendable {
-    public let folder: String
+    public let folder: Outcome
     public let bytes: [UInt8]
     public let recipients: [String]
 
-    public init(folder: String, bytes: [UInt8], recipients: [String]) {
+    public init(folder: Outcome, bytes: [UInt8], recipients: [String]) {
         self.folder = folder
         self.bytes = bytes
         self.recipients = recipients
@@ -16,7 +16,7 @@ public struct Output: Sendable {
 
 /// What happened to one input message (DESIGN.md "Outcome").
 public struct JobResult: Sendable {
-    public var outcome: String
+    public var outcome: Outcome
     public var outputs: [Output]
     public var reason: String?
     public var signer: String?
@@ -31,7 +31,7 @@ public struct JobResult: Sendable {
     public var authenticated: Bool?
 
     public init(
-        outcome: String, outputs: [Output], reason: String? = nil, signer: String? = nil, messageID: String? = nil,
+        outcome: Outcome, outputs: [Output], reason: String? = nil, signer: String? = nil, messageID: String? = nil,
         warning: String? = nil, authenticated: Bool? = nil
     ) {
         self.outcome = outcome
@@ -46,7 +46,7 @@ public struct JobResult: Sendable {
     /// The input, unchanged, in `failed/` with the reason.
     static func failed(_ input: InputMessage, _ reason: String, messageID: String? = nil) -> JobResult {
         JobResult(
-            outcome: "failed", outputs: [Output(folder: "failed", bytes: input.bytes, recipients: [])], reason: reason,
+            outcome: .failed, outputs: [Output(folder: .failed, bytes: input.bytes, recipients: [])], reason: reason,
             messageID: messageID
         )
     }
@@ -58,6 +58,6 @@ public protocol Job: Sendable {
     var direction: String { get }
     var profileName: String? { get }
     /// The outcome folders this job can write (created up front).
-    var folders: [String] { get }
+    var folders: [Outcome] { get }
     func process(_ input: InputMessage) -> JobResult
 }

@@ -17,7 +17,7 @@ public struct OutgoingJob: Job {
 
     public var direction: String { "outgoing" }
     public var profileName: String? { profile.name }
-    public var folders: [String] { ["signed", "encrypted", "split", "bounced", "passed", "failed"] }
+    public var folders: [Outcome] { [.signed, .encrypted, .split, .bounced, .passed, .failed] }
 
     public init(profile: SendingProfile, signer: Signer?, recipients: RecipientDirectory, reportingHost: String) {
         self.profile = profile
@@ -94,17 +94,17 @@ public struct OutgoingJob: Job {
 
         guard profile.mode.encrypts else {
             return JobResult(
-                outcome: "signed",
+                outcome: .signed,
                 outputs: [
                     Output(
-                        folder: "signed", bytes: try sign(message, asOneLeaf: irregularity != nil).serialized(),
+                        folder: .signed, bytes: try sign(message, asOneLeaf: irregularity != nil).serialized(),
                         recipients: envelope.recipients)
                 ],
                 signer: signerName(parsed), messageID: id)
         }
         if envelope.recipients.isEmpty {
             return JobResult(
-                outcome: "passed", outputs: [Output(folder: "passed", bytes: message.serialized(), recipients: [])],
+                outcome: .passed, outputs: [Output(folder: .passed, bytes: message.serialized(), recipients: [])],
                 reason: "no recipients to encrypt to", messageID: id)
         }
         var keyed: [(String, Certificate)] = []
@@ -120,8 +120,8 @@ public struct OutgoingJob: Job {
         if missing.isEmpty {
             let encrypted = try protect(message, for: keyed.map(\.1), asOneLeaf: irregularity != nil)
             return JobResult(
-                outcome: "encrypted",
-                outputs: [Output(folder: "encrypted", bytes: encrypted.serialized(), recipients: envelope.recipients)],
+                outcome: .encrypted,
+                outputs: [Output(folder: .encrypted, bytes: encrypted.serialized(), recipients: envelope.recipients)],
                 signer: signerName(parsed), messageID: id)
         }
         switch profile.missingKey {
@@ -138,18 +138,18 @@ public struct OutgoingJob: Job {
             }
             return bounce(parsed, input: input, sender: sender, reason: missingReason, recipients: details)
         case .drop:
-            return JobResult(outcome: "dropped", outputs: [], reason: missingReason, messageID: id)
+            return JobResult(outcome: .dropped, outputs: [], reason: missingReason, messageID: id)
         case .split:
             var outputs: [Output] = []
             if !keyed.isEmpty {
                 let encrypted = try protect(message, for: keyed.map(\.1), asOneLeaf: irregularity != nil)
-                outputs.append(Output(folder: "encrypted", bytes: encrypted.serialized(), recipients: keyed.map(\.0)))
+                outputs.append(Output(folder: .encrypted, bytes: encrypted.serialized(), recipients: keyed.map(\.0)))
             }
             // The clear copy: signed when the profile signs, unchanged otherwise.
             let clear = profile.mode.signs ? try sign(message, asOneLeaf: irregularity != nil) : message
-            outputs.append(Output(folder: "split", bytes: clear.serialized(), recipients: missing))
+            outputs.append(Output(folder: .split, bytes: clear.serialized(), recipients: missing))
             return JobResult(
-                outcome: "split", outputs: outputs, reason: missingReason, signer: signerName(parsed), messageID: id)
+                outcome: .split, outputs: outputs, reason: missingReason, signer: signerName(parsed), messageID: id)
         }
     }
 
@@ -185,8 +185,8 @@ public struct OutgoingJob: Job {
     }
 
     /// The manifest's warning for a message sent as one leaf: why, and what was done instead.
-    private func warning(for irregularity: Irregularity, outcome: String) -> String {
-        guard ["signed", "encrypted", "split"].contains(outcome) else { return "\(irregularity)" }
+    private func warning(for irregularity: Irregularity, outcome: Outcome) -> String {
+        guard [.signed, .encrypted, .split].contains(outcome) else { return "\(irregularity)" }
         guard profile.mode.signs else { return "\(irregularity): encrypted as one part" }
         return "\(irregularity): " + (signMode == .detached ? "signed opaque" : "signed as one part")
     }
@@ -201,7 +201,7 @@ public struct OutgoingJob: Job {
             original: original, sender: sender, reason: reason,
             recipients: recipients.map { DeliveryStatus.Recipient(address: $0.0, reason: $0.1) }, id: id)
         return JobResult(
-            outcome: "bounced", outputs: [Output(folder: "bounced", bytes: dsn.serialized(), recipients: [sender])],
+            outcome: .bounced, outputs: [Output(folder: .bounced, bytes: dsn.serialized(), recipients: [sender])],
             reason: reason,
             messageID: original.messageID)
     }

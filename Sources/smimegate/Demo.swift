@@ -21,7 +21,8 @@ struct Demo: ParsableCommand {
             and from a sender the certificate does not cover); runs 'process outgoing' with a sign-encrypt
             profile that splits, then 'process incoming' at a partner over what was encrypted to it.
             """)
-    @Argument(help: ArgumentHelp("Where to put the homes, the maildirs and the outputs.", valueName: "DIR")) var directory: String?
+    @Argument(help: ArgumentHelp("Where to put the homes, the maildirs and the outputs.", valueName: "DIR"))
+    var directory: String?
     @Option(help: "How many messages to generate.") var messages: Int = 300
     @Option(help: "Worker threads.") var workers: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -44,18 +45,21 @@ struct Demo: ParsableCommand {
         let (gateway, gatewayKey) = try makeIdentity(
             org, "gateway",
             CertificateRequestFields(
-                commonName: "Example Corp S/MIME gateway", organization: "Example Corp", country: "JP", sanDomains: ["example.com"]))
+                commonName: "Example Corp S/MIME gateway", organization: "Example Corp", country: "JP",
+                sanDomains: ["example.com"]))
         // Two partners: a gateway certificate for a whole domain, and a personal certificate.
         var partners: [(name: String, home: Keystore, certificate: Certificate)] = []
         for (name, fields) in [
             (
                 "partner.example",
-                CertificateRequestFields(commonName: "Partner Ltd gateway", organization: "Partner Ltd", sanDomains: ["partner.example"])
+                CertificateRequestFields(
+                    commonName: "Partner Ltd gateway", organization: "Partner Ltd", sanDomains: ["partner.example"])
             ),
             (
                 "supplier.example",
                 CertificateRequestFields(
-                    commonName: "Sales, Supplier Inc", organization: "Supplier Inc", sanEmails: ["sales@supplier.example"])
+                    commonName: "Sales, Supplier Inc", organization: "Supplier Inc",
+                    sanEmails: ["sales@supplier.example"])
             ),
         ] {
             let home = try Keystore.open(home: dir.appendingPathComponent("\(name)-home"), create: true)
@@ -77,11 +81,13 @@ struct Demo: ParsableCommand {
 
         let out = dir.appendingPathComponent("outgoing").path
         let job = OutgoingJob(
-            profile: profile, signer: Signer(certificate: gateway, key: gatewayKey), recipients: try org.recipientDirectory(),
+            profile: profile, signer: Signer(certificate: gateway, key: gatewayKey),
+            recipients: try org.recipientDirectory(),
             reportingHost: "gateway.example.com")
         print("$ smimegate --home \(org.home.path) process outgoing \(spool) --out \(out) --profile demo")
         let sent = try Engine.run(
-            inputs: [spool], job: job, options: RunOptions(outDirectory: out, workers: workers, resume: false, progress: false))
+            inputs: [spool], job: job,
+            options: RunOptions(outDirectory: out, workers: workers, resume: false, progress: false))
         printSummary(sent, folders: job.folders, out: out)
 
         let partner = partners[0]
@@ -96,12 +102,18 @@ struct Demo: ParsableCommand {
             inputs: [out + "/encrypted"], job: incoming,
             options: RunOptions(outDirectory: received, workers: workers, resume: false, progress: false))
         printSummary(got, folders: incoming.folders, out: received)
-        print("\n(messages encrypted for supplier.example stay 'unverified' at partner.example: not encrypted to its key)")
-        print("demo finished. Look at \(out)/manifest.jsonl, \(out)/bounced/new/ (RFC 3464 bounces) and \(received)/verified/new/")
+        print(
+            "\n(messages encrypted for supplier.example stay 'unverified' at partner.example: not encrypted to its key)"
+        )
+        print(
+            "demo finished. Look at \(out)/manifest.jsonl, \(out)/bounced/new/ (RFC 3464 bounces) and \(received)/verified/new/"
+        )
         if sent.failed > 0 || got.failed > 0 { throw Failure.problem("demo: some messages failed") }
     }
 
-    private func makeIdentity(_ store: Keystore, _ name: String, _ fields: CertificateRequestFields) throws -> (Certificate, PrivateKey) {
+    private func makeIdentity(_ store: Keystore, _ name: String, _ fields: CertificateRequestFields) throws -> (
+        Certificate, PrivateKey
+    ) {
         let key = try PrivateKey.generateRSA(bits: 2048)
         let certificate = try CertificateBuilder.selfSigned(fields, key: key, days: 365)
         try store.addIdentity(name: name, certificate: certificate, key: key, chain: [])
@@ -113,7 +125,8 @@ struct Demo: ParsableCommand {
 enum DemoCorpus {
     static let senders = ["alice@example.com", "Bob Sato <bob@example.com>", "carol@example.com", "sales@example.com"]
     static let subjects = [
-        "Quarterly figures", "Re: delivery schedule", "Contract draft v3", "Invoice 2026-11", "Meeting notes", "Price list",
+        "Quarterly figures", "Re: delivery schedule", "Contract draft v3", "Invoice 2026-11", "Meeting notes",
+        "Price list",
         "Fwd: audit findings", "Shipping confirmation",
     ]
     static let partners = ["ken@partner.example", "yuki@partner.example", "sales@supplier.example"]
@@ -139,11 +152,15 @@ enum DemoCorpus {
                 String(repeating: paragraph, count: 2 + Int(generator.next() % 20))
                 + "From the desk of \(subject.lowercased()).\r\nRegards\r\n"
             if i % 5 == 0 {
-                let attachment = (0..<(512 + Int(generator.next() % 8192))).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
-                text += "Content-Type: multipart/mixed; boundary=\"b\(i)\"\r\n\r\n--b\(i)\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                let attachment = (0..<(512 + Int(generator.next() % 8192))).map { _ in
+                    UInt8(truncatingIfNeeded: generator.next())
+                }
+                text +=
+                    "Content-Type: multipart/mixed; boundary=\"b\(i)\"\r\n\r\n--b\(i)\r\nContent-Type: text/plain; charset=utf-8\r\n"
                 text +=
                     "Content-Transfer-Encoding: 8bit\r\n\r\nこんにちは,\r\n\(body)\r\n--b\(i)\r\nContent-Type: application/pdf; name=\"report-\(i).pdf\"\r\n"
-                text += "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"report-\(i).pdf\"\r\n\r\n"
+                text +=
+                    "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"report-\(i).pdf\"\r\n\r\n"
                 text += String(decoding: Base64.encode(attachment), as: UTF8.self) + "\r\n--b\(i)--\r\n"
             } else {
                 text += "Content-Type: text/plain; charset=utf-8\r\n\r\n\(body)"

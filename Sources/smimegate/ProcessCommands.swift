@@ -117,13 +117,13 @@ struct RunFlags: ParsableArguments {
 }
 
 /// The summary table of a run: messages per outcome folder, then throughput.
-func printSummary(_ summary: RunSummary, folders: [String], out: String) {
-    let names = folders + summary.outcomes.keys.filter { !folders.contains($0) }.sorted()
+func printSummary(_ summary: RunSummary, folders: [Outcome], out: String) {
+    let others = summary.outcomes.keys.filter { !folders.contains($0) }.sorted { $0.rawValue < $1.rawValue }
     print("outcome       messages")
-    for name in names {
+    for outcome in folders + others {
         print(
-            name.padding(toLength: 12, withPad: " ", startingAt: 0)
-                + String(format: "%10d", summary.outcomes[name, default: 0]))
+            outcome.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
+                + String(format: "%10d", summary.outcomes[outcome, default: 0]))
     }
     var notes: [String] = []
     if summary.skipped > 0 { notes.append("\(summary.skipped) already done") }
@@ -169,7 +169,8 @@ struct SummaryJSON: Encodable {
     }
 
     init(_ s: RunSummary) {
-        (outcomes, messages, skipped, consumed, warnings) = (s.outcomes, s.messages, s.skipped, s.consumed, s.warnings)
+        outcomes = Dictionary(uniqueKeysWithValues: s.outcomes.map { ($0.key.rawValue, $0.value) })
+        (messages, skipped, consumed, warnings) = (s.messages, s.skipped, s.consumed, s.warnings)
         (bytes, seconds) = (s.bytes, s.seconds)
         (messagesPerSecond, megabytesPerSecond, inputErrors) = (
             s.messagesPerSecond, s.megabytesPerSecond, s.inputErrors
