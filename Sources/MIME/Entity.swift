@@ -125,7 +125,9 @@ public struct Entity: Sendable, Equatable {
     public func serialized() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(body.count + fields.count * 80)
-        for field in fields { out += field.serialized(normalized ? lineEnding : (field.terminator.isEmpty ? lineEnding : nil)) }
+        for field in fields {
+            out += field.serialized(normalized ? lineEnding : (field.terminator.isEmpty ? lineEnding : nil))
+        }
         if normalized {
             out += lineEnding.bytes
             out += body
@@ -139,7 +141,8 @@ public struct Entity: Sendable, Equatable {
     /// True when every line of the header and body already ends in CRLF.
     public var isCRLF: Bool {
         if normalized { return lineEnding == .crlf && fields.allSatisfy { $0.raw.isAllCRLF } && body.isAllCRLF }
-        return separator == [13, 10] && fields.allSatisfy { $0.terminator == [13, 10] && $0.raw.isAllCRLF } && body.isAllCRLF
+        return separator == [13, 10] && fields.allSatisfy { $0.terminator == [13, 10] && $0.raw.isAllCRLF }
+            && body.isAllCRLF
     }
 
     /// The whole entity rewritten with `ending` on every line (header and body).
@@ -153,6 +156,20 @@ public struct Entity: Sendable, Equatable {
     }
 
     // MARK: Fields
+
+    /// The entity with stray CRs and NULs in its header fields made spaces
+    /// (`HeaderField.withoutStrayLineBreaks`), and how many fields changed.
+    public func withoutStrayLineBreaks() -> (entity: Entity, changed: Int) {
+        var copy = self
+        var changed = 0
+        for index in copy.fields.indices {
+            if let clean = copy.fields[index].withoutStrayLineBreaks {
+                copy.fields[index] = clean
+                changed += 1
+            }
+        }
+        return (copy, changed)
+    }
 
     public func field(_ name: String) -> String? { fields.first { $0.hasName(name) }?.value }
     public func fields(named name: String) -> [HeaderField] { fields.filter { $0.hasName(name) } }

@@ -21,6 +21,20 @@ public struct HeaderField: Sendable, Equatable {
         self.init(name: name, raw: ascii("\(name): \(value)"), terminator: [])
     }
 
+    /// The field with every CR that does not begin a CRLF, and every NUL, made a space;
+    /// nil when it has none. RFC 5322 allows neither inside a field, and a reader that
+    /// takes a lone CR for a line break would see more fields in it than we do
+    /// (`Subject: hi<CR>From: ceo@...`): after this, every reader sees the same fields.
+    public var withoutStrayLineBreaks: HeaderField? {
+        var copy = raw
+        var changed = false
+        for index in copy.indices where copy[index] == 0 || (copy[index] == 13 && copy.at(index + 1) != 10) {
+            copy[index] = 32
+            changed = true
+        }
+        return changed ? HeaderField(name: name, raw: copy, terminator: terminator) : nil
+    }
+
     /// The unfolded value (RFC 5322 §2.2.3), leading white space removed.
     public var value: String {
         var bytes = Array(raw.dropFirst(name.utf8.count + 1))
@@ -62,4 +76,9 @@ extension String {
         while let last = s.last, last == " " || last == "\t" { s = s.dropLast() }
         return String(s)
     }
+}
+
+extension Array where Element == UInt8 {
+    /// The byte at `index`, or nil past the end.
+    fileprivate func at(_ index: Int) -> UInt8? { index < count ? self[index] : nil }
 }

@@ -70,11 +70,23 @@ public struct IncomingJob: Job {
         do {
             reading = try Entity.parseMessage(input.bytes)
         } catch {
-            return .failed(input, "\(error)")
+            // Delivered as received, but never with a result that claims to be ours.
+            let (bytes, removed) = AuthenticationResults.removingOurs(fromRaw: input.bytes, authservID: authservID)
+            var result = JobResult.failed(input, "\(error)")
+            result.outputs = [Output(folder: .failed, bytes: bytes, recipients: [])]
+            if removed > 0 {
+                result.warning = "removed \(removed) Authentication-Results field(s) claiming \(authservID)"
+            }
+            return result
         }
-        let (message, removed) = AuthenticationResults.removingOurs(from: reading.entity, authservID: authservID)
-        var result = examine(message, input: input, messageStart: reading.messageStart, changed: removed > 0)
-        let forged = removed > 0 ? "removed \(removed) Authentication-Results field(s) claiming \(authservID)" : nil
+        let (message, removed, cleaned) = AuthenticationResults.removingOurs(
+            from: reading.entity, authservID: authservID)
+        var result = examine(
+            message, input: input, messageStart: reading.messageStart, changed: removed > 0 || cleaned > 0)
+        var remarks: [String] = []
+        if removed > 0 { remarks.append("removed \(removed) Authentication-Results field(s) claiming \(authservID)") }
+        if cleaned > 0 { remarks.append("made stray CRs or NULs in \(cleaned) header field(s) spaces") }
+        let forged = remarks.isEmpty ? nil : remarks.joined(separator: "; ")
         let warnings = [reading.irregularity.map { "\($0)" }, forged, result.warning].compactMap { $0 }
         result.warning = warnings.isEmpty ? nil : warnings.joined(separator: "; ")
         return result

@@ -41,11 +41,62 @@ public enum AuthenticationResults {
     }
 
     /// `message` without the Authentication-Results fields that carry `authservID`,
-    /// wherever they stand in the header, and how many were removed.
-    public static func removingOurs(from message: Entity, authservID: String) -> (message: Entity, removed: Int) {
-        var copy = message
+    /// wherever they stand in the header; how many were removed, and how many fields
+    /// had stray line breaks cleaned. Stray CRs and
+    /// NULs in the header's fields are made spaces first, so a field hidden behind a
+    /// lone CR (`Subject: x<CR>Authentication-Results: ours; smime=pass`) is no field
+    /// for any reader.
+    public static func removingOurs(from message: Entity, authservID: String)
+        -> (message: Entity, removed: Int, cleaned: Int)
+    {
+        var (copy, cleaned) = message.withoutStrayLineBreaks()
+        let count = copy.fields.count
         copy.fields.removeAll { isOurs($0, authservID: authservID) }
-        return (copy, message.fields.count - copy.fields.count)
+        return (copy, count - copy.fields.count, cleaned)
+    }
+
+    /// The same for bytes that are no parseable message (they go to `failed/` as
+    /// received, and must not carry a forged result there either): in the header
+    /// section — up to the first empty line — stray CRs and NULs become spaces, and
+    /// every field named Authentication-Results (white space before its colon
+    /// allowed, as obsolete syntax does) that carries `authservID` is cut out with
+    /// its continuation lines. Everything else is left byte for byte.
+    public static func removingOurs(fromRaw bytes: [UInt8], authservID: String) -> (bytes: [UInt8], removed: Int) {
+        var header: [UInt8] = []
+        var index = 0
+        while index < bytes.count {  // the header section, line by line
+            let end = bytes[index...].firstIndex(of: 10).map { $0 + 1 } ?? bytes.count
+            let line = bytes[index..<end]
+            index = end
+            header += line
+            if line.first == 10 || line.starts(with: [13, 10]) { break }
+        }
+        for i in header.indices
+        where header[i] == 0 || (header[i] == 13 && (i + 1 == header.count || header[i + 1] != 10)) {
+            header[i] = 32
+        }
+        var out: [UInt8] = []
+        var removed = 0
+        var start = 0
+        while start < header.count {  // one field: a line and its continuation lines
+            var end = header[start...].firstIndex(of: 10).map { $0 + 1 } ?? header.count
+            while end < header.count, header[end] == 32 || header[end] == 9 {
+                end = header[end...].firstIndex(of: 10).map { $0 + 1 } ?? header.count
+            }
+            let field = header[start..<end]
+            start = end
+            if let colon = field.firstIndex(of: UInt8(ascii: ":")),
+                String(decoding: field[..<colon], as: UTF8.self).trimmingWhitespace().lowercased()
+                    == fieldName.lowercased(),
+                let parsed = try? Entity.parse(Array("\(fieldName):".utf8) + field[(colon + 1)...] + [10, 10]),
+                let candidate = parsed.fields.first, isOurs(candidate, authservID: authservID)
+            {
+                removed += 1
+                continue
+            }
+            out += field
+        }
+        return (out + bytes[index...], removed)
     }
 
     static func normalized(_ id: String) -> String {
@@ -80,5 +131,12 @@ public enum AuthenticationResults {
                 return
             }
         }
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces and tabs.
+    fileprivate func trimmingWhitespace() -> String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }
 }

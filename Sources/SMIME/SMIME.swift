@@ -227,7 +227,8 @@ public enum SMIME {
         if content.isEmpty {
             entity = Entity(fields: [], body: [], lineEnding: .crlf)
         } else if let parsed = try? Entity.parse(content, allowEmptyHeader: true) {
-            entity = parsed
+            // Kept inner fields reach the top: a stray CR in one must not smuggle in a field.
+            entity = parsed.withoutStrayLineBreaks().entity
             entity.fields.removeAll { !$0.isContentField }
         } else {
             entity = Entity(fields: [], body: content, lineEnding: LineEnding.detect(content))

@@ -46,7 +46,7 @@ final class UnauthenticatedContentTests: XCTestCase {
             "Authentication-Results: mx; smime=pass\r\nFrom: a@example.com\r\n"
             + "Authentication-Results: other; spf=pass\r\n"
             + "Subject: x\r\nAuthentication-Results: (c)\r\n MX ; smime=pass\r\n\r\nbody\r\n"
-        let (clean, removed) = AuthenticationResults.removingOurs(
+        let (clean, removed, _) = AuthenticationResults.removingOurs(
             from: try Entity.parse(Array(text.utf8)), authservID: "mx")
         XCTAssertEqual(removed, 2)
         XCTAssertEqual(
