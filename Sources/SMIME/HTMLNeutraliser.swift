@@ -15,6 +15,8 @@ import MIME
 ///   or empty — after entity decoding and with white space and controls removed;
 ///   anything else (a host, `//host`, a relative URL a `<base>` could make remote)
 ///   becomes `#blocked`.
+/// - `srcset`: every candidate must stay, or the whole value becomes `#blocked`.
+/// - SVG/SMIL animation values (`to`, `from`, `by`, `values`) that name another place become `#blocked`.
 /// - `content` values that can refresh to a URL (`<meta http-equiv=refresh>`) become `#blocked`.
 /// - CSS (`style` attributes, any attribute holding `(`, `<style>` elements): `url(…)`
 ///   and `src(…)` that leave the message become `url(#blocked)`, strings that look
@@ -38,15 +40,16 @@ public enum HTMLNeutraliser {
     }
 
     /// `entity` with every markup part neutralised, at any depth of multipart or attached
-    /// message; transfer encodings are kept. A markup part in a charset that is not ASCII
-    /// compatible (UTF-16, UTF-7, ...) is made text/plain instead, since a byte scan cannot read it.
+    /// message (a multipart/digest's parts are messages by default); transfer encodings are
+    /// kept. A markup part in a charset that is not ASCII compatible (UTF-16, UTF-7,
+    /// ISO-2022, ...) is made text/plain instead, since a byte scan cannot read it.
     public static func neutraliseParts(of entity: Entity) -> (entity: Entity, count: Int) {
         neutraliseParts(entity, depth: 0)
     }
 
-    static func neutraliseParts(_ entity: Entity, depth: Int) -> (entity: Entity, count: Int) {
+    static func neutraliseParts(_ entity: Entity, depth: Int, inDigest: Bool = false) -> (entity: Entity, count: Int) {
         guard depth < MIMELimits.standard.maxDepth else { return (entity, 0) }
-        let type = entity.contentType
+        let type = contentType(of: entity, inDigest: inDigest)
         var copy = entity
         if type.isMultipart {
             guard let boundary = type["boundary"], var multipart = try? Multipart.parse(entity.body, boundary: boundary)
@@ -54,7 +57,8 @@ public enum HTMLNeutraliser {
             var total = 0
             for index in multipart.parts.indices where !multipart.parts[index].isEmpty {
                 guard let part = try? Entity.parse(multipart.parts[index], allowEmptyHeader: true) else { continue }
-                let (changed, count) = neutraliseParts(part, depth: depth + 1)
+                let (changed, count) = neutraliseParts(
+                    part, depth: depth + 1, inDigest: type.mediaType == "multipart/digest")
                 if count > 0 {
                     multipart.parts[index] = changed.serialized()
                     total += count
@@ -86,8 +90,17 @@ public enum HTMLNeutraliser {
         return (copy, count)
     }
 
+    /// The Content-Type of `entity`; in a multipart/digest, a part without one is a
+    /// message/rfc822 (RFC 2046 §5.1.5).
+    static func contentType(of entity: Entity, inDigest: Bool) -> ContentType {
+        if inDigest, entity.field("Content-Type") == nil { return ContentType(type: "message", subtype: "rfc822") }
+        return entity.contentType
+    }
+
     static func isASCIICompatible(_ charset: String) -> Bool {
-        !["utf-16", "utf-32", "ucs-", "utf-7", "unicode-1-1-utf-7", "csunicode"].contains { charset.hasPrefix($0) }
+        ![
+            "utf-16", "utf-32", "ucs-", "utf-7", "unicode-1-1-utf-7", "csunicode", "iso-2022", "csiso2022",
+        ].contains { charset.hasPrefix($0) }
     }
 
     // MARK: Attributes
@@ -131,7 +144,12 @@ public enum HTMLNeutraliser {
     /// The new value for an attribute, nil to keep it.
     static func rewrite(name: String, value: [UInt8], quoted: Bool) -> [UInt8]? {
         let decoded = decodeEntities(value)
+        if name.hasSuffix("srcset") { return srcsetStaysInMessage(decoded) ? nil : blocked }
         if isURLAttribute(name) { return staysInMessage(decoded) ? nil : blocked }
+        if animationAttributes.contains(name) {
+            return decoded.split(separator: UInt8(ascii: ";")).allSatisfy { animationValueStays(Array($0)) }
+                ? nil : blocked
+        }
         if name == "content" {
             let text = String(decoding: decoded, as: UTF8.self).lowercased()
             let refresh = text.contains("url") || text.drop { $0 == " " }.first?.isNumber == true
@@ -147,8 +165,40 @@ public enum HTMLNeutraliser {
     static let urlAttributes: Set<String> = [
         "src", "href", "srcset", "imagesrcset", "background", "poster", "action", "formaction", "data", "codebase",
         "cite", "longdesc", "lowsrc", "dynsrc", "ping", "manifest", "icon", "profile", "usemap", "classid",
-        "archive", "itemtype",
+        "archive", "itemtype", "xml:base",
     ]
+
+    /// SVG/SMIL animation values (`<set attributeName="href" to="…">`; `values` is a `;` list).
+    static let animationAttributes: Set<String> = ["to", "from", "by", "values"]
+
+    /// An animation value stays when it stays in the message or cannot name another place:
+    /// with no `:`, `/` or `\\` it is a number, colour, path or a relative reference, and
+    /// a relative one could only leave through a `<base>`, which is neutralised.
+    static func animationValueStays(_ value: [UInt8]) -> Bool {
+        staysInMessage(value) || !value.contains { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "/") || $0 == 92 }
+    }
+
+    /// True when every candidate of a `srcset` stays in the message. Candidates are URLs
+    /// separated by white space and commas; so that no reading of the list (the HTML one,
+    /// which keeps commas inside a URL, or a naive split on commas) finds a URL that
+    /// leaves, every comma-separated piece of every word must be empty, a descriptor
+    /// (`2x`, `640w`) or a reference that stays — except the payload after a `data:` URL's comma.
+    static func srcsetStaysInMessage(_ value: [UInt8]) -> Bool {
+        let words = value.split { isSpace($0) }
+        return words.allSatisfy { word in
+            let pieces = word.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map { Array($0) }
+            let isData = matches(Array("data:".utf8), in: pieces[0], at: 0)
+            return pieces.enumerated().allSatisfy { index, piece in
+                piece.isEmpty || (isData && index == 1) || isDescriptor(piece) || staysInMessage(piece)
+            }
+        }
+    }
+
+    /// `1x`, `1.5x`, `640w`, `100h`.
+    static func isDescriptor(_ piece: [UInt8]) -> Bool {
+        guard let last = piece.last, "wxhWXH".utf8.contains(last), piece.count > 1 else { return false }
+        return piece.dropLast().allSatisfy { ($0 >= 48 && $0 <= 57) || "+-.eE".utf8.contains($0) }
+    }
 
     static func isURLAttribute(_ name: String) -> Bool {
         urlAttributes.contains(name) || name.hasSuffix("src") || name.hasSuffix("href") || name.hasSuffix("srcset")

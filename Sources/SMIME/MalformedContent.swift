@@ -4,7 +4,7 @@ import MIME
 /// ciphertext can be changed without the key, but every changed block turns the
 /// block before it into 16 random bytes (EFAIL's CBC gadgets, a chosen IV, a
 /// flipped bit): a header line that is no field, invalid UTF-8 in a text part,
-/// control characters. Content from unauthenticated ciphertext with such marks
+/// control characters, a Content-Type or parameter given twice. Content from unauthenticated ciphertext with such marks
 /// is treated as tampered with.
 public enum MalformedContent: Sendable, Equatable, CustomStringConvertible {
     /// The header section does not parse (a line that is no field, a NUL byte, ...).
@@ -16,6 +16,9 @@ public enum MalformedContent: Sendable, Equatable, CustomStringConvertible {
     case multipart
     /// A text part whose bytes are not text in its charset.
     case text(charset: String)
+    /// A field (Content-Type, Content-Transfer-Encoding) or a Content-Type parameter given
+    /// twice, which parsers resolve differently.
+    case ambiguous(String)
 
     /// The reason recorded for every kind (the details are in `description`).
     public static let reason = "decrypted content is malformed: possible ciphertext tampering"
@@ -28,6 +31,7 @@ public enum MalformedContent: Sendable, Equatable, CustomStringConvertible {
         case .transferEncoding(let value): "Content-Transfer-Encoding \"\(value.prefix(30))\" does not decode"
         case .multipart: "a multipart body does not parse"
         case .text(let charset): "a text part is not valid \(charset)"
+        case .ambiguous(let name): "\(name.prefix(40)) is given twice"
         }
     }
 
@@ -46,18 +50,25 @@ public enum MalformedContent: Sendable, Equatable, CustomStringConvertible {
         return check(entity, depth: 0)
     }
 
-    static func check(_ entity: Entity, depth: Int) -> MalformedContent? {
+    static func check(_ entity: Entity, depth: Int, inDigest: Bool = false) -> MalformedContent? {
         guard depth < MIMELimits.standard.maxDepth else { return nil }
         for field in entity.fields where !isFieldText(field.raw) { return .headerBytes(field: field.name) }
-        if let value = entity.field("Content-Type"), ContentType(parsing: value) == nil { return .contentType(value) }
-        let type = entity.contentType
+        for name in ["Content-Type", "Content-Transfer-Encoding"] where entity.fields(named: name).count > 1 {
+            return .ambiguous(name)
+        }
+        if let value = entity.field("Content-Type") {
+            if ContentType(parsing: value) == nil { return .contentType(value) }
+            if let name = repeatedParameter(in: value) { return .ambiguous(name) }
+        }
+        let type = HTMLNeutraliser.contentType(of: entity, inDigest: inDigest)
         if type.isMultipart {
             guard let boundary = type["boundary"], let multipart = try? Multipart.parse(entity.body, boundary: boundary)
             else { return .multipart }
             for part in multipart.parts {
                 if part.isEmpty { continue }
                 guard let parsed = try? Entity.parse(part, allowEmptyHeader: true) else { return .header }
-                if let problem = check(parsed, depth: depth + 1) { return problem }
+                let digest = type.mediaType == "multipart/digest"
+                if let problem = check(parsed, depth: depth + 1, inDigest: digest) { return problem }
             }
             return nil
         }
@@ -65,17 +76,68 @@ public enum MalformedContent: Sendable, Equatable, CustomStringConvertible {
             guard let inner = try? Entity.parse(entity.body) else { return .header }
             return check(inner, depth: depth + 1)
         }
-        guard type.type == "text" else { return nil }
+        // Markup outside text/ (SVG, XHTML) is checked too, but its charset may be declared
+        // inside (`<?xml encoding=…?>`), so only a labelled one is held to it.
+        let markup = HTMLNeutraliser.markupTypes.contains(type.mediaType)
+        guard type.type == "text" || markup else { return nil }
         guard let decoded = try? entity.decodedBody() else { return .transferEncoding(entity.transferEncoding) }
-        return checkText(decoded, charset: (type["charset"] ?? "us-ascii").lowercased())
+        let charset = type["charset"] ?? (type.type == "text" ? "us-ascii" : "unlabelled")
+        return checkText(decoded, charset: charset.lowercased(), markup: markup)
+    }
+
+    /// The name of a parameter that `value` (a Content-Type) gives twice, lower-cased: the
+    /// same name, or a name both plain and in RFC 2231 form (`charset` and `charset*`).
+    /// RFC 2231 sections (`name*0`, `name*1`) are one parameter.
+    static func repeatedParameter(in value: String) -> String? {
+        var seen: Set<String> = []
+        var forms: [String: Set<String>] = [:]
+        for name in parameterNames(in: Array(value.utf8)) {
+            if !seen.insert(name).inserted { return name }
+            let base = String(name.prefix { $0 != "*" })
+            let section = name.dropFirst(base.count)
+            let form = section.isEmpty ? "plain" : section == "*" ? "extended" : "sections"
+            forms[base, default: []].insert(form)
+            if forms[base, default: []].count > 1 { return base }
+        }
+        return nil
+    }
+
+    /// The lower-cased names before `=` after each `;` outside quoted strings and comments.
+    static func parameterNames(in bytes: [UInt8]) -> [String] {
+        var names: [String] = []
+        var i = 0
+        var depth = 0
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte == 92 {
+                i += 2
+                continue
+            }
+            if depth > 0 {
+                depth += byte == UInt8(ascii: "(") ? 1 : byte == UInt8(ascii: ")") ? -1 : 0
+            } else if byte == UInt8(ascii: "(") {
+                depth = 1
+            } else if byte == 34 {
+                i += 1
+                while i < bytes.count, bytes[i] != 34 { i += bytes[i] == 92 ? 2 : 1 }
+            } else if byte == UInt8(ascii: ";"), let equals = bytes[(i + 1)...].firstIndex(of: UInt8(ascii: "=")) {
+                let name = bytes[(i + 1)..<equals].filter { $0 > 32 }.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+                if !name.isEmpty, !name.contains(UInt8(ascii: ";")) {
+                    names.append(String(decoding: name, as: UTF8.self))
+                }
+            }
+            i += 1
+        }
+        return names
     }
 
     /// Text in `charset` has no C0 controls but tab, line ends and form feed (ESC only in
-    /// ISO-2022), and no DEL; in UTF-8 or US-ASCII (which sloppy mailers use for UTF-8) it must
-    /// be valid UTF-8. UTF-16 and UTF-32 are not judged.
-    static func checkText(_ text: [UInt8], charset: String) -> MalformedContent? {
+    /// ISO-2022 text that is not markup: an escape sequence inside a name or URL hides it
+    /// from the neutraliser's scan, and browsers drop it), and no DEL; in UTF-8 or US-ASCII
+    /// (which sloppy mailers use for UTF-8) it must be valid UTF-8. UTF-16 and UTF-32 are not judged.
+    static func checkText(_ text: [UInt8], charset: String, markup: Bool = false) -> MalformedContent? {
         if charset.hasPrefix("utf-16") || charset.hasPrefix("utf-32") || charset.hasPrefix("ucs-") { return nil }
-        let allowsEscape = charset.hasPrefix("iso-2022")
+        let allowsEscape = charset.hasPrefix("iso-2022") && !markup
         for byte in text where (byte < 32 && !allowed.contains(byte) && !(allowsEscape && byte == 27)) || byte == 127 {
             return .text(charset: charset)
         }

@@ -252,4 +252,35 @@ final class SpoofingTests: CLITestCase {
         .expect(0)
         XCTAssertTrue(string(read("kept.out")).contains("tracker.example"))
     }
+
+    func testAmbiguousOrHiddenMarkupInUnauthenticatedContent() throws {
+        let dupType = "Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\n<img src=\"http://a.evil/ct\">\r\n"
+        let dupBoundary =
+            "Content-Type: multipart/mixed; boundary=\"a\"; boundary=\"b\"\r\n\r\n--a\r\nContent-Type: text/plain\r\n"
+            + "\r\n--b\r\nContent-Type: text/html\r\n\r\n<img src=\"http://a.evil/b\">\r\n--b--\r\n--a--\r\n"
+        let escaped = "Content-Type: text/html; charset=iso-2022-jp\r\n\r\n<img s\u{1B}(Brc=\"http://a.evil/e\">\r\n"
+        let digest =
+            "Content-Type: multipart/digest; boundary=\"b\"\r\n\r\n--b\r\n\r\nContent-Type: text/html\r\n\r\n"
+            + "<p>SECRET</p><img src=\"http://a.evil/d\">\r\n--b--\r\n"
+        let japanese = "Content-Type: text/plain; charset=iso-2022-jp\r\n\r\n\u{1B}$B$3$s\u{1B}(B\r\n"
+        var messages: [String: [UInt8]] = [:]
+        for (id, entity) in [
+            ("dup-type", dupType), ("dup-boundary", dupBoundary), ("escaped", escaped), ("digest", digest),
+            ("japanese", japanese),
+        ] {
+            messages[id] = Array((header(id) + (try opensslEncrypt(entity))).utf8)
+        }
+        let results = try incoming(messages)
+        for id in ["dup-type", "dup-boundary", "escaped"] {
+            let (record, text) = try XCTUnwrap(results[id], id)
+            XCTAssertEqual(record.outcome, "unverified", id)
+            XCTAssertEqual(record.reason, "decrypted content is malformed: possible ciphertext tampering", id)
+            XCTAssertFalse(text.contains("a.evil"), id)
+        }
+        let (record, text) = try XCTUnwrap(results["digest"])
+        XCTAssertEqual(record.outcome, "decrypted")
+        XCTAssertTrue(text.contains(##"<p>SECRET</p><img src="#blocked">"##), text)
+        XCTAssertFalse(text.contains("a.evil"), text)
+        XCTAssertEqual(results["japanese"]?.0.outcome, "decrypted", "ISO-2022 text keeps its escapes")
+    }
 }

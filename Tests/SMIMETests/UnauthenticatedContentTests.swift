@@ -91,6 +91,48 @@ final class UnauthenticatedContentTests: XCTestCase {
             .multipart)
     }
 
+    func testISO2022EscapesAreNotExcusedInMarkup() {
+        let text = "Content-Type: text/plain; charset=iso-2022-jp\r\n\r\n\u{1B}$B$3$s\u{1B}(B\r\n"
+        XCTAssertNil(MalformedContent.find(in: Array(text.utf8)), "ISO-2022 text")
+        for type in ["text/html", "application/xhtml+xml", "image/svg+xml"] {
+            let html = "Content-Type: \(type); charset=iso-2022-jp\r\n\r\n<img s\u{1B}(Brc=\"http://a.evil/\">\r\n"
+            XCTAssertEqual(MalformedContent.find(in: Array(html.utf8)), .text(charset: "iso-2022-jp"), type)
+        }
+    }
+
+    func testAmbiguousMIMEIsMalformed() {
+        let cases: [(String, MalformedContent)] = [
+            (
+                "Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\n<img src=\"http://a.evil/\">\r\n",
+                .ambiguous("Content-Type")
+            ),
+            (
+                "Content-Type: multipart/mixed; boundary=\"a\"; boundary=\"b\"\r\n\r\n--a\r\n\r\nx\r\n--a--\r\n",
+                .ambiguous("boundary")
+            ),
+            ("Content-Type: text/html; charset=utf-8; CHARSET=utf-7\r\n\r\nx\r\n", .ambiguous("charset")),
+            ("Content-Type: text/html; charset=utf-8; charset*=utf-8''utf-7\r\n\r\nx\r\n", .ambiguous("charset")),
+            (
+                "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: text/html\r\n"
+                    + "Content-Type: text/plain\r\n\r\nx\r\n--a--\r\n",
+                .ambiguous("Content-Type")
+            ),
+            (
+                "Content-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n"
+                    + "Content-Transfer-Encoding: base64\r\n\r\nx\r\n",
+                .ambiguous("Content-Transfer-Encoding")
+            ),
+        ]
+        for (text, expected) in cases { XCTAssertEqual(MalformedContent.find(in: Array(text.utf8)), expected, text) }
+        // RFC 2231 continuations name one parameter, and a quoted ";" is no parameter.
+        for text in [
+            "Content-Type: text/plain; name*0=\"a\"; name*1=\"b\"; charset=utf-8\r\n\r\nx\r\n",
+            "Content-Type: text/plain; name=\"a; charset=b\"; charset=utf-8\r\n\r\nx\r\n",
+        ] {
+            XCTAssertNil(MalformedContent.find(in: Array(text.utf8)), text)
+        }
+    }
+
     // MARK: HTML
 
     func neutralised(_ html: String) -> String { string(HTMLNeutraliser.neutralise(Array(html.utf8)).html) }
@@ -161,6 +203,78 @@ final class UnauthenticatedContentTests: XCTestCase {
         XCTAssertEqual(string(parts[0].body), "see https://t.example/")
         XCTAssertEqual(string(try parts[1].decodedBody()), ##"<img src="#blocked">"##)
         XCTAssertEqual(parts[2].contentType.mediaType, "text/plain", "UTF-7 markup cannot be scanned: shown as text")
+    }
+
+    func testEverySrcsetCandidateIsChecked() {
+        for value in [
+            "cid:a 1x, http://a.evil/x 2x", "data:image/png,x 1x, //a.evil/x", "cid:a 1x,//a.evil/x 2x",
+            "cid:a,http://a.evil/x 2x", "cid:a 1x, cid:b 2x, https://a.evil/ 3x",
+            "data:image/png;base64,AAAA,//a.evil/",
+        ] {
+            XCTAssertEqual(
+                neutralised("<img srcset=\"\(value)\">"), ##"<img srcset="#blocked">"##, value)
+        }
+        XCTAssertEqual(
+            neutralised(##"<source imagesrcset="cid:a 1x, &#x68;ttp://a.evil/ 2x">"##),
+            ##"<source imagesrcset="#blocked">"##)
+        for kept in [
+            ##"<img srcset="cid:a 1x, cid:b 2x">"##, ##"<img srcset="data:image/png;base64,AAAA 1x,cid:b 640w">"##,
+            ##"<img srcset="cid:a">"##,
+        ] {
+            XCTAssertEqual(neutralised(kept), kept)
+        }
+    }
+
+    func testAnimationValuesAreURLs() {
+        let cases: [(String, String)] = [
+            (
+                ##"<svg><image><set attributeName="href" to="http://a.evil/set"/></image></svg>"##,
+                ##"<svg><image><set attributeName="href" to="#blocked"/></image></svg>"##
+            ),
+            (
+                ##"<animate attributeName="href" values="cid:a;http://a.evil/anim" dur="1s"/>"##,
+                ##"<animate attributeName="href" values="#blocked" dur="1s"/>"##
+            ),
+            (
+                ##"<animate attributeName="href" from="//a.evil/" by="x">"##,
+                ##"<animate attributeName="href" from="#blocked" by="x">"##
+            ),
+            (
+                ##"<animate attributeName="href" by="https:&#x2F;/a.evil/">"##,
+                ##"<animate attributeName="href" by="#blocked">"##
+            ),
+            (
+                ##"<animate attributeName="fill" to="url(http://a.evil/#g)">"##,
+                ##"<animate attributeName="fill" to="#blocked">"##
+            ),
+        ]
+        for (input, expected) in cases { XCTAssertEqual(neutralised(input), expected, input) }
+        for kept in [
+            ##"<animate attributeName="opacity" from="0" to="1" values="0;0.5;1" by="0.1"/>"##,
+            ##"<set attributeName="href" to="#frag"/><animate attributeName="fill" values="red;#fff;url(#g)"/>"##,
+        ] {
+            XCTAssertEqual(neutralised(kept), kept)
+        }
+    }
+
+    func testISO2022MarkupBecomesText() throws {
+        let text = "Content-Type: text/html; charset=ISO-2022-JP\r\n\r\n<img src=\"http://a.evil/\">\r\n"
+        let (entity, count) = HTMLNeutraliser.neutraliseParts(of: try Entity.parse(Array(text.utf8)))
+        XCTAssertEqual(count, 1)
+        XCTAssertEqual(entity.contentType.mediaType, "text/plain")
+        XCTAssertEqual(entity.contentType["charset"], "ISO-2022-JP")
+    }
+
+    func testDigestPartsAreMessages() throws {
+        let text =
+            "Content-Type: multipart/digest; boundary=\"b\"\r\n\r\n--b\r\n\r\nContent-Type: text/html\r\n\r\n"
+            + "<p>SECRET</p><img src=\"http://a.evil/digest\">\r\n--b\r\nContent-Type: text/html\r\n\r\n"
+            + "<img src=\"//a.evil/typed\">\r\n--b--\r\n"
+        let (entity, count) = HTMLNeutraliser.neutraliseParts(of: try Entity.parse(Array(text.utf8)))
+        XCTAssertEqual(count, 2)
+        let out = string(entity.serialized())
+        XCTAssertFalse(out.contains("a.evil"), out)
+        XCTAssertTrue(out.contains(##"<p>SECRET</p><img src="#blocked">"##), out)
     }
 
     // MARK: The envelope's cipher
