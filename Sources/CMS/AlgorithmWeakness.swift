@@ -22,6 +22,7 @@ public enum AlgorithmWeakness: Equatable, Sendable, CustomStringConvertible {
             let security = X509_get0_pubkey(certificate.x509).map { EVP_PKEY_get_security_bits($0) } ?? 0
             if security < AlgorithmFloor.minimumSecurityBits
                 || (algorithm == "EC" && bits < AlgorithmFloor.minimumECBits)
+                || (["RSA", "RSA-PSS", "DSA"].contains(algorithm) && bits < AlgorithmFloor.minimumRSABits)
             {
                 found.append(.shortKey(algorithm: algorithm, bits: bits, subject: certificate.subject))
             }

@@ -11,6 +11,9 @@ public enum AuthorProblem: Error, Equatable, Sendable, CustomStringConvertible {
     /// The display name or a comment shows an address other than the mailbox's,
     /// possibly only after RFC 2047 decoding ("=?utf-8?q?ceo=40example.org?= <eve@...>").
     case displayNameAddress(String)
+    /// The display name or a comment holds an encoded-word in a charset that is not decoded
+    /// as a client shows it ("=?utf-7?q?ceo+AEA-example.org?="): what the reader sees is unknown.
+    case undecodableDisplayName(String)
     case notAMailbox
 
     public var description: String {
@@ -21,6 +24,7 @@ public enum AuthorProblem: Error, Equatable, Sendable, CustomStringConvertible {
         case .group: "From is a group"
         case .route: "From uses route syntax"
         case .displayNameAddress(let address): "the display name shows another address, \(address)"
+        case .undecodableDisplayName(let charset): "display name in an undecodable charset, \(charset)"
         case .notAMailbox: "From is not a mailbox"
         }
     }

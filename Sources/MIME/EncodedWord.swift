@@ -1,9 +1,27 @@
 /// RFC 2047 encoded-words ("=?utf-8?q?Alice_M=C3=BCller?="), decoded the way a mail
 /// client shows them, so that checks on display names see what the reader sees.
-/// Charsets other than UTF-8 are read byte for byte as Latin-1: that keeps every
-/// ASCII character (and so every "@") where the reader's client puts it.
+/// UTF-8 is decoded; the ASCII-compatible single-byte charsets are read byte for byte
+/// as Latin-1, which keeps every ASCII character (and so every "@") where the reader's
+/// client puts it. Any other charset (UTF-7, UTF-16, the CJK ones, unknown names) could
+/// show the reader what a Latin-1 reading hides: `undecodableCharsets` names them.
 public enum EncodedWord {
-    public static func decode(_ text: String) -> String {
+    public static func decode(_ text: String) -> String { scan(text).text }
+
+    /// The charsets of the encoded-words in `text` that are not decoded as a client shows them.
+    public static func undecodableCharsets(in text: String) -> [String] { scan(text).undecodable }
+
+    /// Charsets whose bytes 0x00–0x7F are ASCII and whose other bytes are single characters
+    /// with no "@" or address look-alike among them.
+    static func isReadable(_ charset: String) -> Bool {
+        if charset == "utf-8" || charset == "us-ascii" || charset == "ascii" { return true }
+        for prefix in ["iso-8859-", "windows-125", "cp125", "koi8-"] where charset.hasPrefix(prefix) {
+            return charset.dropFirst(prefix.count).allSatisfy { $0.isASCII && ($0.isNumber || $0.isLetter) }
+        }
+        return false
+    }
+
+    private static func scan(_ text: String) -> (text: String, undecodable: [String]) {
+        var undecodable: [String] = []
         var result = ""
         var rest = Substring(text)
         var lastWasEncoded = false
@@ -23,14 +41,15 @@ public enum EncodedWord {
                 result += before
             }
             result += word.text
+            if !isReadable(word.charset) { undecodable.append(word.charset) }
             lastWasEncoded = true
             rest = rest[word.end...]
         }
-        return result + rest
+        return (result + rest, undecodable)
     }
 
     /// One encoded-word at the start of `text`: its decoded text and where it ends.
-    private static func parse(_ text: Substring) -> (text: String, end: Substring.Index)? {
+    private static func parse(_ text: Substring) -> (text: String, end: Substring.Index, charset: String)? {
         let parts = text.dropFirst(2).split(separator: "?", maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count == 4, parts[3].hasPrefix("="), !parts[0].isEmpty else { return nil }
         let charset = parts[0].split(separator: "*").first.map { $0.lowercased() } ?? ""
@@ -45,6 +64,6 @@ public enum EncodedWord {
             charset == "utf-8" || charset == "us-ascii"
             ? String(decoding: bytes, as: UTF8.self)
             : String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
-        return (decoded, parts[3].index(after: parts[3].startIndex))
+        return (decoded, parts[3].index(after: parts[3].startIndex), charset)
     }
 }

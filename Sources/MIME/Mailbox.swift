@@ -17,7 +17,10 @@ public struct Mailbox: Equatable, Sendable {
     /// name or comments other than the mailbox's own.
     public static func parse(_ value: String) -> Result<Mailbox, AuthorProblem> {
         var display = ""
+        var comments = ""
         var bare = ""
+        // Outside angle brackets and comments, as written (quotes kept): the addr-spec when there is no "<".
+        var spec = ""
         var angle: String? = nil
         var angleClosed = false
         var inQuotes = false
@@ -27,6 +30,7 @@ public struct Mailbox: Equatable, Sendable {
             if escaped {
                 escaped = false
                 if angle != nil && !angleClosed { angle!.append(c) } else { display.append(c) }
+                if commentDepth > 0 { comments.append(c) } else if angle == nil { spec += "\\" + String(c) }
                 continue
             }
             if c == "\\" && (inQuotes || commentDepth > 0) {
@@ -37,17 +41,19 @@ public struct Mailbox: Equatable, Sendable {
                 if c == "(" { commentDepth += 1 }
                 if c == ")" { commentDepth -= 1 }
                 display.append(commentDepth > 0 ? c : " ")
+                comments.append(commentDepth > 0 ? c : " ")
                 continue
             }
             if inQuotes {
                 if c == "\"" { inQuotes = false }
+                if angle == nil { spec.append(c) }
                 if angle != nil && !angleClosed { angle!.append(c) } else if c != "\"" { display.append(c) }
                 continue
             }
             switch c {
             case "\"":
                 inQuotes = true
-                if angle != nil && !angleClosed { angle!.append(c) }
+                if angle != nil && !angleClosed { angle!.append(c) } else if angle == nil { spec.append(c) }
             case "(": commentDepth = 1
             case "<":
                 if angle != nil { return .failure(.notAMailbox) }
@@ -59,7 +65,10 @@ public struct Mailbox: Equatable, Sendable {
             case ":", ";":
                 return .failure(angle != nil && !angleClosed ? .route : .group)
             case " ", "\t", "\r", "\n":
-                if angle == nil { bare.append(" ") }
+                if angle == nil {
+                    bare.append(" ")
+                    spec.append(" ")
+                }
             default:
                 if angle != nil && !angleClosed {
                     angle!.append(c)
@@ -67,24 +76,56 @@ public struct Mailbox: Equatable, Sendable {
                     return .failure(.notAMailbox)
                 } else {
                     bare.append(c)
+                    spec.append(c)
                 }
             }
         }
         guard !inQuotes, commentDepth == 0, angle == nil || angleClosed else { return .failure(.notAMailbox) }
-        let address: String
+        let written: String
         if let angle {
             if angle.hasPrefix("@") { return .failure(.route) }
-            address = angle.trimmingCharacters(in: " \t")
+            written = angle.trimmingCharacters(in: " \t")
             display = bare + " " + display
         } else {
-            address = bare.trimmingCharacters(in: " \t")
+            written = spec.trimmingCharacters(in: " \t")
+            display = comments
         }
-        guard isAddrSpec(address) else { return .failure(.notAMailbox) }
+        guard let address = unquoted(written), isAddrSpec(address) else { return .failure(.notAMailbox) }
+        if let charset = EncodedWord.undecodableCharsets(in: display).first {
+            return .failure(.undecodableDisplayName(charset))
+        }
         let shown = EncodedWord.decode(display)
         if let other = addresses(in: shown).first(where: { !same($0, address) }) {
             return .failure(.displayNameAddress(other))
         }
         return .success(Mailbox(address: address, displayText: shown.trimmingCharacters(in: " \t")))
+    }
+
+    /// The addr-spec with a quoted local part that needs no quoting (`"alice"@example.com`)
+    /// written as a dot-atom; nil when a quoted local part needs its quotes, since a reader's
+    /// client may show it in ways that differ from the address a certificate names.
+    private static func unquoted(_ text: String) -> String? {
+        guard text.contains(where: { $0 == "\"" || $0 == "\\" }) else { return text }
+        guard let at = text.lastIndex(of: "@"), text.first == "\"", text[..<at].count >= 2,
+            text[text.index(before: at)] == "\""
+        else { return nil }
+        let atext = Set("!#$%&'*+-/=?^_`{|}~.")
+        var local = ""
+        var escaped = false
+        for c in text[text.index(after: text.startIndex)..<text.index(before: at)] {
+            if !escaped && c == "\\" {
+                escaped = true
+                continue
+            }
+            escaped = false
+            local.append(c)
+        }
+        let dotAtom =
+            !escaped && !local.isEmpty && !local.hasPrefix(".") && !local.hasSuffix(".") && !local.contains("..")
+            && local.allSatisfy { !$0.isASCII || $0.isLetter || $0.isNumber || atext.contains($0) }
+        let domain = text[text.index(after: at)...]
+        guard dotAtom, !domain.contains(where: { $0 == "\"" || $0 == "\\" }) else { return nil }
+        return local + "@" + domain
     }
 
     private static func isAddrSpec(_ text: String) -> Bool {
@@ -94,16 +135,28 @@ public struct Mailbox: Equatable, Sendable {
         return !text.contains { $0 == " " || $0 == "\t" || $0 == "<" || $0 == ">" }
     }
 
-    /// Address-like words of displayed text: anything around an "@" (or a full-width
-    /// or small "@", which a reader takes for one).
+    /// Address-like words of displayed text: local@domain with a dot inside the domain, where
+    /// a full-width or small "@" and a full-width or ideographic full stop count as "@" and ".",
+    /// as a reader takes them, and white space around an "@" is ignored ("ceo @ example.org").
+    /// An "@" that forms no such word ("Alice @ Home") is not an address.
     static func addresses(in text: String) -> [String] {
         let ats: Set<Character> = ["@", "\u{FF20}", "\u{FE6B}"]
-        let separators: Set<Character> = [
-            " ", "\t", "\r", "\n", "\"", "'", "<", ">", "(", ")", ",", ";", ":", "[", "]",
-        ]
-        return text.split(whereSeparator: { separators.contains($0) })
-            .filter { $0.contains(where: { ats.contains($0) }) }
-            .map { String($0.map { ats.contains($0) ? "@" : $0 }) }
+        let dots: Set<Character> = [".", "\u{FF0E}", "\u{3002}", "\u{FF61}", "\u{FE52}"]
+        let spaces: Set<Character> = [" ", "\t", "\r", "\n", "\u{A0}", "\u{3000}"]
+        let separators: Set<Character> = spaces.union(["\"", "'", "<", ">", "(", ")", ",", ";", ":", "[", "]"])
+        var joined: [Character] = []
+        for c in text.map({ ats.contains($0) ? "@" : dots.contains($0) ? "." : $0 }) {
+            if c == "@" { while let last = joined.last, spaces.contains(last) { joined.removeLast() } }
+            if spaces.contains(c), joined.last == "@" { continue }
+            joined.append(c)
+        }
+        return joined.split(whereSeparator: { separators.contains($0) }).compactMap { word in
+            guard let at = word.lastIndex(of: "@"), at != word.startIndex else { return nil }
+            var domain = String(word[word.index(after: at)...])
+            while domain.hasSuffix(".") { domain.removeLast() }
+            guard let dot = domain.firstIndex(of: "."), dot != domain.startIndex else { return nil }
+            return String(word[..<at]) + "@" + domain
+        }
     }
 
     private static func same(_ a: String, _ b: String) -> Bool {

@@ -28,4 +28,37 @@ extension SMIME {
         let reason = "From address \(from.address) is not covered by \(whom) (\(names))"
         return .failure(VerificationFailure(.authorNotCovered, reason))
     }
+
+    /// The signer of a verified signature a message is shown as coming from: of `signers`, the
+    /// trusted ones (`SignerValidation.assess`), and among them the first covering the author,
+    /// so a message signed by two people may come from either (RFC 5652 §5.1 allows several
+    /// SignerInfos). A signer that is not trusted covers nothing; when none is trusted, the
+    /// first one's problem is the failure. With `requireAddressMatch` the author must be covered.
+    /// `signers` is not empty.
+    static func trustedSigner(
+        of message: Entity, among signers: [Certificate], intermediates: [Certificate], validation: SignerValidation
+    ) -> (signer: Certificate, failure: VerificationFailure?, weaknesses: [AlgorithmWeakness]) {
+        var trusted: [(certificate: Certificate, weaknesses: [AlgorithmWeakness])] = []
+        var problem: (certificate: Certificate, problem: SignerProblem)? = nil
+        for signer in signers {
+            switch validation.assess(signer: signer, intermediates: intermediates) {
+            case .success(let weaknesses): trusted.append((signer, weaknesses))
+            case .failure(let found): problem = problem ?? (signer, found)
+            }
+        }
+        guard let first = trusted.first else {
+            let (signer, found) = problem!
+            return (signer, VerificationFailure(.signer(found.kind), found.reason), [])
+        }
+        switch authorIdentity(
+            of: message, signers: trusted.map(\.certificate), acceptSenderMatch: validation.acceptSenderMatch)
+        {
+        case .success(let address):
+            let chosen = trusted.first { AddressMatch.covers($0.certificate, address) } ?? first
+            return (chosen.certificate, nil, chosen.weaknesses)
+        case .failure(let failure):
+            return validation.requireAddressMatch
+                ? (first.certificate, failure, []) : (first.certificate, nil, first.weaknesses)
+        }
+    }
 }

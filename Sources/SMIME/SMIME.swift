@@ -156,20 +156,10 @@ public enum SMIME {
         if let weak = validation.digestProblem(check.digestAlgorithm) {
             return verdict(VerificationFailure(.weakDigest, weak), signer: signer)
         }
-        let weaknesses: [AlgorithmWeakness]
-        switch validation.assess(signer: signer, intermediates: check.certificates) {
-        case .failure(let problem):
-            return verdict(VerificationFailure(.signer(problem.kind), problem.reason), signer: signer)
-        case .success(let accepted): weaknesses = accepted
-        }
-        if validation.requireAddressMatch,
-            case .failure(let failure) = authorIdentity(
-                of: message, signers: [signer], acceptSenderMatch: validation.acceptSenderMatch)
-        {
-            return verdict(failure, signer: signer)
-        }
-        var result = verdict(nil, signer: signer)
-        result.acceptedWeaknesses = weaknesses
+        let trusted = trustedSigner(
+            of: message, among: check.signers, intermediates: check.certificates, validation: validation)
+        var result = verdict(trusted.failure, signer: trusted.signer)
+        result.acceptedWeaknesses = trusted.weaknesses
         return result
     }
 

@@ -192,6 +192,55 @@ final class StrictVerificationTests: CLITestCase {
         }
     }
 
+    /// Adversarial tests F5 and F8: a display name in a charset we cannot decode fails; a quoted
+    /// local part needing no quotes, and an "@" forming no address, are genuine mail.
+    func testUndecodableDisplayNamesFailAndHarmlessQuotingPasses() throws {
+        for from in ["\"alice\"@example.com", "\"Alice @ Example\" <alice@example.com>"] {
+            let message = try signed(header(from: from))
+            let delivery = try incoming(message)
+            XCTAssertEqual(delivery.outcome, "verified", "\(from): \(delivery.reason ?? "")")
+            XCTAssertTrue(delivery.result.hasSuffix("body.smime-identifier=alice@example.com"), delivery.result)
+            try smimegate(["verify", "-"], input: Array(message.utf8)).expect(0)
+        }
+        for from in ["=?utf-7?q?ceo+AEA-example.org?= <alice@example.com>", "=?x-unknown?q?ceo?= <alice@example.com>"] {
+            let message = try signed(header(from: from))
+            let delivery = try incoming(message)
+            XCTAssertEqual(delivery.outcome, "unverified", from)
+            XCTAssertTrue(delivery.result.contains("smime=fail ("), "\(from): \(delivery.result)")
+            XCTAssertTrue(delivery.result.contains("undecodable charset"), "\(from): \(delivery.result)")
+            let refused = try smimegate(["verify", "-"], input: Array(message.utf8)).expect(1)
+            XCTAssertTrue(refused.stderr.contains("undecodable charset"), refused.stderr)
+        }
+    }
+
+    /// Adversarial test F6: From is covered by any valid, trusted signer, not only the first;
+    /// a signer that is not trusted covers nothing.
+    func testFromCoveredByAnyTrustedSignerOfSeveral() throws {
+        let dan = ["-signer", fixture("dan.pem"), "-inkey", fixture("dan.key")]
+        for from in ["alice@example.com", "Dan <dan@partner.example>"] {
+            let message = try signed(header(from: from), options: dan)
+            let delivery = try incoming(message)
+            XCTAssertEqual(delivery.outcome, "verified", "\(from): \(delivery.reason ?? "")")
+            try smimegate(["verify", "-"], input: Array(message.utf8)).expect(0)
+        }
+        let neither = try incoming(try signed(header(from: "ceo@example.org"), options: dan))
+        XCTAssertEqual(neither.outcome, "unverified")
+        XCTAssertTrue(neither.result.contains("From address ceo@example.org is not covered by"), neither.result)
+        // A self-signed certificate for mallory beside alice's: From mallory is not covered.
+        let mallory = path("mallory")
+        try openssl([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", mallory + ".key", "-out", mallory + ".pem",
+            "-subj", "/CN=Mallory", "-days", "30", "-addext", "subjectAltName=email:mallory@example.org",
+            "-addext", "keyUsage=critical,digitalSignature", "-addext", "extendedKeyUsage=emailProtection",
+        ]).expect(0)
+        let untrusted = ["-signer", mallory + ".pem", "-inkey", mallory + ".key"]
+        let forged = try signed(header(from: "mallory@example.org"), options: untrusted)
+        XCTAssertEqual(try incoming(forged).outcome, "unverified")
+        try smimegate(["verify", "-"], input: Array(forged.utf8)).expect(1)
+        XCTAssertEqual(
+            try incoming(try signed(header(from: "alice@example.com"), options: untrusted)).outcome, "verified")
+    }
+
     func testSenderCoveredBySignerPassesOnlyWithAcceptSenderMatch() throws {
         let message = try signed(header(from: "ceo@example.org", extra: "Sender: alice@example.com\r\n"))
         let strict = try incoming(message)
@@ -233,7 +282,7 @@ final class StrictVerificationTests: CLITestCase {
     func testWeakSignerKeysAndCertificateSignaturesFailUnlessAllowed() throws {
         let cases = [
             (512, "sha256", "RSA-512 key"), (1024, "sha256", "RSA-1024 key"), (2048, "md5", "md5"),
-            (2048, "sha1", "sha1"),
+            (2048, "sha1", "sha1"), (2000, "sha256", "RSA-2000 key"), (2047, "sha256", "RSA-2047 key"),
         ]
         for (bits, digest, weakness) in cases {
             let certificate = try weakCertificate(bits: bits, digest: digest)

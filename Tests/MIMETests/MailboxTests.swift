@@ -44,6 +44,56 @@ final class MailboxTests: XCTestCase {
         }
     }
 
+    /// Adversarial test F5: a charset we cannot decode (UTF-7, unknown) could show the reader an address.
+    func testDisplayNamesInAnUndecodableCharsetAreRefused() {
+        for value in [
+            "=?utf-7?q?ceo+AEA-example.org?= <alice@example.com>",
+            "=?UTF-7?B?Y2VvK0FFQS1leGFtcGxlLm9yZw==?= <a@b.example>",
+            "=?x-unknown?q?ceo?= <alice@example.com>", "=?utf-16?b?AGMAZQBv?= <alice@example.com>",
+            "=?shift_jis?b?gZc=?= <alice@example.com>", "alice@example.com (=?utf-7?q?+AEA-?=)",
+        ] {
+            let refused = problem(value)
+            XCTAssertTrue(
+                refused?.description.contains("undecodable charset") == true, "\(value): \(String(describing: refused))"
+            )
+        }
+        for value in [
+            "=?iso-8859-1?q?J=F6rg?= <alice@example.com>", "=?windows-1252?q?J=F6rg?= <alice@example.com>",
+            "=?us-ascii?q?Alice?= <alice@example.com>", "=?UTF-8*en?q?Alice?= <alice@example.com>",
+        ] {
+            XCTAssertEqual(address(value), "alice@example.com", value)
+        }
+    }
+
+    /// Adversarial test F8: a quoted local part that needs no quoting is the same mailbox.
+    func testQuotedLocalPartsThatNeedNoQuotingAreNormalised() {
+        XCTAssertEqual(address("\"alice\"@example.com"), "alice@example.com")
+        XCTAssertEqual(address("Alice <\"alice\"@example.com>"), "alice@example.com")
+        XCTAssertEqual(address("\"alice.m\"@example.com (Alice)"), "alice.m@example.com")
+        XCTAssertEqual(try Mailbox.parse("\"alice\"@example.com").get().displayText, "")
+        XCTAssertEqual(problem("\"alice smith\"@example.com"), .notAMailbox)
+        XCTAssertEqual(problem("\"ceo@example.org\"@example.com"), .notAMailbox)
+        XCTAssertEqual(problem("<\"ceo@example.org\"@example.com>"), .notAMailbox)
+        XCTAssertEqual(problem("\"Alice\" alice@example.com"), .notAMailbox)
+    }
+
+    /// Adversarial test F8: an "@" in a display name is refused only when it forms an address.
+    func testAtSignsThatFormNoAddressAreAccepted() {
+        for value in [
+            "\"Alice @ Example\" <alice@example.com>", "\"Alice@Home\" <alice@example.com>",
+            "\"@alice\" <alice@example.com>", "=?utf-8?q?Alice_=40_Example?= <alice@example.com>",
+            "\"Alice \u{FF20} Example\" <alice@example.com>",
+        ] {
+            XCTAssertEqual(address(value), "alice@example.com", value)
+        }
+        for value in [
+            "\"ceo @ example.org\" <alice@example.com>", "\"ceo\u{FF20}example\u{FF0E}org\" <alice@example.com>",
+            "=?utf-8?q?ceo_=40_example=2Eorg?= <alice@example.com>", "\"ceo@example.org.\" <alice@example.com>",
+        ] {
+            XCTAssertEqual(problem(value), .displayNameAddress("ceo@example.org"), value)
+        }
+    }
+
     func testEncodedWordsDecodeAsAClientShowsThem() {
         XCTAssertEqual(EncodedWord.decode("=?utf-8?q?a?= =?utf-8?q?b?= c"), "ab c")
         XCTAssertEqual(EncodedWord.decode("x =?bogus"), "x =?bogus")
