@@ -150,6 +150,11 @@ public struct IncomingJob: Job {
                     return unverified("permerror", "decryption failed: \(error)")
                 }
             case .signedOpaque, .signedDetached:
+                // The signed layer's own header is not signed: two Content-Types or boundaries there
+                // would let a client show other content next to the pass than the one verified.
+                if let ambiguity = MalformedContent.ambiguity(in: current) {
+                    return unverified("permerror", "ambiguous MIME around the signature: \(ambiguity)")
+                }
                 let verification: Verification
                 do {
                     verification = try SMIME.verify(current, form: form, validation: layerValidation)

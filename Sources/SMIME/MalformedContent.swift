@@ -50,16 +50,21 @@ public enum MalformedContent: Sendable, Equatable, CustomStringConvertible {
         return check(entity, depth: 0)
     }
 
-    static func check(_ entity: Entity, depth: Int, inDigest: Bool = false) -> MalformedContent? {
-        guard depth < MIMELimits.standard.maxDepth else { return nil }
-        for field in entity.fields where !isFieldText(field.raw) { return .headerBytes(field: field.name) }
+    /// A Content-Type or Content-Transfer-Encoding field, or a Content-Type parameter,
+    /// given twice in `entity`'s own header: readers pick different ones, so what a
+    /// signature was checked against need not be what a client shows.
+    public static func ambiguity(in entity: Entity) -> MalformedContent? {
         for name in ["Content-Type", "Content-Transfer-Encoding"] where entity.fields(named: name).count > 1 {
             return .ambiguous(name)
         }
-        if let value = entity.field("Content-Type") {
-            if ContentType(parsing: value) == nil { return .contentType(value) }
-            if let name = repeatedParameter(in: value) { return .ambiguous(name) }
-        }
+        return entity.field("Content-Type").flatMap(repeatedParameter(in:)).map { .ambiguous($0) }
+    }
+
+    static func check(_ entity: Entity, depth: Int, inDigest: Bool = false) -> MalformedContent? {
+        guard depth < MIMELimits.standard.maxDepth else { return nil }
+        for field in entity.fields where !isFieldText(field.raw) { return .headerBytes(field: field.name) }
+        if let ambiguity = ambiguity(in: entity) { return ambiguity }
+        if let value = entity.field("Content-Type"), ContentType(parsing: value) == nil { return .contentType(value) }
         let type = HTMLNeutraliser.contentType(of: entity, inDigest: inDigest)
         if type.isMultipart {
             guard let boundary = type["boundary"], let multipart = try? Multipart.parse(entity.body, boundary: boundary)

@@ -93,4 +93,44 @@ final class HeaderSmugglingTests: CLITestCase {
         }
         XCTAssertTrue(string(try output(out, "nul").bytes).contains(other), "other hosts' results are kept")
     }
+
+    /// The signed layer's own header is not signed: with two Content-Types or boundaries a
+    /// client may show other content next to the pass than the one that was verified.
+    func testAmbiguousMIMEAroundASignatureIsAPermanentError() throws {
+        let content = Array(
+            "Content-Type: text/plain\r\n\r\nPlease pay account 123.\r\n".utf8)
+        let signed = try openssl(
+            ["cms", "-sign", "-signer", fixture("alice.pem"), "-inkey", fixture("alice.key")], input: content
+        ).expect(0).out
+        let header = "From: alice@example.com\r\nTo: bob@partner.example\r\nSubject: pay\r\n"
+        let genuine = header + signed
+        // The duplicates come last, where a reader that takes the last value finds them.
+        let blank = try XCTUnwrap(signed.range(of: "\n\n"))
+        let twoTypes =
+            header + signed[..<blank.lowerBound] + "\nContent-Type: multipart/mixed; boundary=\"EVIL\""
+            + signed[blank.lowerBound...]
+        let boundary = try XCTUnwrap(signed.range(of: #"boundary="[^"]*""#, options: .regularExpression))
+        let twoBoundaries =
+            header + signed[..<boundary.upperBound] + "; boundary=\"EVIL\"" + signed[boundary.upperBound...]
+        XCTAssertNotEqual(twoBoundaries, genuine)
+        try smimegate(["ca", "add", fixture("ca.pem")])
+        let inbox = path("in")
+        for sub in ["new", "cur", "tmp"] {
+            try FileManager.default.createDirectory(atPath: inbox + "/" + sub, withIntermediateDirectories: true)
+        }
+        for (name, text) in ["genuine": genuine, "types": twoTypes, "boundaries": twoBoundaries] {
+            try write(text, to: URL(fileURLWithPath: inbox + "/new/" + name))
+        }
+        let out = path("out")
+        try smimegate(["process", "incoming", inbox, "--out", out, "--signature", "keep", "--authserv-id", authserv])
+        let entries = try manifestEntries(out)
+        func outcome(_ name: String) -> ManifestEntry? { entries.first { $0.input.hasSuffix("/" + name) } }
+        XCTAssertEqual(outcome("genuine")?.outcome, "verified")
+        for name in ["types", "boundaries"] {
+            XCTAssertEqual(outcome(name)?.outcome, "unverified", name)
+            XCTAssertTrue(
+                outcome(name)?.reason?.contains("ambiguous MIME around the signature") ?? false,
+                "\(name): \(outcome(name)?.reason ?? "-")")
+        }
+    }
 }
