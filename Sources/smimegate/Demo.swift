@@ -106,7 +106,8 @@ struct Demo: ParsableCommand {
             "\n(messages encrypted for supplier.example stay 'unverified' at partner.example: not encrypted to its key)"
         )
         print(
-            "demo finished. Look at \(out)/manifest.jsonl, \(out)/bounced/new/ (RFC 3464 bounces) and \(received)/verified/new/"
+            "demo finished. Look at \(out)/manifest.jsonl, \(out)/bounced/new/ (RFC 3464 bounces) and "
+                + "\(received)/verified/new/"
         )
         if sent.failed > 0 || got.failed > 0 { throw Failure.problem("demo: some messages failed") }
     }
@@ -156,11 +157,14 @@ enum DemoCorpus {
                     UInt8(truncatingIfNeeded: generator.next())
                 }
                 text +=
-                    "Content-Type: multipart/mixed; boundary=\"b\(i)\"\r\n\r\n--b\(i)\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                    "Content-Type: multipart/mixed; boundary=\"b\(i)\"\r\n\r\n--b\(i)\r\n"
+                    + "Content-Type: text/plain; charset=utf-8\r\n"
                 text +=
-                    "Content-Transfer-Encoding: 8bit\r\n\r\nこんにちは,\r\n\(body)\r\n--b\(i)\r\nContent-Type: application/pdf; name=\"report-\(i).pdf\"\r\n"
+                    "Content-Transfer-Encoding: 8bit\r\n\r\nこんにちは,\r\n\(body)\r\n--b\(i)\r\n"
+                    + "Content-Type: application/pdf; name=\"report-\(i).pdf\"\r\n"
                 text +=
-                    "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"report-\(i).pdf\"\r\n\r\n"
+                    "Content-Transfer-Encoding: base64\r\n"
+                    + "Content-Disposition: attachment; filename=\"report-\(i).pdf\"\r\n\r\n"
                 text += String(decoding: Base64.encode(attachment), as: UTF8.self) + "\r\n--b\(i)--\r\n"
             } else {
                 text += "Content-Type: text/plain; charset=utf-8\r\n\r\n\(body)"
