@@ -45,7 +45,8 @@ extension CMS {
         let cms = ContentInfo(taking: raw)
         let usePSS = signer.padding == .pss && signer.key.algorithm == "RSA"
         let signerFlags = usePSS ? flags | UInt32(CMS_KEY_PARAM) : flags
-        guard let si = CMS_add1_signer(cms.cms, signer.certificate.x509, signer.key.pkey, signer.digest.evp, signerFlags)
+        guard
+            let si = CMS_add1_signer(cms.cms, signer.certificate.x509, signer.key.pkey, signer.digest.evp, signerFlags)
         else { throw OpenSSLError.drain("sign") }
         if usePSS {
             guard let pctx = CMS_SignerInfo_get0_pkey_ctx(si),
@@ -56,7 +57,9 @@ extension CMS {
         for certificate in signer.chain where certificate != signer.certificate {
             guard CMS_add1_cert(cms.cms, certificate.x509) == 1 else { throw OpenSSLError.drain("sign (add chain)") }
         }
-        guard try MemoryBIO.reading(content, { CMS_final(cms.cms, $0.bio, nil, flags) }) == 1 else { throw OpenSSLError.drain("sign") }
+        guard try MemoryBIO.reading(content, { CMS_final(cms.cms, $0.bio, nil, flags) }) == 1 else {
+            throw OpenSSLError.drain("sign")
+        }
         return try cms.der
     }
 
@@ -81,8 +84,7 @@ extension CMS {
             CMS_verify(cms.cms, nil, nil, detachedContent == nil ? nil : content.bio, out.bio, flags)
         }
         guard verified == 1 else {
-            let error = OpenSSLError.drain("verify")
-            throw OpenSSLError(operation: "bad signature", reasons: error.reasons)
+            throw SignatureMismatch(reasons: OpenSSLError.drain("verify").reasons)
         }
         var signers: [Certificate] = []
         if let stack = CMS_get0_signers(cms.cms) {

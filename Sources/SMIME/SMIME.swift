@@ -133,11 +133,10 @@ public enum SMIME {
             return Verification(
                 verdict: .fail(VerificationFailure(.structure(violation), "\(violation)")), signer: nil,
                 signingTime: nil, digestAlgorithm: nil, unwrapped: nil)
-        } catch let error as OpenSSLError where error.operation == "bad signature" {
+        } catch let mismatch as SignatureMismatch {
             let unwrapped = try detached.map { try unwrap(outer: outer, content: $0, ending: message.lineEnding) }
-            let reason = "bad signature: \(error.reasons.joined(separator: "; "))"
             return Verification(
-                verdict: .fail(VerificationFailure(.badSignature, reason)), signer: nil, signingTime: nil,
+                verdict: .fail(VerificationFailure(.badSignature, "\(mismatch)")), signer: nil, signingTime: nil,
                 digestAlgorithm: nil, unwrapped: unwrapped)
         } catch let error as OpenSSLError {
             throw SMIMEError(error.reasons.isEmpty ? error.description : error.reasons.joined(separator: "; "))
