@@ -1,9 +1,12 @@
+import Foundation
+
 /// RFC 2047 encoded-words ("=?utf-8?q?Alice_M=C3=BCller?="), decoded the way a mail
 /// client shows them, so that checks on display names see what the reader sees.
-/// UTF-8 is decoded; the ASCII-compatible single-byte charsets are read byte for byte
-/// as Latin-1, which keeps every ASCII character (and so every "@") where the reader's
-/// client puts it. Any other charset (UTF-7, UTF-16, the CJK ones, unknown names) could
-/// show the reader what a Latin-1 reading hides: `undecodableCharsets` names them.
+/// UTF-8, ISO-2022-JP and Shift_JIS (what Japanese mailers write) are decoded; the
+/// ASCII-compatible single-byte charsets are read byte for byte as Latin-1, which keeps
+/// every ASCII character (and so every "@") where the reader's client puts it. Any other
+/// charset (UTF-7, UTF-16, EUC, unknown names), or bytes that do not decode, could show
+/// the reader what a Latin-1 reading hides: `undecodableCharsets` names them.
 public enum EncodedWord {
     public static func decode(_ text: String) -> String { scan(text).text }
 
@@ -40,8 +43,12 @@ public enum EncodedWord {
             if !(lastWasEncoded && onlySpace) {
                 result += before
             }
-            result += word.text
-            if !isReadable(word.charset) { undecodable.append(word.charset) }
+            if let text = word.text {
+                result += text
+            } else {
+                result += String(String.UnicodeScalarView(word.bytes.map { Unicode.Scalar($0) }))
+                undecodable.append(word.charset)
+            }
             lastWasEncoded = true
             rest = rest[word.end...]
         }
@@ -49,7 +56,9 @@ public enum EncodedWord {
     }
 
     /// One encoded-word at the start of `text`: its decoded text and where it ends.
-    private static func parse(_ text: Substring) -> (text: String, end: Substring.Index, charset: String)? {
+    private static func parse(_ text: Substring)
+        -> (text: String?, bytes: [UInt8], end: Substring.Index, charset: String)?
+    {
         let parts = text.dropFirst(2).split(separator: "?", maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count == 4, parts[3].hasPrefix("="), !parts[0].isEmpty else { return nil }
         let charset = parts[0].split(separator: "*").first.map { $0.lowercased() } ?? ""
@@ -60,10 +69,15 @@ public enum EncodedWord {
         case "q": bytes = QuotedPrintable.decode(payload.map { $0 == UInt8(ascii: "_") ? UInt8(ascii: " ") : $0 })
         default: return nil
         }
-        let decoded =
-            charset == "utf-8" || charset == "us-ascii"
-            ? String(decoding: bytes, as: UTF8.self)
-            : String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
-        return (decoded, parts[3].index(after: parts[3].startIndex), charset)
+        let decoded: String?
+        switch charset {
+        case "utf-8", "us-ascii", "ascii": decoded = String(decoding: bytes, as: UTF8.self)
+        case "iso-2022-jp": decoded = String(data: Data(bytes), encoding: .iso2022JP)
+        case "shift_jis", "shift-jis", "sjis", "cp932", "windows-31j":
+            decoded = String(data: Data(bytes), encoding: .shiftJIS)
+        default:
+            decoded = isReadable(charset) ? String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) })) : nil
+        }
+        return (decoded, bytes, parts[3].index(after: parts[3].startIndex), charset)
     }
 }

@@ -50,7 +50,7 @@ final class MailboxTests: XCTestCase {
             "=?utf-7?q?ceo+AEA-example.org?= <alice@example.com>",
             "=?UTF-7?B?Y2VvK0FFQS1leGFtcGxlLm9yZw==?= <a@b.example>",
             "=?x-unknown?q?ceo?= <alice@example.com>", "=?utf-16?b?AGMAZQBv?= <alice@example.com>",
-            "=?shift_jis?b?gZc=?= <alice@example.com>", "alice@example.com (=?utf-7?q?+AEA-?=)",
+            "=?euc-jp?b?xvzL3A==?= <alice@example.com>", "alice@example.com (=?utf-7?q?+AEA-?=)",
         ] {
             let refused = problem(value)
             XCTAssertTrue(
@@ -62,6 +62,25 @@ final class MailboxTests: XCTestCase {
             "=?us-ascii?q?Alice?= <alice@example.com>", "=?UTF-8*en?q?Alice?= <alice@example.com>",
         ] {
             XCTAssertEqual(address(value), "alice@example.com", value)
+        }
+    }
+
+    /// Japanese mailers write display names in ISO-2022-JP or Shift_JIS: decoded like a client,
+    /// a name passes, and an address in full-width characters is still seen.
+    func testJapaneseDisplayNamesAreDecodedAndChecked() {
+        for value in [
+            "=?ISO-2022-JP?B?GyRCOzNFRBsoQiAbJEJCQE86GyhC?= <alice@example.com>",
+            "=?shift_jis?b?jlKTYyCRvphZ?= <alice@example.com>",
+        ] {
+            XCTAssertEqual(address(value), "alice@example.com", value)
+        }
+        for value in [
+            "=?iso-2022-jp?b?Y2VvGyRCIXcbKEJleGFtcGxlGyRCISUbKEJvcmc=?= <alice@example.com>",
+            "=?Shift_JIS?B?Y2VvgZdleGFtcGxlgURvcmc=?= <alice@example.com>",
+        ] {
+            XCTAssertTrue(
+                problem(value)?.description.contains("shows another address") == true,
+                "\(value): \(String(describing: problem(value)))")
         }
     }
 
