@@ -8,10 +8,9 @@ struct AuthenticationTag: Equatable {
     let length: Int
     let icvLength: Int
 
-    /// `der`: a ContentInfo holding an AuthEnvelopedData, as OpenSSL re-encodes it (definite lengths).
-    init(contentInfo der: [UInt8]) throws {
+    /// The tag of an AuthEnvelopedData's structure.
+    init(_ envelope: EnvelopeStructure) throws {
         do {
-            let envelope = try EnvelopeStructure(contentInfo: der)
             guard let gcm = envelope.parameters, gcm.tag == 0x30, let mac = envelope.mac else {
                 throw DERReader.Malformed()
             }

@@ -15,14 +15,14 @@ public struct ContentEncryption: Sendable, Equatable {
     /// Reads an envelope (EnvelopedData or AuthEnvelopedData, DER or BER as openssl
     /// streams it): OpenSSL parses it, and its DER re-encoding is walked for the field.
     public init(envelope der: [UInt8]) throws {
-        try self.init(ContentInfo(der: der))
+        let cms = try ContentInfo(der: der)
+        self.init(try EnvelopeStructure(contentInfo: cms.der), authenticated: cms.contentType == .authEnvelopedData)
     }
 
-    /// The `contentEncryptionAlgorithm` of a parsed envelope.
-    init(_ cms: ContentInfo) throws {
-        authenticated = cms.contentType == .authEnvelopedData
-        let oid = try EnvelopeStructure(contentInfo: cms.der).algorithm
-        name = Self.names[oid] ?? oid
+    /// The `contentEncryptionAlgorithm` of an envelope's structure.
+    init(_ envelope: EnvelopeStructure, authenticated: Bool) {
+        self.authenticated = authenticated
+        name = Self.names[envelope.algorithm] ?? envelope.algorithm
     }
 
     static let names = [

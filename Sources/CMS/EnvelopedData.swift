@@ -64,7 +64,14 @@ extension CMS {
         }
         let (certificate, key) = candidates[index]
         let authenticated = cms.contentType == .authEnvelopedData
-        if authenticated, let problem = try AuthenticationTag(contentInfo: cms.der).problem { throw problem }
+        // One DER encoding and walk per message serves the tag check and the cipher's name.
+        let structure: EnvelopeStructure
+        do {
+            structure = try EnvelopeStructure(contentInfo: cms.der)
+        } catch is DERReader.Malformed where authenticated {
+            throw AuthenticatedDecryptionFailure.malformed
+        }
+        if authenticated, let problem = try AuthenticationTag(structure).problem { throw problem }
         OpenSSLError.clear()
         let out = try MemoryBIO()
         guard CMS_decrypt(cms.cms, key.pkey, certificate.x509, nil, out.bio, UInt32(CMS_BINARY)) == 1 else {
@@ -79,7 +86,7 @@ extension CMS {
             }
             throw error
         }
-        return (out.bytes, index, try ContentEncryption(cms))
+        return (out.bytes, index, ContentEncryption(structure, authenticated: authenticated))
     }
 
     /// True when a recipient info names `certificate` (issuer-and-serial or
