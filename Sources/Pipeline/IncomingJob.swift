@@ -36,9 +36,8 @@ public struct IncomingJob: Job {
     public let unauthenticatedHTML: UnauthenticatedHTML
     static let maxLayers = 8
 
-    private var candidates: [(certificate: Certificate, key: PrivateKey)] {
-        identities.map { ($0.certificate, $0.key) }
-    }
+    /// The organisation keys as decryption candidates, made once per run.
+    private let candidates: [(certificate: Certificate, key: PrivateKey)]
 
     public var direction: String { "incoming" }
     public var profileName: String? { nil }
@@ -59,6 +58,7 @@ public struct IncomingJob: Job {
         unauthenticatedHTML: UnauthenticatedHTML = .neutralise
     ) {
         self.identities = identities
+        self.candidates = identities.map { ($0.certificate, $0.key) }
         self.validation = validation
         self.keepSignature = keepSignature
         self.authservID = authservID
@@ -74,9 +74,7 @@ public struct IncomingJob: Job {
             let (bytes, removed) = AuthenticationResults.removingOurs(fromRaw: input.bytes, authservID: authservID)
             var result = JobResult.failed(input, "\(error)")
             result.outputs = [Output(folder: .failed, bytes: bytes, recipients: [])]
-            if removed > 0 {
-                result.warning = "removed \(removed) Authentication-Results field(s) claiming \(authservID)"
-            }
+            if removed > 0 { result.warning = removedRemark(removed) }
             return result
         }
         let (message, removed, cleaned) = AuthenticationResults.removingOurs(
@@ -84,12 +82,16 @@ public struct IncomingJob: Job {
         var result = examine(
             message, input: input, messageStart: reading.messageStart, changed: removed > 0 || cleaned > 0)
         var remarks: [String] = []
-        if removed > 0 { remarks.append("removed \(removed) Authentication-Results field(s) claiming \(authservID)") }
+        if removed > 0 { remarks.append(removedRemark(removed)) }
         if cleaned > 0 { remarks.append("made stray CRs or NULs in \(cleaned) header field(s) spaces") }
         let forged = remarks.isEmpty ? nil : remarks.joined(separator: "; ")
         let warnings = [reading.irregularity.map { "\($0)" }, forged, result.warning].compactMap { $0 }
         result.warning = warnings.isEmpty ? nil : warnings.joined(separator: "; ")
         return result
+    }
+
+    private func removedRemark(_ count: Int) -> String {
+        "removed \(count) Authentication-Results field(s) claiming \(authservID)"
     }
 
     /// `messageStart`: where the message begins in the input (after an mbox envelope line);
