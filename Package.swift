@@ -23,6 +23,10 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
+        // The filter language's regular expressions (Policy/Pattern.swift).
+        .systemLibrary(
+            name: "CPCRE2", pkgConfig: "libpcre2-8",
+            providers: [.apt(["libpcre2-dev"])]),
         // A few lines of C for what Swift cannot call (mallopt, syncfs).
         .target(name: "CSystem"),
         .target(name: "MIME"),
@@ -33,7 +37,7 @@ let package = Package(
         // Writing files safely: whole writes, fsync, 0700 directories, atomic replacement of -o files.
         .target(name: "FileIO", dependencies: ["CSystem"]),
         .target(name: "Mailstore", dependencies: ["FileIO"]),
-        .target(name: "Policy"),
+        .target(name: "Policy", dependencies: ["MIME", "CPCRE2"]),
         .target(name: "Pipeline", dependencies: ["MIME", "CMS", "PKI", "SMIME", "Policy", "Mailstore", "FileIO"]),
         .executableTarget(
             name: "smimegate",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what smimegate needs to build and test on Debian 12, when missing:
-# the C libraries (OpenSSL 3, libarchive, SQLite) with pkg-config, the openssl
+# the C libraries (OpenSSL 3, libarchive, SQLite, PCRE2) with pkg-config, the openssl
 # and sqlite3 command lines used as test peers, and a Python with
 # cryptography >= 45 (the second S/MIME peer). Sourced by demo.sh and test.sh.
 set -euo pipefail
@@ -22,7 +22,7 @@ if ! command -v swift >/dev/null; then
 fi
 
 need=()
-for pkg in libssl-dev libarchive-dev libsqlite3-dev pkg-config openssl sqlite3 python3 python3-venv ca-certificates; do
+for pkg in libssl-dev libarchive-dev libsqlite3-dev libpcre2-dev pkg-config openssl sqlite3 python3 python3-venv ca-certificates; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
