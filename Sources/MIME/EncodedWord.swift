@@ -1,27 +1,13 @@
-import Foundation
-
 /// RFC 2047 encoded-words ("=?utf-8?q?Alice_M=C3=BCller?="), decoded the way a mail
-/// client shows them, so that checks on display names see what the reader sees.
-/// UTF-8, ISO-2022-JP and Shift_JIS (what Japanese mailers write) are decoded; the
-/// ASCII-compatible single-byte charsets are read byte for byte as Latin-1, which keeps
-/// every ASCII character (and so every "@") where the reader's client puts it. Any other
-/// charset (UTF-7, UTF-16, EUC, unknown names), or bytes that do not decode, could show
-/// the reader what a Latin-1 reading hides: `undecodableCharsets` names them.
+/// client shows them (`Charset.decode`), so that checks on display names see what the
+/// reader sees. A charset `Charset` does not decode (UTF-7, UTF-16, EUC, unknown names),
+/// or bytes that do not decode, could show the reader what a Latin-1 reading hides:
+/// `undecodableCharsets` names them.
 public enum EncodedWord {
     public static func decode(_ text: String) -> String { scan(text).text }
 
     /// The charsets of the encoded-words in `text` that are not decoded as a client shows them.
     public static func undecodableCharsets(in text: String) -> [String] { scan(text).undecodable }
-
-    /// Charsets whose bytes 0x00–0x7F are ASCII and whose other bytes are single characters
-    /// with no "@" or address look-alike among them.
-    static func isReadable(_ charset: String) -> Bool {
-        if charset == "utf-8" || charset == "us-ascii" || charset == "ascii" { return true }
-        for prefix in ["iso-8859-", "windows-125", "cp125", "koi8-"] where charset.hasPrefix(prefix) {
-            return charset.dropFirst(prefix.count).allSatisfy { $0.isASCII && ($0.isNumber || $0.isLetter) }
-        }
-        return false
-    }
 
     private static func scan(_ text: String) -> (text: String, undecodable: [String]) {
         var undecodable: [String] = []
@@ -69,15 +55,6 @@ public enum EncodedWord {
         case "q": bytes = QuotedPrintable.decode(payload.map { $0 == UInt8(ascii: "_") ? UInt8(ascii: " ") : $0 })
         default: return nil
         }
-        let decoded: String?
-        switch charset {
-        case "utf-8", "us-ascii", "ascii": decoded = String(decoding: bytes, as: UTF8.self)
-        case "iso-2022-jp": decoded = String(data: Data(bytes), encoding: .iso2022JP)
-        case "shift_jis", "shift-jis", "sjis", "cp932", "windows-31j":
-            decoded = String(data: Data(bytes), encoding: .shiftJIS)
-        default:
-            decoded = isReadable(charset) ? String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) })) : nil
-        }
-        return (decoded, bytes, parts[3].index(after: parts[3].startIndex), charset)
+        return (Charset.decode(bytes, charset: charset), bytes, parts[3].index(after: parts[3].startIndex), charset)
     }
 }
