@@ -20,8 +20,9 @@ public struct AddressPattern: Sendable, Equatable, CustomStringConvertible {
             kind = .anyone
             return
         }
+        // A "*" is a pattern alone; inside one ("*@example.test") it would be taken literally.
         guard let at = pattern.firstIndex(of: "@"), pattern.lastIndex(of: "@") == at,
-            !pattern.contains(where: { $0 == " " || $0 == "\t" || $0 == "," })
+            !pattern.contains(where: { $0 == " " || $0 == "\t" || $0 == "," || $0 == "*" })
         else { return nil }
         let local = String(pattern[..<at])
         let domain = String(pattern[pattern.index(after: at)...])
