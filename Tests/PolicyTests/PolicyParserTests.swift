@@ -1,0 +1,360 @@
+import Policy
+import XCTest
+
+/// The policy file format and the filter language's syntax (SPEC F8, F9, F12, F14).
+final class PolicyParserTests: XCTestCase {
+    /// The example of issue 10, which must be accepted as written.
+    static let example = """
+        # smimegate policy
+        [message filters]
+        drop_marked: if (subject == "^DROPME") { drop(); }
+        quarantine_smime_messages: if (smime-gateway-message and not smime-gateway-verified) {
+            quarantine("Policy");
+        }
+
+        [content filters]
+        confidential: if (subject == "(?i)confidential" or body-contains("(?i)strictly private")) {
+            smime-gateway("enc");
+        }
+        sign-later: if (true) { smime-gateway-deferred("sgn"); }
+        footer: if (true) { insert-header("X-Footer", "added"); strip-header("X-Internal"); }
+
+        [outgoing policy partners]
+        senders = @example.test, @.example.net
+        recipients = r1@example.test, @partner.example
+        content-filters = confidential, sign-later, footer
+
+        [outgoing policy default]
+        content-filters = sign-later, footer
+
+        [incoming policy nocheck]
+        senders = @nocheck.test
+        decrypt = no
+        verify = no
+
+        [incoming policy default]
+        decrypt = yes
+        verify = yes
+        signature = remove
+
+        """
+
+    func testTheIssueExampleParsesWithTheExpectedShape() throws {
+        let (document, problems) = PolicyParser.parse(Self.example, knownProfiles: ["enc", "sgn"])
+        XCTAssertEqual(problems, [])
+        let policy = try XCTUnwrap(document)
+        XCTAssertEqual(policy.messageFilters.map(\.name), ["drop_marked", "quarantine_smime_messages"])
+        XCTAssertEqual(policy.messageFilters.map(\.line), [3, 4])
+        XCTAssertEqual(policy.messageFilters[1].actions, [.quarantine("Policy")])
+        XCTAssertEqual(policy.contentFilters.map(\.name), ["confidential", "sign-later", "footer"])
+        XCTAssertEqual(
+            policy.contentFilters[2].actions,
+            [.insertHeader(name: "X-Footer", value: "added"), .stripHeader("X-Internal")])
+        XCTAssertEqual(policy.outgoing.map(\.name), ["partners", "default"])
+        XCTAssertEqual(policy.outgoing[0].senders.map(\.description), ["@example.test", "@.example.net"])
+        XCTAssertEqual(policy.outgoing[0].recipients.map(\.description), ["r1@example.test", "@partner.example"])
+        XCTAssertEqual(policy.outgoing[0].contentFilters, ["confidential", "sign-later", "footer"])
+        XCTAssertEqual(policy.outgoing[1].contentFilters, ["sign-later", "footer"])
+        XCTAssertEqual(policy.outgoing[1].line, 20)
+        XCTAssertEqual(policy.incoming.map(\.name), ["nocheck", "default"])
+        XCTAssertEqual(policy.incoming[0].senders.map(\.description), ["@nocheck.test"])
+        XCTAssertEqual([policy.incoming[0].decrypt, policy.incoming[0].verify], [false, false])
+        XCTAssertEqual([policy.incoming[1].decrypt, policy.incoming[1].verify], [true, true])
+        XCTAssertEqual(policy.incoming[1].signature, .remove)
+        XCTAssertNil(policy.incoming[0].signature)
+        XCTAssertEqual(policy.profileNames, ["enc", "sgn"])
+        XCTAssertEqual(policy.quarantineNames, ["Policy"])
+        XCTAssertFalse(policy.notifies)
+        XCTAssertEqual(policy.outgoingPolicy(sender: "a@x.example.net", recipient: "r1@example.test").name, "partners")
+        XCTAssertEqual(policy.outgoingPolicy(sender: "a@x.example.net", recipient: "r2@example.test").name, "default")
+        XCTAssertEqual(policy.incomingPolicy(sender: "Someone@NOCHECK.test").name, "nocheck")
+    }
+
+    func testAnUnknownProfileIsAProblemAtItsArgument() {
+        let problems = PolicyParser.parse(Self.example, knownProfiles: ["enc"]).problems
+        XCTAssertEqual(problems.map(\.description), ["12:48: no sending profile named \"sgn\""])
+    }
+
+    func testDefaultPoliciesGoLastWhereverTheyAreWritten() throws {
+        let text = """
+            [incoming policy default]
+            verify = no
+            [incoming policy strict]
+            senders = @bank.example
+            allow-sha1 = no
+            allow-weak = no
+            accept-sender-match = yes
+            unauthenticated-html = keep
+            signature = keep
+            [outgoing policy default]
+            [outgoing policy first]
+            recipients = *
+            """
+        let document = try XCTUnwrap(PolicyParser.parse(text).document)
+        XCTAssertEqual(document.incoming.map(\.name), ["strict", "default"])
+        XCTAssertEqual(document.outgoing.map(\.name), ["first", "default"])
+        let strict = document.incoming[0]
+        XCTAssertEqual(strict.allowSHA1, false)
+        XCTAssertEqual(strict.allowWeak, false)
+        XCTAssertEqual(strict.acceptSenderMatch, true)
+        XCTAssertEqual(strict.unauthenticatedHTML, .keep)
+        XCTAssertEqual(strict.signature, .keep)
+        XCTAssertNil(document.incoming[1].allowSHA1)
+        XCTAssertFalse(document.incoming[1].verify)
+    }
+
+    func testFiltersSpanLinesShareLinesTakeElseAndAFinalDot() throws {
+        let text = """
+            [message filters]
+            a: if (true) { deliver() } b: if (false) { drop(); } else { bounce(); notify('ops@example.test') }.
+            c:
+              if
+              (TRUE)
+              {
+              }
+            [message filters]
+            d: IF (Subject != "x") { Skip-Filters(); } ELSE { }
+            """
+        let (document, problems) = PolicyParser.parse(text)
+        XCTAssertEqual(problems, [])
+        let filters = try XCTUnwrap(document).messageFilters
+        XCTAssertEqual(filters.map(\.name), ["a", "b", "c", "d"])
+        XCTAssertEqual(filters.map(\.line), [2, 2, 3, 9])
+        XCTAssertEqual(filters[0].actions, [.deliver])
+        XCTAssertEqual(filters[1].actions, [.drop])
+        XCTAssertEqual(filters[1].otherwise, [.bounce, .notify("ops@example.test")])
+        XCTAssertEqual(filters[2].actions, [])
+        XCTAssertEqual(filters[3].actions, [.skipFilters])
+        XCTAssertTrue(document?.notifies == true)
+    }
+
+    func testStringEscapesKeepRegexBackslashes() throws {
+        let text = #"""
+            [message filters]
+            a: if (subject == "\d+ \"quoted\" \\ 'x'" or subject == 'it\'s \w') { drop(); }
+            """#
+        let filter = try XCTUnwrap(PolicyParser.parse(text).document?.messageFilters.first)
+        guard case .or(.subject(let left), .subject(let right)) = filter.condition else {
+            return XCTFail("unexpected condition \(filter.condition)")
+        }
+        XCTAssertEqual(left.pattern.source, #"\d+ "quoted" \ 'x'"#)
+        XCTAssertEqual(right.pattern.source, #"it's \w"#)
+        // PCRE2 reads "\ " as a space.
+        XCTAssertTrue(left.pattern.matches(#"42 "quoted"  'x'"#))
+    }
+
+    func testSizesArePowersOf1024InEitherCase() throws {
+        let text = """
+            [message filters]
+            a: if (body-size > 512 or body-size >= 10k or body-size < 1M or body-size <= 2g or body-size == 3K
+                   or body-size != 7) { drop(); }
+            """
+        let filter = try XCTUnwrap(PolicyParser.parse(text).document?.messageFilters.first)
+        var sizes: [String] = []
+        func collect(_ condition: Condition) {
+            switch condition {
+            case .or(let a, let b):
+                collect(a)
+                collect(b)
+            case .bodySize(let comparison, let limit): sizes.append("\(comparison.rawValue) \(limit)")
+            default: XCTFail("unexpected \(condition)")
+            }
+        }
+        collect(filter.condition)
+        XCTAssertEqual(sizes, ["> 512", ">= 10240", "< 1048576", "<= 2147483648", "== 3072", "!= 7"])
+    }
+
+    func testNotBindsTighterThanAndWhichBindsTighterThanOr() throws {
+        let text = """
+            [message filters]
+            a: if (not encrypted and smime-gateway-message or smime-gateway-verified) { drop(); }
+            b: if (not (encrypted or true) and (false or smime-gateway-authenticated)) { drop(); }
+            """
+        let filters = try XCTUnwrap(PolicyParser.parse(text).document?.messageFilters)
+        guard case .or(.and(.not(.encrypted), .smimeGatewayMessage), .smimeGatewayVerified) = filters[0].condition
+        else { return XCTFail("wrong precedence: \(filters[0].condition)") }
+        guard
+            case .and(.not(.or(.encrypted, .constant(true))), .or(.constant(false), .smimeGatewayAuthenticated)) =
+                filters[1].condition
+        else { return XCTFail("parentheses ignored: \(filters[1].condition)") }
+    }
+
+    func testContentFiltersMayBeNamedBeforeTheyAreDefined() throws {
+        let text = """
+            [outgoing policy default]
+            content-filters = later
+            [content filters]
+            later: if (true) { smime-gateway("sgn"); }
+            """
+        XCTAssertEqual(try XCTUnwrap(PolicyParser.parse(text).document).outgoing[0].contentFilters, ["later"])
+    }
+
+    func testCRLFFilesReadLikeLFFiles() throws {
+        let crlf = Self.example.replacingOccurrences(of: "\n", with: "\r\n")
+        let document = try XCTUnwrap(PolicyParser.parse(crlf).document)
+        XCTAssertEqual(document.contentFilters.map(\.line), [9, 12, 13])
+        XCTAssertEqual(document.incoming[1].signature, .remove)
+    }
+
+    // MARK: Broken files: every problem where it is
+
+    /// The file has exactly one problem, at `line`:`column`, whose reason contains `fragment`.
+    private func assertProblem(
+        _ text: String, _ line: Int, _ column: Int, _ fragment: String, knownProfiles: Set<String>? = nil,
+        file: StaticString = #filePath, line testLine: UInt = #line
+    ) {
+        let (document, problems) = PolicyParser.parse(text, knownProfiles: knownProfiles)
+        XCTAssertNil(document, file: file, line: testLine)
+        XCTAssertEqual(problems.count, 1, "\(problems)", file: file, line: testLine)
+        guard let problem = problems.first else { return }
+        XCTAssertEqual(
+            "\(problem.line):\(problem.column)", "\(line):\(column)", problem.reason, file: file, line: testLine)
+        XCTAssertTrue(
+            problem.reason.contains(fragment), "\"\(problem.reason)\" lacks \"\(fragment)\"", file: file, line: testLine
+        )
+    }
+
+    func testAMissingParenthesisIsReportedAtTheTokenFound() {
+        assertProblem(
+            "[message filters]\nf: if (true { drop(); }", 2, 13, "expected \")\" after the condition, found \"{\"")
+    }
+
+    func testAnUnknownConditionIsReportedAtItsName() {
+        assertProblem("[message filters]\n\nf: if (subjct == \"x\") { drop(); }", 3, 8, "unknown condition \"subjct\"")
+    }
+
+    func testAFilterDefinedTwiceIsReportedAtTheSecond() {
+        let text = """
+            [content filters]
+            footer: if (true) { deliver(); }
+            [message filters]
+            footer: if (true) { deliver(); }
+            [content filters]
+              footer: if (false) { deliver(); }
+            """
+        assertProblem(text, 6, 3, "content filter \"footer\" is defined twice")
+    }
+
+    func testTransformsInMessageFiltersAreProblems() {
+        assertProblem(
+            "[message filters]\nf: if (true) { smime-gateway-deferred(\"sgn\"); }", 2, 16,
+            "smime-gateway actions belong in content filters")
+    }
+
+    func testABadRegularExpressionIsReportedInsideItsString() {
+        // PCRE2 reports the missing ")" at the end of the pattern: the closing quote.
+        assertProblem("[message filters]\nf: if (subject == \"a(b\") { drop(); }", 2, 23, "missing closing parenthesis")
+        assertProblem(
+            "[message filters]\nf: if (body-contains('x[')) { drop(); }", 2, 25, "bad regular expression \"x[\"")
+    }
+
+    func testAnUnterminatedStringIsReportedAtItsQuote() {
+        assertProblem("[message filters]\nf: if (subject == \"abc) { drop(); }", 2, 19, "without its closing \"")
+    }
+
+    func testActionArgumentsAreChecked() {
+        assertProblem("[message filters]\nf: if (true) { drop(\"now\"); }", 2, 21, "drop() takes no arguments")
+        assertProblem("[message filters]\nf: if (true) { quarantine(); }", 2, 27, "quarantine() takes one string")
+        assertProblem(
+            "[message filters]\nf: if (true) { insert-header(\"X-A\"); }", 2, 35, "insert-header() takes 2 strings")
+        assertProblem("[message filters]\nf: if (true) { notify(ops); }", 2, 23, "expected a string as an argument")
+        assertProblem("[message filters]\nf: if (true) { dorp(); }", 2, 16, "unknown action \"dorp\"")
+    }
+
+    func testActionValuesAreChecked() {
+        assertProblem("[message filters]\nf: if (true) { quarantine(\"../etc\"); }", 2, 27, "not a quarantine name")
+        assertProblem("[message filters]\nf: if (true) { quarantine(\".hidden\"); }", 2, 27, "not a quarantine name")
+        let long = String(repeating: "q", count: 65)
+        assertProblem("[message filters]\nf: if (true) { quarantine(\"\(long)\"); }", 2, 27, "up to 64")
+        assertProblem(
+            "[message filters]\nf: if (true) { insert-header(\"X Bad\", \"v\"); }", 2, 30, "not a header field name")
+        assertProblem(
+            "[message filters]\nf: if (true) { insert-header(\"X-Ok\", \"a\rb\"); }", 2, 38, "cannot hold CR, LF or NUL"
+        )
+        assertProblem(
+            "[message filters]\nf: if (true) { insert-header(\"X-Ok\", \"a\u{0}b\"); }", 2, 38, "CR, LF or NUL")
+        let huge = String(repeating: "v", count: 999)
+        assertProblem(
+            "[message filters]\nf: if (true) { insert-header(\"X-Ok\", \"\(huge)\"); }", 2, 38, "998 bytes")
+        assertProblem("[message filters]\nf: if (true) { strip-header(\"\"); }", 2, 29, "not a header field name")
+        assertProblem("[message filters]\nf: if (true) { notify(\"Ops <ops@x.test>\"); }", 2, 23, "not a plain address")
+        assertProblem("[message filters]\nf: if (header(\"A:B\")) { drop(); }", 2, 15, "not a header field name")
+        assertProblem(
+            "[content filters]\nf: if (true) { smime-gateway(\"enc\"); }", 2, 30, "no sending profile named \"enc\"",
+            knownProfiles: ["sgn"])
+    }
+
+    func testConditionSyntaxIsChecked() {
+        assertProblem("[message filters]\nf: if (subject = \"x\") { drop(); }", 2, 16, "compare with == or !=")
+        assertProblem("[message filters]\nf: if (subject < \"x\") { drop(); }", 2, 16, "expected == or != after")
+        assertProblem("[message filters]\nf: if (body-size > 1.5M) { drop(); }", 2, 20, "expected a size")
+        assertProblem("[message filters]\nf: if (body-size ~ 1M) { drop(); }", 2, 18, "the character \"~\"")
+        assertProblem(
+            "[message filters]\nf: if (header(X-A)) { drop(); }", 2, 15, "expected a string in \"header(...)\"")
+        assertProblem("[message filters]\nf: if (true and) { drop(); }", 2, 16, "expected a condition, found \")\"")
+        assertProblem("[message filters]\nf: (true) { drop(); }", 2, 4, "expected \"if\" after \"f:\"")
+        assertProblem("[message filters]\nf: if (true) drop();", 2, 14, "expected \"{\" after the condition's \")\"")
+        assertProblem("[message filters]\nf: if (true) { drop() deliver(); }", 2, 23, "expected \";\" or \"}\"")
+    }
+
+    func testDeeplyNestedConditionsAreAProblemNotACrash() {
+        let deep = String(repeating: "not (", count: 60) + "true" + String(repeating: ")", count: 60)
+        assertProblem("[message filters]\nf: if (\(deep)) { drop(); }", 2, 7 + 5 * 50 + 1, "nested deeper than 100")
+        let fine = String(repeating: "(", count: 99) + "true" + String(repeating: ")", count: 99)
+        XCTAssertEqual(PolicyParser.parse("[message filters]\nf: if \(fine) { drop(); }").problems, [])
+    }
+
+    func testSectionsAreChecked() {
+        assertProblem("# a policy\n  drop: if (true) { drop(); }\n[message filters]", 2, 3, "text outside any section")
+        assertProblem("[message filter]\nf: if (true) { drop(); }", 1, 1, "unknown section \"[message filter]\"")
+        assertProblem("[outgoing policy]\n", 1, 1, "a policy needs a name")
+        assertProblem("[outgoing policy a/b]\n", 1, 18, "not a policy name")
+        assertProblem("[incoming policy a] x\n", 1, 21, "unexpected text after the section header")
+        assertProblem("[incoming policy a\n", 1, 19, "expected \"]\"")
+        assertProblem("[incoming policy a]\n[outgoing policy a]\n[incoming policy a]\n", 3, 18, "defined twice")
+    }
+
+    func testPolicySettingsAreChecked() {
+        assertProblem(
+            "[outgoing policy p]\nsenders = @example.test, bad@@x, *\n", 2, 26, "\"bad@@x\" is not an address pattern")
+        assertProblem("[outgoing policy p]\nrecipients = a@b,, *\n", 2, 18, "expected an entry")
+        assertProblem(
+            "[outgoing policy p]\ncontent-filters = a,  missing\n[content filters]\na: if (true) {}", 2, 23,
+            "no content filter named \"missing\"")
+        assertProblem("[outgoing policy p]\n  decrypt = no\n", 2, 3, "unknown key \"decrypt\" in an outgoing policy")
+        assertProblem("[incoming policy p]\nverify = no\nVERIFY = yes\n", 3, 1, "\"VERIFY\" is given twice")
+        assertProblem("[incoming policy p]\nverify =   maybe\n", 2, 12, "verify must be yes or no, found \"maybe\"")
+        assertProblem("[incoming policy p]\nsignature = strip\n", 2, 13, "signature must be keep or remove")
+        assertProblem("[incoming policy p]\nunauthenticated-html = on\n", 2, 24, "neutralise or keep")
+        assertProblem("[incoming policy p]\nsenders\n", 2, 1, "expected \"key = value\", found \"senders\"")
+        assertProblem("[incoming policy default]\nsenders = *\n", 2, 1, "the default policy covers everyone")
+        assertProblem("[outgoing policy default]\n\nrecipients = @x.test\n", 3, 1, "the default policy covers everyone")
+        assertProblem(
+            "[outgoing policy p]\ncontent-filters = a, a\n[content filters]\na: if (true) {}", 2, 22, "listed twice")
+    }
+
+    func testEveryBrokenFilterIsReportedAndTheRestStillRead() {
+        let text = """
+            [message filters]
+            a: if (true) { drop();
+            b: if (subjct == "x") { drop(); }
+            c: if (true) { bounce(); }
+            d: if (subject == "(") { quarantine("a b"); }
+            [content filters]
+            e: if (true { smime-gateway("enc"); }
+            [outgoing policy p]
+            content-filters = e, c
+            """
+        let problems = PolicyParser.parse(text).problems.map(\.description)
+        XCTAssertEqual(
+            problems,
+            [
+                "3:1: expected \"}\" to close the actions, found \"b\"",
+                "3:8: unknown condition \"subjct\"",
+                "5:21: bad regular expression \"(\": missing closing parenthesis",
+                "5:37: \"a b\" is not a quarantine name: up to 64 letters, digits, _ - . (no . first)",
+                "7:13: expected \")\" after the condition, found \"{\"",
+                "9:22: no content filter named \"c\"",
+            ])
+    }
+}
