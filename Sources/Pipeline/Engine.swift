@@ -125,9 +125,10 @@ public enum Engine {
         defer { withExtendedLifetime((lock, spoolLocks)) {} }
         let (manifest, done) = try ManifestWriter.open(directory: out, resume: options.resume)
         let consumer = try options.consume ? consumer(into: options.consumedInto, inputs: inputs) : nil
-        var writers: [Outcome: MaildirWriter] = [:]
+        var writers: [Folder: MaildirWriter] = [:]
         for folder in job.folders {
-            let writer = try MaildirWriter(out + "/" + folder.rawValue, durable: options.durable)
+            guard let path = folder.path else { continue }
+            let writer = try MaildirWriter(out + "/" + path, durable: options.durable)
             writer.removeTemporaryFiles()  // left by an interrupted run: never delivered, never recorded
             writers[folder] = writer
         }
@@ -243,7 +244,7 @@ final class Router: Sendable {
         var printedProgress = false
     }
 
-    private let writers: [Outcome: MaildirWriter]
+    private let writers: [Folder: MaildirWriter]
     private let manifest: ManifestWriter
     private let direction: String
     private let profile: String?
@@ -251,7 +252,7 @@ final class Router: Sendable {
     private let started = ContinuousClock.now
     private let state = Mutex(State())
 
-    init(writers: [Outcome: MaildirWriter], manifest: ManifestWriter, job: any Job, options: RunOptions) {
+    init(writers: [Folder: MaildirWriter], manifest: ManifestWriter, job: any Job, options: RunOptions) {
         self.writers = writers
         self.manifest = manifest
         self.direction = job.direction
@@ -266,14 +267,16 @@ final class Router: Sendable {
         var delivered: [(MaildirWriter, String)] = []
         do {
             for (index, output) in result.outputs.enumerated() {
-                guard let writer = writers[output.folder] else {
-                    throw PipelineError("no outcome folder \(output.folder.rawValue)")
+                guard let path = output.folder.path, let writer = writers[output.folder] else {
+                    throw PipelineError("no folder for \(output.folder)")
                 }
-                let file = "\(name).\(result.outcome.rawValue).\(index)"
+                let file = "\(name).\(result.outcome.name).\(index)"
                 try writer.deliver(output.bytes, name: file)
                 delivered.append((writer, file))
                 files.append(
-                    ManifestRecord.File(file: "\(output.folder.rawValue)/new/\(file)", recipients: output.recipients))
+                    ManifestRecord.File(
+                        file: "\(path)/new/\(file)", recipients: output.recipients, policy: output.policy,
+                        filters: output.filters, profile: output.profile))
             }
         } catch {
             for (writer, file) in delivered { writer.withdraw(name: file) }
@@ -281,7 +284,7 @@ final class Router: Sendable {
         }
         let record = ManifestRecord(
             input: input.source, offset: input.offset, messageId: result.messageID, direction: direction,
-            outcome: result.outcome.rawValue,
+            outcome: result.outcome.name, quarantine: result.outcome.quarantine,
             profile: profile, outputs: files, reason: result.reason, signer: result.signer, warning: result.warning,
             authenticated: result.authenticated, bytes: input.bytes.count,
             elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)

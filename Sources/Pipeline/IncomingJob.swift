@@ -3,20 +3,20 @@ import Foundation
 import MIME
 import Mailstore
 import PKI
+import Policy
 import SMIME
 
-/// The incoming job (SPEC F10–F13): decrypts with whichever organisation key
+/// The incoming job (SPEC F10–F14): decrypts with whichever organisation key
 /// a recipient info names, verifies every signature layer, and delivers every
 /// message whatever the result, with an RFC 7281 Authentication-Results field.
 /// Authentication-Results fields that claim our authserv-id are removed first
 /// (RFC 8601 §5), so the only one carrying it on delivered mail is ours.
+/// With a policy, the first incoming policy covering the sender decides whether to
+/// decrypt and verify and what happens to the signature (F12); then the message
+/// filters see the results (F13, F14) and may quarantine, drop, bounce or change
+/// the header of what is delivered.
 public struct IncomingJob: Job {
-    /// What to do with HTML decrypted from ciphertext without integrity protection (CBC).
-    public enum UnauthenticatedHTML: String, CaseIterable, Sendable {
-        /// References that leave the message become `#blocked` (`HTMLNeutraliser`).
-        case neutralise
-        case keep
-    }
+    public typealias UnauthenticatedHTML = IncomingPolicy.UnauthenticatedHTML
 
     public struct Identity: Sendable {
         public let certificate: Certificate
@@ -27,13 +27,59 @@ public struct IncomingJob: Job {
         }
     }
 
+    /// What one incoming policy (or the command line, without one) asks of a message.
+    public struct Settings: Sendable {
+        public var decrypt = true
+        public var verify = true
+        /// F12: keep the (inner) signature on delivered mail instead of removing it.
+        public var keepSignature: Bool
+        public var validation: SignerValidation
+        public var unauthenticatedHTML: UnauthenticatedHTML
+        /// The incoming policy's name (nil without a policy).
+        public var policy: String?
+
+        public init(
+            keepSignature: Bool, validation: SignerValidation, unauthenticatedHTML: UnauthenticatedHTML = .neutralise
+        ) {
+            self.keepSignature = keepSignature
+            self.validation = validation
+            self.unauthenticatedHTML = unauthenticatedHTML
+        }
+
+        /// These settings changed by what `policy` says; what it leaves out stays.
+        func applying(_ policy: IncomingPolicy) -> Settings {
+            var settings = self
+            settings.policy = policy.name
+            settings.decrypt = policy.decrypt
+            settings.verify = policy.verify
+            if let signature = policy.signature { settings.keepSignature = signature == .keep }
+            if let html = policy.unauthenticatedHTML { settings.unauthenticatedHTML = html }
+            if let accept = policy.acceptSenderMatch { settings.validation.acceptSenderMatch = accept }
+            if let sha1 = policy.allowSHA1 { settings.validation.allowSHA1 = sha1 }
+            if let weak = policy.allowWeak { settings.validation.allowWeak = weak }
+            return settings
+        }
+
+        /// Each layer's signature must be valid and trusted; the message's From (or
+        /// Sender) must be covered by at least one of the signers — so an outer
+        /// signature by a forwarder or a gateway (RFC 2634 triple wrap) around the
+        /// author's inner one is accepted, and so is a lone author signature.
+        var layerValidation: SignerValidation {
+            var layer = validation
+            layer.requireAddressMatch = false
+            return layer
+        }
+    }
+
     public let identities: [Identity]
-    public let validation: SignerValidation
-    /// F12: keep the (inner) signature on delivered mail instead of removing it.
-    public let keepSignature: Bool
+    /// Without a policy, for every message; with one, what its policies leave out.
+    public let settings: Settings
+    public let policy: PolicyDocument?
+    /// The settings of each incoming policy, by name, made once per run.
+    private let settingsByPolicy: [String: Settings]
     /// The authserv-id of Authentication-Results (RFC 8601 §2.5): this host's name.
     public let authservID: String
-    public let unauthenticatedHTML: UnauthenticatedHTML
+    public let reportingHost: String
     static let maxLayers = 8
 
     /// The organisation keys as decryption candidates, made once per run.
@@ -41,28 +87,27 @@ public struct IncomingJob: Job {
 
     public var direction: String { "incoming" }
     public var profileName: String? { nil }
-    public var folders: [Outcome] { [.verified, .decrypted, .unverified, .passed, .failed] }
-
-    /// Each layer's signature must be valid and trusted; the message's From (or
-    /// Sender) must be covered by at least one of the signers — so an outer
-    /// signature by a forwarder or a gateway (RFC 2634 triple wrap) around the
-    /// author's inner one is accepted, and so is a lone author signature.
-    private var layerValidation: SignerValidation {
-        var layer = validation
-        layer.requireAddressMatch = false
-        return layer
+    public var outcomes: [Outcome] {
+        [.verified, .decrypted, .unverified, .passed, .failed]
+            + (policy?.quarantineNames.sorted().map(Outcome.quarantined) ?? []) + (policy == nil ? [] : [.bounced])
     }
+    public var notifies: Bool { policy?.notifies ?? false }
 
     public init(
         identities: [Identity], validation: SignerValidation, keepSignature: Bool, authservID: String,
-        unauthenticatedHTML: UnauthenticatedHTML = .neutralise
+        unauthenticatedHTML: UnauthenticatedHTML = .neutralise, policy: PolicyDocument? = nil,
+        reportingHost: String? = nil
     ) {
         self.identities = identities
         self.candidates = identities.map { ($0.certificate, $0.key) }
-        self.validation = validation
-        self.keepSignature = keepSignature
+        let settings = Settings(
+            keepSignature: keepSignature, validation: validation, unauthenticatedHTML: unauthenticatedHTML)
+        self.settings = settings
+        self.policy = policy
+        self.settingsByPolicy = Dictionary(
+            (policy?.incoming ?? []).map { ($0.name, settings.applying($0)) }, uniquingKeysWith: { first, _ in first })
         self.authservID = authservID
-        self.unauthenticatedHTML = unauthenticatedHTML
+        self.reportingHost = reportingHost ?? authservID
     }
 
     public func process(_ input: InputMessage) -> JobResult {
@@ -79,14 +124,53 @@ public struct IncomingJob: Job {
         }
         let (message, removed, cleaned) = AuthenticationResults.removingOurs(
             from: reading.entity, authservID: authservID)
+        let sender = Envelope(message).sender
+        let chosen = policy.map { settingsByPolicy[$0.incomingPolicy(sender: sender).name] ?? settings } ?? settings
         var result = examine(
-            message, input: input, messageStart: reading.messageStart, changed: removed > 0 || cleaned > 0)
+            message, input: input, messageStart: reading.messageStart, changed: removed > 0 || cleaned > 0,
+            settings: chosen)
         var remarks: [String] = []
         if removed > 0 { remarks.append(removedRemark(removed)) }
         if cleaned > 0 { remarks.append("made stray CRs or NULs in \(cleaned) header field(s) spaces") }
         let forged = remarks.isEmpty ? nil : remarks.joined(separator: "; ")
         let warnings = [reading.irregularity.map { "\($0)" }, forged, result.warning].compactMap { $0 }
         result.warning = warnings.isEmpty ? nil : warnings.joined(separator: "; ")
+        if let policy { result = filtered(result, policy: policy, settings: chosen, input: input, received: message) }
+        return result
+    }
+
+    /// F13/F14: the message filters act on what would be delivered, knowing the results.
+    private func filtered(
+        _ result: JobResult, policy: PolicyDocument, settings: Settings, input: InputMessage, received: Entity
+    ) -> JobResult {
+        var result = result
+        result.annotate(policy: settings.policy, filters: [], profile: nil)
+        guard !policy.messageFilters.isEmpty, result.outputs.count == 1,
+            var delivered = try? Entity.parse(result.outputs[0].bytes)
+        else { return result }
+        let envelope = Envelope(received)
+        let context = FilterContext(
+            mailFrom: envelope.sender, recipients: envelope.recipients,
+            encrypted: SMIMEForm.isEncrypted(delivered), size: input.bytes.count, smimeMessage: result.smime,
+            smimeVerified: result.outcome == .verified, smimeAuthenticated: result.authenticated == true)
+        let before = delivered
+        let decision = FilterEvaluator.run(policy.messageFilters, on: &delivered, context: context)
+        let disposer = Disposer(input: input, original: received, sender: envelope.sender, reportingHost: reportingHost)
+        if decision.disposition != .deliver {
+            var disposed = disposer.dispose(
+                delivered, decision, recipients: envelope.recipients, policy: settings.policy, copy: 0)
+            disposed.reason = [disposed.reason, result.reason].compactMap { $0 }.joined(separator: "; ")
+            (disposed.signer, disposed.warning, disposed.authenticated) = (
+                result.signer, result.warning, result.authenticated
+            )
+            result = disposed
+        } else if delivered != before {
+            result.outputs[0] = Output(
+                to: result.outputs[0].folder, bytes: delivered.serialized(), recipients: result.outputs[0].recipients)
+        }
+        result.annotate(policy: settings.policy, filters: decision.acted, profile: nil)
+        result.outputs += disposer.notices(
+            decision, outcome: result.outcome, reason: result.reason, policy: settings.policy)
         return result
     }
 
@@ -96,7 +180,9 @@ public struct IncomingJob: Job {
 
     /// `messageStart`: where the message begins in the input (after an mbox envelope line);
     /// `changed`: the message is no longer the input's bytes (fields were removed).
-    private func examine(_ message: Entity, input: InputMessage, messageStart: Int, changed: Bool) -> JobResult {
+    private func examine(
+        _ message: Entity, input: InputMessage, messageStart: Int, changed: Bool, settings: Settings
+    ) -> JobResult {
         var current = message
         var innermostSigned: Entity? = nil
         var decrypted = false
@@ -105,15 +191,19 @@ public struct IncomingJob: Job {
         var signers: [Certificate] = []
         var weaknesses: [AlgorithmWeakness] = []
         var layers = 0
+        /// Why processing stopped before the content (an incoming policy said not to decrypt or verify).
+        var notProcessed: String? = nil
         let recipients = Envelope(message).recipients
 
         func unverified(_ result: String, _ reason: String, detail: String? = nil) -> JobResult {
             let field = "\(authservID); smime=\(result) (\(Self.comment(detail.map { "\(reason); \($0)" } ?? reason)))"
-            return JobResult(
+            var result = JobResult(
                 outcome: .unverified,
                 outputs: [Output(folder: .unverified, bytes: Self.adding(field, to: message), recipients: recipients)],
                 reason: reason, signer: signers.last.map { $0.emailAddresses.first ?? $0.subject },
                 messageID: message.messageID, authenticated: false)
+            result.smime = true
+            return result
         }
 
         var done = false
@@ -131,6 +221,14 @@ public struct IncomingJob: Job {
                 continue
             case .certsOnly, .unsupported:
                 return unverified("permerror", "unsupported S/MIME content")
+            case .enveloped where !settings.decrypt:
+                notProcessed = "not decrypted: incoming policy \(settings.policy ?? "default") has decrypt = no"
+                done = true
+                continue
+            case .signedOpaque where !settings.verify, .signedDetached where !settings.verify:
+                notProcessed = "not verified: incoming policy \(settings.policy ?? "default") has verify = no"
+                done = true
+                continue
             case .enveloped:
                 do {
                     let decryption = try SMIME.decryption(current, form: form, candidates: candidates)
@@ -159,7 +257,7 @@ public struct IncomingJob: Job {
                 }
                 let verification: Verification
                 do {
-                    verification = try SMIME.verify(current, form: form, validation: layerValidation)
+                    verification = try SMIME.verify(current, form: form, validation: settings.layerValidation)
                 } catch {
                     return unverified("permerror", "\(error)")
                 }
@@ -176,26 +274,28 @@ public struct IncomingJob: Job {
             }
             layers += 1
         }
-        if layers == 0 {  // not S/MIME: delivered unchanged (but for forged results)
+        if layers == 0 {  // not S/MIME, or not to be processed: delivered unchanged (but for forged results)
             let unchanged =
                 changed ? message.serialized() : messageStart == 0 ? input.bytes : Array(input.bytes[messageStart...])
-            return JobResult(
+            var result = JobResult(
                 outcome: .passed, outputs: [Output(folder: .passed, bytes: unchanged, recipients: recipients)],
-                messageID: message.messageID, authenticated: false)
+                reason: notProcessed, messageID: message.messageID, authenticated: false)
+            result.smime = notProcessed != nil
+            return result
         }
         if let signed = innermostSigned, !signers.isEmpty {
             let identifier: String
             let author = SMIME.authorIdentity(
-                of: message, signers: signers, acceptSenderMatch: validation.acceptSenderMatch)
+                of: message, signers: signers, acceptSenderMatch: settings.validation.acceptSenderMatch)
             switch author {
             case .failure(let failure): return unverified(failure.result.rawValue, failure.reason)
             case .success(let address): identifier = address
             }
-            let delivered = keepSignature ? signed : current
+            let delivered = settings.keepSignature ? signed : current
             let weak = Self.comment(weaknesses.map(\.description).joined(separator: ", "))
             let accepted = weaknesses.isEmpty ? "" : " (weak algorithms accepted: \(weak))"
             let field = "\(authservID); smime=pass\(accepted) body.smime-identifier=\(identifier)"
-            return JobResult(
+            return JobResult.foundSMIME(
                 outcome: .verified,
                 outputs: [Output(folder: .verified, bytes: Self.adding(field, to: delivered), recipients: recipients)],
                 signer: identifier, messageID: message.messageID, authenticated: true)
@@ -203,7 +303,7 @@ public struct IncomingJob: Job {
         guard decrypted else { return unverified("permerror", "no signature or envelope could be processed") }
         guard let unprotected else {
             let field = "\(authservID); smime=neutral (encrypted, not signed)"
-            return JobResult(
+            return JobResult.foundSMIME(
                 outcome: .decrypted,
                 outputs: [Output(folder: .decrypted, bytes: Self.adding(field, to: current), recipients: recipients)],
                 messageID: message.messageID, authenticated: true)
@@ -211,14 +311,14 @@ public struct IncomingJob: Job {
         let field = "\(authservID); smime=neutral (encrypted without integrity protection, \(unprotected.name))"
         var delivered = current
         var warning: String? = nil
-        if unauthenticatedHTML == .neutralise {
+        if settings.unauthenticatedHTML == .neutralise {
             let (neutralised, count) = HTMLNeutraliser.neutraliseParts(of: current)
             if count > 0 {
                 delivered = neutralised
                 warning = "neutralised \(count) remote reference(s) in HTML decrypted without integrity protection"
             }
         }
-        return JobResult(
+        return JobResult.foundSMIME(
             outcome: .decrypted,
             outputs: [Output(folder: .decrypted, bytes: Self.adding(field, to: delivered), recipients: recipients)],
             messageID: message.messageID, warning: warning, authenticated: false)

@@ -1,16 +1,35 @@
 import Mailstore
 
-/// One output file of a job: the outcome folder it goes to (a maildir under
-/// the run's output directory) and the recipients it is for.
+/// One output file of a job: the folder it goes to (a maildir under the run's
+/// output directory), the recipients it is for, and — when a policy decided —
+/// the mail policy, the filters that acted on this copy and the sending profile.
 public struct Output: Sendable {
-    public let folder: Outcome
+    public let folder: Folder
     public let bytes: [UInt8]
     public let recipients: [String]
+    public var policy: String?
+    public var filters: [String]
+    public var profile: String?
 
-    public init(folder: Outcome, bytes: [UInt8], recipients: [String]) {
+    public init(
+        folder: Outcome, bytes: [UInt8], recipients: [String], policy: String? = nil, filters: [String] = [],
+        profile: String? = nil
+    ) {
+        self.init(
+            to: .outcome(folder), bytes: bytes, recipients: recipients, policy: policy, filters: filters,
+            profile: profile)
+    }
+
+    public init(
+        to folder: Folder, bytes: [UInt8], recipients: [String], policy: String? = nil, filters: [String] = [],
+        profile: String? = nil
+    ) {
         self.folder = folder
         self.bytes = bytes
         self.recipients = recipients
+        self.policy = policy
+        self.filters = filters
+        self.profile = profile
     }
 }
 
@@ -29,6 +48,8 @@ public struct JobResult: Sendable {
     /// integrity. The manifest records it; a later message-filter condition
     /// (`smime-gateway-authenticated`) reads it. nil for outgoing mail.
     public var authenticated: Bool?
+    /// Incoming mail: S/MIME was found (the filter condition `smime-gateway-message`).
+    var smime = false
 
     public init(
         outcome: Outcome, outputs: [Output], reason: String? = nil, signer: String? = nil, messageID: String? = nil,
@@ -41,6 +62,41 @@ public struct JobResult: Sendable {
         self.messageID = messageID
         self.warning = warning
         self.authenticated = authenticated
+    }
+
+    /// Incoming: a result about S/MIME content.
+    static func foundSMIME(
+        outcome: Outcome, outputs: [Output], reason: String? = nil, signer: String? = nil, messageID: String? = nil,
+        warning: String? = nil, authenticated: Bool? = nil
+    ) -> JobResult {
+        var result = JobResult(
+            outcome: outcome, outputs: outputs, reason: reason, signer: signer, messageID: messageID, warning: warning,
+            authenticated: authenticated)
+        result.smime = true
+        return result
+    }
+
+    /// Names the policy, the filters and the profile on every output.
+    mutating func annotate(policy: String?, filters: [String], profile: String?) {
+        for index in outputs.indices {
+            outputs[index].policy = policy
+            outputs[index].filters = filters
+            outputs[index].profile = profile
+        }
+    }
+
+    /// One result for a message whose recipients got separate copies (splintering).
+    static func combining(_ copies: [JobResult]) -> JobResult {
+        if copies.count == 1 { return copies[0] }
+        func joined(_ values: [String?]) -> String? {
+            var seen = Set<String>()
+            let unique = values.compactMap { $0 }.filter { seen.insert($0).inserted }
+            return unique.isEmpty ? nil : unique.joined(separator: "; ")
+        }
+        return JobResult(
+            outcome: Outcome.combined(copies.map(\.outcome)), outputs: copies.flatMap(\.outputs),
+            reason: joined(copies.map(\.reason)), signer: copies.lazy.compactMap(\.signer).first,
+            messageID: copies.lazy.compactMap(\.messageID).first, warning: joined(copies.map(\.warning)))
     }
 
     /// The input, unchanged, in `failed/` with the reason.
@@ -57,7 +113,17 @@ public struct JobResult: Sendable {
 public protocol Job: Sendable {
     var direction: String { get }
     var profileName: String? { get }
-    /// The outcome folders this job can write (created up front).
-    var folders: [Outcome] { get }
+    /// The outcomes this job can have, in the order summaries list them; their folders
+    /// (and DIR/notifications when `notifies`) are created up front.
+    var outcomes: [Outcome] { get }
+    /// Whether outputs may go to DIR/notifications.
+    var notifies: Bool { get }
     func process(_ input: InputMessage) -> JobResult
+}
+
+extension Job {
+    public var notifies: Bool { false }
+
+    /// Every folder the job can write.
+    var folders: [Folder] { outcomes.map(Folder.outcome) + (notifies ? [.notifications] : []) }
 }

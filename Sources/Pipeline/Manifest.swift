@@ -12,9 +12,19 @@ public struct ManifestRecord: Codable, Sendable {
     public struct File: Codable, Sendable {
         public var file: String
         public var recipients: [String]
-        public init(file: String, recipients: [String]) {
+        /// The mail policy that chose this copy's treatment, the filters that acted on it,
+        /// and the sending profile it was transformed with (absent when no policy decided).
+        public var policy: String?
+        public var filters: [String]?
+        public var profile: String?
+        public init(
+            file: String, recipients: [String], policy: String? = nil, filters: [String] = [], profile: String? = nil
+        ) {
             self.file = file
             self.recipients = recipients
+            self.policy = policy
+            self.filters = filters.isEmpty ? nil : filters
+            self.profile = profile
         }
     }
 
@@ -23,6 +33,8 @@ public struct ManifestRecord: Codable, Sendable {
     public var messageId: String?
     public var direction: String
     public var outcome: String
+    /// For outcome `quarantined`: the quarantine's name (DIR/quarantined/NAME/).
+    public var quarantine: String?
     public var profile: String?
     public var outputs: [File]
     public var reason: String?
@@ -34,8 +46,8 @@ public struct ManifestRecord: Codable, Sendable {
     public var elapsedMs: Double
 
     public init(
-        input: String, offset: Int?, messageId: String?, direction: String, outcome: String, profile: String?,
-        outputs: [File],
+        input: String, offset: Int?, messageId: String?, direction: String, outcome: String, quarantine: String? = nil,
+        profile: String?, outputs: [File],
         reason: String?, signer: String?, warning: String? = nil, authenticated: Bool? = nil, bytes: Int,
         elapsedMs: Double
     ) {
@@ -46,6 +58,7 @@ public struct ManifestRecord: Codable, Sendable {
             profile, outputs, reason, signer, warning
         )
         (self.authenticated, self.bytes, self.elapsedMs) = (authenticated, bytes, elapsedMs)
+        self.quarantine = quarantine
     }
 
     /// The resume key: the same as `InputMessage.key`.
@@ -77,15 +90,25 @@ public struct ManifestRecord: Codable, Sendable {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             out += Array("{\"file\":".utf8)
             JSON.string(file.file, into: &out)
-            out += Array(",\"recipients\":[".utf8)
-            for (i, recipient) in file.recipients.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSON.string(recipient, into: &out)
+            if let filters = file.filters {
+                out += Array(",\"filters\":".utf8)
+                JSON.strings(filters, into: &out)
             }
-            out += Array("]}".utf8)
+            if let policy = file.policy {
+                out += Array(",\"policy\":".utf8)
+                JSON.string(policy, into: &out)
+            }
+            if let profile = file.profile {
+                out += Array(",\"profile\":".utf8)
+                JSON.string(profile, into: &out)
+            }
+            out += Array(",\"recipients\":".utf8)
+            JSON.strings(file.recipients, into: &out)
+            out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
         if let profile { key("profile"); JSON.string(profile, into: &out) }
+        if let quarantine { key("quarantine"); JSON.string(quarantine, into: &out) }
         if let reason { key("reason"); JSON.string(reason, into: &out) }
         if let signer { key("signer"); JSON.string(signer, into: &out) }
         if let warning { key("warning"); JSON.string(warning, into: &out) }
@@ -96,6 +119,15 @@ public struct ManifestRecord: Codable, Sendable {
 
 /// RFC 8259 string encoding.
 enum JSON {
+    static func strings(_ values: [String], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            string(value, into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
     static func string(_ value: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in value.utf8 {

@@ -1,11 +1,72 @@
-/// What became of an input message (DESIGN.md): the name of the outcome folder its
-/// outputs go to, and of the manifest's `outcome`. `dropped` has no folder. A job's
-/// outputs may go to several folders (a split: `encrypted` and `split`).
-public enum Outcome: String, Sendable, CaseIterable {
+/// What became of an input message (DESIGN.md): the manifest's `outcome`, and the
+/// folder under the run's output directory its outputs go to. `dropped` has no
+/// folder; `quarantined(name)` goes to `quarantined/NAME/`, one maildir per
+/// quarantine a filter names. A job's outputs may go to several folders (a split:
+/// `encrypted` and `split`).
+public enum Outcome: Hashable, Sendable, CustomStringConvertible {
     // Outgoing.
-    case signed, encrypted, split, bounced, dropped
+    case signed, encrypted, split, bounced
     // Incoming.
     case verified, decrypted, unverified
     // Both.
-    case passed, failed
+    case passed, failed, dropped
+    case quarantined(String)
+
+    /// The manifest's `outcome` (a quarantine's name is in its own field).
+    public var name: String {
+        switch self {
+        case .signed: return "signed"
+        case .encrypted: return "encrypted"
+        case .split: return "split"
+        case .bounced: return "bounced"
+        case .verified: return "verified"
+        case .decrypted: return "decrypted"
+        case .unverified: return "unverified"
+        case .passed: return "passed"
+        case .failed: return "failed"
+        case .dropped: return "dropped"
+        case .quarantined: return "quarantined"
+        }
+    }
+
+    /// The maildir under DIR, or nil (dropped).
+    public var folder: String? {
+        switch self {
+        case .dropped: return nil
+        case .quarantined(let name): return "quarantined/" + name
+        default: return name
+        }
+    }
+
+    /// The quarantine's name, for `quarantined`.
+    public var quarantine: String? {
+        if case .quarantined(let name) = self { return name }
+        return nil
+    }
+
+    /// `quarantined/NAME` for a quarantine, the name otherwise (summaries).
+    public var description: String { folder ?? name }
+
+    /// One outcome for a message whose recipients got several copies: theirs when they
+    /// agree; `failed` when one failed; otherwise `split` (recipients got different copies).
+    public static func combined(_ outcomes: [Outcome]) -> Outcome {
+        guard let first = outcomes.first else { return .dropped }
+        if outcomes.allSatisfy({ $0 == first }) { return first }
+        return outcomes.contains(.failed) ? .failed : .split
+    }
+}
+
+/// Where one output file goes: an outcome's maildir, or DIR/notifications/ (notices
+/// that filters send about a message, besides its own outcome).
+public enum Folder: Hashable, Sendable {
+    case outcome(Outcome)
+    case notifications
+
+    /// The path under DIR; nil for an outcome without a folder.
+    public var path: String? {
+        switch self {
+        case .outcome(let outcome): return outcome.folder
+        case .notifications: return "notifications"
+        }
+    }
 }

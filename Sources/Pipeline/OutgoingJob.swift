@@ -6,29 +6,56 @@ import PKI
 import Policy
 import SMIME
 
-/// The outgoing job (SPEC F1–F7): applies a sending profile to each message.
+/// The outgoing job (SPEC F1–F9). Without a policy, one sending profile applies
+/// to every message. With one: the message filters run on the whole message;
+/// each recipient is matched to the first outgoing policy covering the sender
+/// and that recipient; recipients of different policies get separate copies (the
+/// appliance's message splintering); each copy runs its policy's content filters,
+/// then is transformed with the profile they chose — or passes unchanged when
+/// none chose one.
 public struct OutgoingJob: Job {
-    public let profile: SendingProfile
-    public let signer: Signer?
-    /// Why the profile's certificate cannot sign at all (checked once per run).
-    public let signerProblems: [String]
+    /// Without a policy: the profile for all mail.
+    public let single: ProfileTransform?
+    public let policy: PolicyDocument?
+    /// The profiles the policy's filters name, by name.
+    public let transforms: [String: ProfileTransform]
     public let recipients: RecipientDirectory
     public let reportingHost: String
 
     public var direction: String { "outgoing" }
-    public var profileName: String? { profile.name }
-    public var folders: [Outcome] { [.signed, .encrypted, .split, .bounced, .passed, .failed] }
+    public var profileName: String? { single?.profile.name }
+    public var outcomes: [Outcome] {
+        [.signed, .encrypted, .split, .bounced, .passed, .failed]
+            + (policy?.quarantineNames.sorted().map(Outcome.quarantined) ?? [])
+    }
+    public var notifies: Bool { policy?.notifies ?? false }
 
+    /// One profile for every message (`--profile`).
     public init(profile: SendingProfile, signer: Signer?, recipients: RecipientDirectory, reportingHost: String) {
-        self.profile = profile
-        self.signer = signer
-        self.signerProblems = signer.map { Requirements.signingProblems($0.certificate, at: recipients.time) } ?? []
+        self.single = ProfileTransform(profile: profile, signer: signer, at: recipients.time)
+        self.policy = nil
+        self.transforms = [:]
         self.recipients = recipients
         self.reportingHost = reportingHost
     }
 
-    var signMode: SignMode { SignMode(rawValue: profile.signMode) ?? .detached }
-    var cipher: ContentCipher { ContentCipher(rawValue: profile.cipher) ?? .aes256cbc }
+    /// Decisions by `policy`; `profiles` must hold every profile it names.
+    public init(
+        policy: PolicyDocument, profiles: [(SendingProfile, Signer?)], recipients: RecipientDirectory,
+        reportingHost: String
+    ) throws {
+        let transforms = Dictionary(
+            profiles.map { ($0.0.name, ProfileTransform(profile: $0.0, signer: $0.1, at: recipients.time)) },
+            uniquingKeysWith: { first, _ in first })
+        if let missing = policy.profileNames.subtracting(transforms.keys).sorted().first {
+            throw PipelineError("the policy names the sending profile \"\(missing)\", which does not exist")
+        }
+        self.single = nil
+        self.policy = policy
+        self.transforms = transforms
+        self.recipients = recipients
+        self.reportingHost = reportingHost
+    }
 
     public func process(_ input: InputMessage) -> JobResult {
         let reading: ParsedMessage
@@ -38,171 +65,115 @@ public struct OutgoingJob: Job {
             return .failed(input, "\(error)")
         }
         let parsed = reading.entity
-        let id = parsed.messageID
-        func run(_ irregularity: Irregularity?) throws -> JobResult {
-            var result = try transform(parsed, input: input, irregularity: irregularity)
-            result.warning = irregularity.map { warning(for: $0, outcome: result.outcome) }
-            return result
-        }
         do {
             do {
-                return try run(reading.irregularity)
+                return try decide(parsed, input: input, irregularity: reading.irregularity)
             } catch let irregularity as Irregularity {
                 // A sloppy mailer's structure (issue 8): processed as one opaque leaf, not failed.
-                return try run(irregularity)
+                return try decide(parsed, input: input, irregularity: irregularity)
             }
         } catch {
-            return .failed(input, "\(error)", messageID: id)
+            return .failed(input, "\(error)", messageID: parsed.messageID)
         }
     }
 
-    /// With an `irregularity`, the content is signed and encrypted as one leaf, its structure not walked.
-    private func transform(_ parsed: Entity, input: InputMessage, irregularity: Irregularity?) throws -> JobResult {
+    private func decide(_ parsed: Entity, input: InputMessage, irregularity: Irregularity?) throws -> JobResult {
         let envelope = Envelope(parsed)
         var message = parsed
         message.removeFields(named: "Bcc")  // DESIGN.md: Bcc is removed from every output
-        let id = parsed.messageID
-        // Only a mode that signs needs a sender (whose address the signature speaks for);
-        // encrypt-only mail without one is still encrypted, and fails only if it must bounce.
-        let sender = envelope.sender
-        if profile.mode.signs && sender == nil {
-            return .failed(input, "the message has no sender address", messageID: id)
+        guard let policy else {
+            guard let single else { throw PipelineError("no sending profile and no policy") }
+            return try transform(
+                message, with: single, parsed: parsed, recipients: envelope.recipients, input: input, copy: 0,
+                irregularity: irregularity)
         }
-
-        // F5: a message that cannot be signed bounces.
-        if profile.mode.signs, let sender {
-            let authors = Envelope.authors(parsed)
-            var problems = signerProblems
-            if problems.isEmpty, let signer {
-                let uncovered = (authors.isEmpty ? [sender] : authors).filter {
-                    !AddressMatch.covers(signer.certificate, $0)
-                }
-                if !uncovered.isEmpty {
-                    let which =
-                        uncovered.count == 1
-                        ? "the sender \(uncovered[0]) is" : "the senders \(uncovered.joined(separator: ", ")) are"
-                    problems.append("\(which) not covered by certificate \(profile.certificate ?? "?")")
-                }
-            }
-            if !problems.isEmpty {
-                let reason = "signing failed: " + problems.joined(separator: "; ")
-                return bounce(
-                    parsed, input: input, sender: sender, reason: reason,
-                    recipients: envelope.recipients.map { ($0, reason) })
-            }
+        let plan = self.plan(message, envelope: envelope, size: input.bytes.count, policy: policy)
+        let disposer = Disposer(
+            input: input, original: parsed, sender: envelope.sender, reportingHost: reportingHost)
+        if plan.messageDecision.disposition != .deliver {
+            var result = disposer.dispose(
+                plan.message, plan.messageDecision, recipients: envelope.recipients, policy: nil, copy: 0)
+            result.outputs += disposer.notices(plan.messageDecision, outcome: result.outcome, reason: result.reason)
+            return result
         }
-
-        guard profile.mode.encrypts else {
-            return JobResult(
-                outcome: .signed,
-                outputs: [
-                    Output(
-                        folder: .signed, bytes: try sign(message, asOneLeaf: irregularity != nil).serialized(),
-                        recipients: envelope.recipients)
-                ],
-                signer: signerName(parsed), messageID: id)
-        }
-        if envelope.recipients.isEmpty {
-            return JobResult(
-                outcome: .passed, outputs: [Output(folder: .passed, bytes: message.serialized(), recipients: [])],
-                reason: "no recipients to encrypt to", messageID: id)
-        }
-        var keyed: [(String, Certificate)] = []
-        var missing: [String] = []
-        for address in envelope.recipients {
-            if let certificate = recipients.certificate(for: address) {
-                keyed.append((address, certificate))
+        var copies: [JobResult] = []
+        var notices: [Output] = []
+        for (index, copy) in plan.copies.enumerated() {
+            let decision = copy.decision
+            var result: JobResult
+            if decision.disposition != .deliver {
+                result = disposer.dispose(
+                    copy.message, decision, recipients: copy.recipients, policy: copy.policy.name, copy: index)
+            } else if let name = decision.profile {
+                guard let chosen = transforms[name] else { throw PipelineError("no sending profile \"\(name)\"") }
+                result = try transform(
+                    copy.message, with: chosen, parsed: parsed, recipients: copy.recipients, input: input, copy: index,
+                    irregularity: irregularity)
+                result.annotate(policy: copy.policy.name, filters: decision.acted, profile: name)
             } else {
-                missing.append(address)
+                result = JobResult(
+                    outcome: .passed,
+                    outputs: [
+                        Output(
+                            folder: .passed, bytes: copy.message.serialized(), recipients: copy.recipients,
+                            policy: copy.policy.name, filters: decision.acted)
+                    ], reason: plan.passReason(copy), messageID: parsed.messageID)
             }
+            notices += disposer.notices(
+                decision, outcome: result.outcome, reason: result.reason, policy: copy.policy.name, copy: index)
+            copies.append(result)
         }
-        let missingReason = "no usable S/MIME certificate for " + missing.joined(separator: ", ")
-        if missing.isEmpty {
-            let encrypted = try protect(message, for: keyed.map(\.1), asOneLeaf: irregularity != nil)
-            return JobResult(
-                outcome: .encrypted,
-                outputs: [Output(folder: .encrypted, bytes: encrypted.serialized(), recipients: envelope.recipients)],
-                signer: signerName(parsed), messageID: id)
-        }
-        switch profile.missingKey {
-        case .bounce:
-            let details = envelope.recipients.map { address in
-                (
-                    address,
-                    missing.contains(address)
-                        ? "no usable S/MIME certificate" : "not sent: other recipients have no usable certificate"
-                )
-            }
-            guard let sender else {
-                return .failed(input, missingReason + "; no sender address to bounce to", messageID: id)
-            }
-            return bounce(parsed, input: input, sender: sender, reason: missingReason, recipients: details)
-        case .drop:
-            return JobResult(outcome: .dropped, outputs: [], reason: missingReason, messageID: id)
-        case .split:
-            var outputs: [Output] = []
-            if !keyed.isEmpty {
-                let encrypted = try protect(message, for: keyed.map(\.1), asOneLeaf: irregularity != nil)
-                outputs.append(Output(folder: .encrypted, bytes: encrypted.serialized(), recipients: keyed.map(\.0)))
-            }
-            // The clear copy: signed when the profile signs, unchanged otherwise.
-            let clear = profile.mode.signs ? try sign(message, asOneLeaf: irregularity != nil) : message
-            outputs.append(Output(folder: .split, bytes: clear.serialized(), recipients: missing))
-            return JobResult(
-                outcome: .split, outputs: outputs, reason: missingReason, signer: signerName(parsed), messageID: id)
-        }
+        var result = JobResult.combining(copies)
+        // Notices a message filter asked for describe the whole message's outcome.
+        result.outputs +=
+            disposer.notices(plan.messageDecision, outcome: result.outcome, reason: result.reason) + notices
+        return result
     }
 
-    /// The address the signature speaks for (the author, covered by the certificate).
-    private func signerName(_ message: Entity) -> String? {
-        guard profile.mode.signs else { return nil }
-        return Envelope.author(message) ?? signer?.certificate.emailAddresses.first
-    }
-
-    /// Content taken as one leaf is signed opaque whatever the profile says: a
-    /// detached signature over a structure that cannot be walked breaks as soon
-    /// as a relay "repairs" it; inside the CMS no relay can alter it.
-    private func sign(_ message: Entity, asOneLeaf: Bool) throws -> Entity {
-        guard let signer else { throw SMIMEError("the profile has no signing certificate") }
-        return try SMIME.sign(message, signer: signer, mode: asOneLeaf ? .opaque : signMode, asOneLeaf: asOneLeaf)
-    }
-
-    /// F4: encrypt · sign, then encrypt · sign, encrypt, sign again (RFC 2634 §1.1).
-    /// `asOneLeaf` applies to the layer around the message; the layers around it are well formed.
-    private func protect(_ message: Entity, for certificates: [Certificate], asOneLeaf: Bool) throws -> Entity {
-        let transport: KeyTransport = profile.oaep ? .oaep : .pkcs1v15
-        func encrypt(_ entity: Entity, asOneLeaf: Bool) throws -> Entity {
-            try SMIME.encrypt(
-                entity, recipients: certificates, cipher: cipher, keyTransport: transport, asOneLeaf: asOneLeaf)
+    /// What the policy decides for a message (Bcc already removed), before any cryptography:
+    /// the message filters, then one copy per policy with its content filters' decision.
+    /// `process` carries the plan out; `policy trace` prints it.
+    public func plan(_ message: Entity, envelope: Envelope, size: Int, policy: PolicyDocument) -> OutgoingPlan {
+        var message = message
+        var context = FilterContext(
+            mailFrom: envelope.sender, recipients: envelope.recipients, encrypted: SMIMEForm.isEncrypted(message),
+            size: size)
+        let messageDecision = FilterEvaluator.run(policy.messageFilters, on: &message, context: context)
+        guard messageDecision.disposition == .deliver else {
+            return OutgoingPlan(
+                message: message, messageDecision: messageDecision, copies: [], encrypted: context.encrypted)
         }
-        switch profile.mode {
-        case .sign: return try sign(message, asOneLeaf: asOneLeaf)
-        case .encrypt: return try encrypt(message, asOneLeaf: asOneLeaf)
-        case .signEncrypt: return try encrypt(try sign(message, asOneLeaf: asOneLeaf), asOneLeaf: false)
-        case .triple:
-            return try sign(try encrypt(try sign(message, asOneLeaf: asOneLeaf), asOneLeaf: false), asOneLeaf: false)
+        var copies: [OutgoingPlan.Copy] = []
+        for group in policy.splinter(sender: envelope.sender, recipients: envelope.recipients) {
+            var copy = message
+            context.recipients = group.recipients
+            var decision = FilterEvaluator.run(policy.contentFilters(of: group.policy), on: &copy, context: context)
+            decision.steps = messageDecision.steps + decision.steps
+            copies.append(
+                OutgoingPlan.Copy(policy: group.policy, recipients: group.recipients, message: copy, decision: decision)
+            )
         }
+        return OutgoingPlan(
+            message: message, messageDecision: messageDecision, copies: copies, encrypted: context.encrypted)
     }
 
-    /// The manifest's warning for a message sent as one leaf: why, and what was done instead.
-    private func warning(for irregularity: Irregularity, outcome: Outcome) -> String {
-        guard [.signed, .encrypted, .split].contains(outcome) else { return "\(irregularity)" }
-        guard profile.mode.signs else { return "\(irregularity): encrypted as one part" }
-        return "\(irregularity): " + (signMode == .detached ? "signed opaque" : "signed as one part")
+    private func transform(
+        _ message: Entity, with chosen: ProfileTransform, parsed: Entity, recipients: [String], input: InputMessage,
+        copy: Int, irregularity: Irregularity?
+    ) throws -> JobResult {
+        var result = try chosen.apply(
+            to: message, original: parsed, recipients: recipients, sender: Envelope(parsed).sender, job: self,
+            input: input, copy: copy, irregularity: irregularity)
+        result.warning = irregularity.map { chosen.warning(for: $0, outcome: result.outcome) }
+        return result
     }
 
-    private func bounce(
-        _ original: Entity, input: InputMessage, sender: String, reason: String, recipients: [(String, String)]
-    )
-        -> JobResult
-    {
-        let id = CMS.sha256(Array(input.key.utf8), input.bytes).prefix(12).map { String(format: "%02x", $0) }.joined()
-        let dsn = DeliveryStatus(reportingHost: reportingHost).bounce(
-            original: original, sender: sender, reason: reason,
-            recipients: recipients.map { DeliveryStatus.Recipient(address: $0.0, reason: $0.1) }, id: id)
-        return JobResult(
-            outcome: .bounced, outputs: [Output(folder: .bounced, bytes: dsn.serialized(), recipients: [sender])],
-            reason: reason,
-            messageID: original.messageID)
+    func bounce(
+        _ original: Entity, input: InputMessage, sender: String, reason: String, recipients: [(String, String)],
+        copy: Int
+    ) -> JobResult {
+        Disposer.bounce(
+            original, input: input, sender: sender, reason: reason, recipients: recipients, copy: copy,
+            reportingHost: reportingHost)
     }
 }

@@ -29,3 +29,24 @@ public enum FilterAction: Sendable, Equatable {
         }
     }
 }
+
+extension FilterAction: CustomStringConvertible {
+    /// The action as the filter language writes it.
+    public var description: String {
+        func quoted(_ text: String) -> String {
+            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        switch self {
+        case .smimeGateway(let profile): return "smime-gateway(\(quoted(profile)))"
+        case .smimeGatewayDeferred(let profile): return "smime-gateway-deferred(\(quoted(profile)))"
+        case .quarantine(let name): return "quarantine(\(quoted(name)))"
+        case .drop: return "drop()"
+        case .bounce: return "bounce()"
+        case .deliver: return "deliver()"
+        case .skipFilters: return "skip-filters()"
+        case .insertHeader(let name, let value): return "insert-header(\(quoted(name)), \(quoted(value)))"
+        case .stripHeader(let name): return "strip-header(\(quoted(name)))"
+        case .notify(let address): return "notify(\(quoted(address)))"
+        }
+    }
+}

@@ -9,7 +9,9 @@ public struct OutgoingPolicy: Sendable {
     public let contentFilters: [String]
     public let line: Int
 
-    public init(name: String, senders: [AddressPattern], recipients: [AddressPattern], contentFilters: [String], line: Int) {
+    public init(
+        name: String, senders: [AddressPattern], recipients: [AddressPattern], contentFilters: [String], line: Int
+    ) {
         self.name = name
         self.senders = senders
         self.recipients = recipients

@@ -8,7 +8,9 @@ public struct PolicyDocument: Sendable {
     public let outgoing: [OutgoingPolicy]
     public let incoming: [IncomingPolicy]
 
-    public init(messageFilters: [Filter], contentFilters: [Filter], outgoing: [OutgoingPolicy], incoming: [IncomingPolicy]) {
+    public init(
+        messageFilters: [Filter], contentFilters: [Filter], outgoing: [OutgoingPolicy], incoming: [IncomingPolicy]
+    ) {
         self.messageFilters = messageFilters
         self.contentFilters = contentFilters
         self.outgoing = outgoing.filter { $0.name != "default" } + outgoing.filter { $0.name == "default" }
@@ -23,6 +25,23 @@ public struct PolicyDocument: Sendable {
             ?? OutgoingPolicy(name: "default", senders: [], recipients: [], contentFilters: [], line: 0)
     }
 
+    /// Message splintering: the recipients grouped by the outgoing policy covering each,
+    /// groups in the order their first recipient appears. A message without recipients is
+    /// one empty group, under the policy its sender alone selects.
+    public func splinter(sender: String?, recipients: [String]) -> [(policy: OutgoingPolicy, recipients: [String])] {
+        var groups: [(policy: OutgoingPolicy, recipients: [String])] = []
+        for recipient in recipients.isEmpty ? [""] : recipients {
+            let chosen = outgoingPolicy(sender: sender, recipient: recipient)
+            let addresses = recipient.isEmpty ? [] : [recipient]
+            if let index = groups.firstIndex(where: { $0.policy.name == chosen.name }) {
+                groups[index].recipients += addresses
+            } else {
+                groups.append((chosen, addresses))
+            }
+        }
+        return groups
+    }
+
     /// The first incoming policy covering this sender.
     public func incomingPolicy(sender: String?) -> IncomingPolicy {
         incoming.first { $0.covers(sender: sender) } ?? IncomingPolicy(name: "default")
@@ -31,16 +50,19 @@ public struct PolicyDocument: Sendable {
     public func contentFilter(named name: String) -> Filter? { contentFilters.first { $0.name == name } }
 
     /// The content filters of a policy, in the policy's order.
-    public func contentFilters(of policy: OutgoingPolicy) -> [Filter] { policy.contentFilters.compactMap(contentFilter) }
+    public func contentFilters(of policy: OutgoingPolicy) -> [Filter] {
+        policy.contentFilters.compactMap(contentFilter)
+    }
 
     /// Every sending profile an action names (each must exist when the policy is loaded).
     public var profileNames: Set<String> {
-        Set(allActions.compactMap {
-            switch $0 {
-            case .smimeGateway(let p), .smimeGatewayDeferred(let p): return p
-            default: return nil
-            }
-        })
+        Set(
+            allActions.compactMap {
+                switch $0 {
+                case .smimeGateway(let p), .smimeGatewayDeferred(let p): return p
+                default: return nil
+                }
+            })
     }
 
     /// Every quarantine an action names (their folders are made before a run starts).

@@ -34,6 +34,15 @@ public enum SMIMEForm: Sendable {
         }
     }
 
+    /// Whether the message is S/MIME-encrypted as it stands (the filter condition `encrypted`);
+    /// content that cannot be classified is not.
+    public static func isEncrypted(_ entity: Entity) -> Bool {
+        let type = entity.contentType.mediaType
+        guard type.hasPrefix("application/") else { return false }  // no decoding for ordinary mail
+        if case .enveloped = try? classify(entity) { return true }
+        return false
+    }
+
     public static func classify(_ entity: Entity, limits: MIMELimits = .standard) throws -> SMIMEForm {
         let type = entity.contentType
         if type.mediaType == "multipart/signed" {

@@ -88,7 +88,7 @@ struct Demo: ParsableCommand {
         let sent = try Engine.run(
             inputs: [spool], job: job,
             options: RunOptions(outDirectory: out, workers: workers, resume: false, progress: false))
-        printSummary(sent, folders: job.folders, out: out)
+        printSummary(sent, outcomes: job.outcomes, out: out)
 
         let partner = partners[0]
         let identity = try partner.home.identity(named: "gateway")
@@ -101,7 +101,7 @@ struct Demo: ParsableCommand {
         let got = try Engine.run(
             inputs: [out + "/encrypted"], job: incoming,
             options: RunOptions(outDirectory: received, workers: workers, resume: false, progress: false))
-        printSummary(got, folders: incoming.folders, out: received)
+        printSummary(got, outcomes: incoming.outcomes, out: received)
         print(
             "\n(messages encrypted for supplier.example stay 'unverified' at partner.example: not encrypted to its key)"
         )

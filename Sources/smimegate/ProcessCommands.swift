@@ -92,7 +92,7 @@ struct RunFlags: ParsableArguments {
             throw Failure.usage(error.reason)
         }
         for error in summary.inputErrors { printErr("smimegate: \(error)") }
-        if json { try printJSON(SummaryJSON(summary)) } else { printSummary(summary, folders: job.folders, out: out) }
+        if json { try printJSON(SummaryJSON(summary)) } else { printSummary(summary, outcomes: job.outcomes, out: out) }
         switch summary.stop {
         case .failure(let reason):
             throw Failure.tryAgain(
@@ -117,12 +117,13 @@ struct RunFlags: ParsableArguments {
 }
 
 /// The summary table of a run: messages per outcome folder, then throughput.
-func printSummary(_ summary: RunSummary, folders: [Outcome], out: String) {
-    let others = summary.outcomes.keys.filter { !folders.contains($0) }.sorted { $0.rawValue < $1.rawValue }
-    print("outcome       messages")
-    for outcome in folders + others {
+func printSummary(_ summary: RunSummary, outcomes: [Outcome], out: String) {
+    let others = summary.outcomes.keys.filter { !outcomes.contains($0) }.sorted { $0.description < $1.description }
+    let width = max(12, (outcomes + others).map(\.description.count).max() ?? 0)
+    print("outcome".padding(toLength: width, withPad: " ", startingAt: 0) + "  messages")
+    for outcome in outcomes + others {
         print(
-            outcome.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
+            outcome.description.padding(toLength: width, withPad: " ", startingAt: 0)
                 + String(format: "%10d", summary.outcomes[outcome, default: 0]))
     }
     var notes: [String] = []
@@ -131,11 +132,12 @@ func printSummary(_ summary: RunSummary, folders: [Outcome], out: String) {
     if summary.warnings > 0 { notes.append("\(summary.warnings) with warnings") }
     if !summary.inputErrors.isEmpty { notes.append("\(summary.inputErrors.count) input errors") }
     let skipped = notes.isEmpty ? "" : "   (" + notes.joined(separator: ", ") + ")"
+    let total = "total".padding(toLength: width, withPad: " ", startingAt: 0)
     print(
-        String(
-            format: "total       %10d   %.2f s   %.1f messages/s   %.2f MB/s", summary.messages, summary.seconds,
-            summary.messagesPerSecond,
-            summary.megabytesPerSecond) + skipped)
+        total
+            + String(
+                format: "%10d   %.2f s   %.1f messages/s   %.2f MB/s", summary.messages, summary.seconds,
+                summary.messagesPerSecond, summary.megabytesPerSecond) + skipped)
     print("outputs in \(out), manifest \(out)/manifest.jsonl")
 }
 
@@ -150,6 +152,8 @@ func signalName(_ number: Int32) -> String {
 /// The summary for `--json`, with the manifest's snake_case keys.
 struct SummaryJSON: Encodable {
     let outcomes: [String: Int]
+    /// Messages per quarantine (their sum is `outcomes["quarantined"]`).
+    let quarantined: [String: Int]
     let messages: Int
     let skipped: Int
     let consumed: Int
@@ -163,13 +167,16 @@ struct SummaryJSON: Encodable {
     let stoppedBy: String?
 
     enum CodingKeys: String, CodingKey {
-        case outcomes, messages, skipped, consumed, warnings, bytes, seconds
+        case outcomes, quarantined, messages, skipped, consumed, warnings, bytes, seconds
         case messagesPerSecond = "messages_per_second", megabytesPerSecond = "megabytes_per_second"
         case inputErrors = "input_errors", stoppedBy = "stopped_by"
     }
 
     init(_ s: RunSummary) {
-        outcomes = Dictionary(uniqueKeysWithValues: s.outcomes.map { ($0.key.rawValue, $0.value) })
+        outcomes = s.outcomes.reduce(into: [:]) { $0[$1.key.name, default: 0] += $1.value }
+        quarantined = s.outcomes.reduce(into: [:]) { sums, entry in
+            if let name = entry.key.quarantine { sums[name, default: 0] += entry.value }
+        }
         (messages, skipped, consumed, warnings) = (s.messages, s.skipped, s.consumed, s.warnings)
         (bytes, seconds) = (s.bytes, s.seconds)
         (messagesPerSecond, megabytesPerSecond, inputErrors) = (
@@ -183,36 +190,86 @@ struct SummaryJSON: Encodable {
     }
 }
 
+/// Which policy a run uses: `--policy FILE` for this run, else the loaded one (unless
+/// `--no-policy` or, outgoing, `--profile`); nil when none applies.
+struct PolicyChoice: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Decide by this policy file for this run instead of the loaded policy (see 'smimegate policy').",
+            valueName: "FILE"))
+    var policy: String?
+    @Flag(help: "Ignore the loaded policy.") var noPolicy = false
+
+    func validate() throws {
+        if policy != nil && noPolicy { throw ValidationError("--policy and --no-policy exclude each other") }
+    }
+
+    func document(_ store: Keystore) throws -> PolicyDocument? {
+        let book = KeystoreRepositories(store).policyBook
+        if let file = policy { return try withPolicy(file) { try book.check(try readPolicyText(file)) } }
+        if noPolicy { return nil }
+        return try withPolicy("the loaded policy") { try book.current()?.document }
+    }
+}
+
 struct ProcessOutgoing: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "outgoing", abstract: "Sign and/or encrypt every message per a sending profile (SPEC F1–F7).")
+        commandName: "outgoing",
+        abstract: "Sign and/or encrypt every message per policy or sending profile (SPEC F1–F9).",
+        discussion: """
+            With a policy (loaded with 'smimegate policy load', or --policy FILE): message filters run on each \
+            message, each recipient gets the first outgoing policy covering the sender and the recipient, recipients \
+            of different policies get separate copies, and each copy is transformed with the sending profile its \
+            content filters chose (unchanged, in passed/, when none chose one). Without a policy, or with \
+            --profile, one profile applies to every message.
+            """)
     @OptionGroup var home: HomeOptions
     @OptionGroup var flags: RunFlags
-    @Option(help: "The sending profile (default: the profile named 'default').") var profile: String = "default"
+    @Option(help: "One sending profile for every message, ignoring any policy (default without a policy: 'default').")
+    var profile: String?
+    @OptionGroup var choice: PolicyChoice
+
+    func validate() throws {
+        if profile != nil && choice.policy != nil { throw ValidationError("--policy and --profile exclude each other") }
+    }
 
     func run() throws {
         let store = try home.open()
-        let profiles = ProfileStore(store: store)
-        let chosen = try profiles.load(profile)
-        // A broken profile or a missing certificate stops the run; a certificate that can no
-        // longer sign (expired, say) bounces each message instead (SPEC F5), so senders learn of it.
-        let problems = try profiles.problems(chosen, checkUsability: false)
-        if !problems.isEmpty {
-            throw Failure.usage("profile \(profile) cannot be used: \(problems.joined(separator: "; "))")
+        let recipients = try configuring { try store.recipientDirectory() }
+        let host = ProcessInfo.processInfo.hostName
+        let document = profile == nil ? try choice.document(store) : nil
+        guard let document else {
+            let (chosen, signer) = try usableProfile(profile ?? "default", store)
+            try flags.execute(OutgoingJob(profile: chosen, signer: signer, recipients: recipients, reportingHost: host))
+            return
         }
-        // Keys are loaded once per run and shared by every worker.
-        var signer: Signer? = nil
-        if chosen.mode.signs, let name = chosen.certificate {
-            let identity = try configuring { try store.identity(named: name) }
-            signer = Signer(
-                certificate: identity.certificate, key: identity.key, chain: identity.chain,
-                digest: DigestAlgorithm(rawValue: chosen.digest) ?? .sha256)
+        let profiles = try document.profileNames.sorted().map { try usableProfile($0, store) }
+        let job: OutgoingJob
+        do {
+            job = try OutgoingJob(policy: document, profiles: profiles, recipients: recipients, reportingHost: host)
+        } catch let error as PipelineError {
+            throw Failure.usage(error.reason)
         }
-        let job = OutgoingJob(
-            profile: chosen, signer: signer, recipients: try configuring { try store.recipientDirectory() },
-            reportingHost: ProcessInfo.processInfo.hostName)
         try flags.execute(job)
     }
+}
+
+/// A stored profile and its signer, keys loaded once per run and shared by every worker.
+/// A broken profile or a missing certificate stops the run; a certificate that can no
+/// longer sign (expired, say) bounces each message instead (SPEC F5), so senders learn of it.
+func usableProfile(_ name: String, _ store: Keystore) throws -> (SendingProfile, Signer?) {
+    let profiles = ProfileStore(store: store)
+    let chosen = try profiles.load(name)
+    let problems = try profiles.problems(chosen, checkUsability: false)
+    if !problems.isEmpty {
+        throw Failure.usage("profile \(name) cannot be used: \(problems.joined(separator: "; "))")
+    }
+    guard chosen.mode.signs, let certificate = chosen.certificate else { return (chosen, nil) }
+    let identity = try configuring { try store.identity(named: certificate) }
+    let signer = Signer(
+        certificate: identity.certificate, key: identity.key, chain: identity.chain,
+        digest: DigestAlgorithm(rawValue: chosen.digest) ?? .sha256)
+    return (chosen, signer)
 }
 
 extension IncomingJob.UnauthenticatedHTML: ExpressibleByArgument {}
@@ -228,9 +285,13 @@ struct ProcessIncoming: ParsableCommand {
             the only one delivered is ours. Unwrapping keeps the outer header; inner fields other than Content-*
             are dropped. Mail decrypted from CBC (no integrity) says so in its result; if its content looks
             tampered with it goes to unverified/, and its HTML has remote references neutralised.
+            With a policy (loaded, or --policy FILE), the first incoming policy covering the sender decides whether
+            to decrypt and verify and whether the signature stays (settings it leaves out take these options'
+            values); then its message filters act on the results (quarantine, drop, bounce, headers, notices).
             """)
     @OptionGroup var home: HomeOptions
     @OptionGroup var flags: RunFlags
+    @OptionGroup var choice: PolicyChoice
     @Option(help: "Keep or remove the (inner) signature on delivered mail.") var signature: SignatureChoice = .remove
     @Option(help: "The authserv-id in Authentication-Results (default: this host's name).") var authservId: String?
     @Flag(help: "Trust SHA-1 signatures (old archives); they are rejected by default.") var allowSha1 = false
@@ -254,7 +315,8 @@ struct ProcessIncoming: ParsableCommand {
             validation: SignerValidation(
                 anchors: anchors, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch),
             keepSignature: signature == .keep,
-            authservID: authservId ?? ProcessInfo.processInfo.hostName, unauthenticatedHTML: unauthenticatedHtml)
+            authservID: authservId ?? ProcessInfo.processInfo.hostName, unauthenticatedHTML: unauthenticatedHtml,
+            policy: try choice.document(store), reportingHost: ProcessInfo.processInfo.hostName)
         try flags.execute(job)
     }
 }

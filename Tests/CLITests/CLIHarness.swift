@@ -79,15 +79,30 @@ struct ManifestEntry: Decodable, Hashable {
     struct File: Decodable, Hashable {
         let file: String
         let recipients: [String]
+        let policy: String?
+        let filters: [String]?
+        let profile: String?
     }
     let input: String
     let offset: Int?
     let outcome: String
+    let quarantine: String?
     let outputs: [File]
     let reason: String?
+    let warning: String?
 }
 
 extension CLITestCase {
+    /// A maildir with the given messages in new/.
+    func maildir(_ name: String, _ messages: [String: String]) throws -> String {
+        let root = path(name)
+        for sub in ["new", "cur", "tmp"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
+        }
+        for (file, text) in messages { try write(text, to: URL(fileURLWithPath: root + "/new/" + file)) }
+        return root
+    }
+
     /// The records of `out`'s manifest, in order.
     func manifestEntries(_ out: String) throws -> [ManifestEntry] {
         let decoder = JSONDecoder()

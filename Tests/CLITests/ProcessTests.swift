@@ -31,16 +31,6 @@ final class ProcessTests: CLITestCase {
         }
     }
 
-    /// A maildir with the given messages in new/.
-    func maildir(_ name: String, _ messages: [String: String]) throws -> String {
-        let root = path(name)
-        for sub in ["new", "cur", "tmp"] {
-            try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
-        }
-        for (file, text) in messages { try write(text, to: URL(fileURLWithPath: root + "/new/" + file)) }
-        return root
-    }
-
     func message(_ id: String, to: String, from: String = "alice@example.com", extra: String = "") -> String {
         "From: \(from)\nTo: \(to)\n\(extra)Subject: \(id)\nMessage-ID: <\(id)@example.com>\nContent-Type: text/plain\n\nbody of \(id)\n"
     }
