@@ -70,6 +70,15 @@ public final class Keystore {
             value TEXT NOT NULL
         );
         """,
+        // 4: the policy file in force (SPEC F8, F9): at most one row, kept as loaded (Keystore+Policy.swift).
+        """
+        CREATE TABLE policy (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            text TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            loaded_at TEXT NOT NULL
+        );
+        """,
     ]
 
     public static var schemaVersion: Int { migrations.count }
