@@ -14,8 +14,9 @@ struct FilterParser {
         case message, content
     }
 
-    /// A filter name as written after the name's check, broken filters included, so that
-    /// a name defined twice, or named by a policy, is known even when its filter is broken.
+    /// A filter's name where it is written, recorded as soon as `name:` is read: a name
+    /// defined twice, or named by a policy, is then known even when its filter is broken,
+    /// and a broken filter does not bring a second, misleading problem elsewhere.
     struct Declaration {
         let name: String
         let token: Token
@@ -104,7 +105,7 @@ struct FilterParser {
         guard peek.isKeyword("if") else { throw expected("\"if\"", "after \"\(name):\"") }
         advance()
         try expect("(", "after \"if\"")
-        let condition = try condition()
+        let test = try condition()
         try expect(")", "after the condition")
         let actions = try block("after the condition's \")\"")
         var otherwise: [FilterAction] = []
@@ -113,7 +114,7 @@ struct FilterParser {
             otherwise = try block("after \"else\"")
         }
         if peek.word == "." { advance() }
-        return Filter(name: name, condition: condition, actions: actions, otherwise: otherwise, line: nameToken.line)
+        return Filter(name: name, condition: test, actions: actions, otherwise: otherwise, line: nameToken.line)
     }
 
     /// `{ action; ... }`, the `;` after the last action optional.

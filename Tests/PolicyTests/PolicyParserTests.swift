@@ -214,9 +214,15 @@ final class PolicyParserTests: XCTestCase {
         )
     }
 
+    /// A `[message filters]` section of one filter on line 2 has one problem, on that line.
+    private func assertFilterProblem(
+        _ filter: String, _ column: Int, _ fragment: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
+        assertProblem("[message filters]\n" + filter, 2, column, fragment, file: file, line: line)
+    }
+
     func testAMissingParenthesisIsReportedAtTheTokenFound() {
-        assertProblem(
-            "[message filters]\nf: if (true { drop(); }", 2, 13, "expected \")\" after the condition, found \"{\"")
+        assertFilterProblem("f: if (true { drop(); }", 13, "expected \")\" after the condition, found \"{\"")
     }
 
     func testAnUnknownConditionIsReportedAtItsName() {
@@ -236,70 +242,61 @@ final class PolicyParserTests: XCTestCase {
     }
 
     func testTransformsInMessageFiltersAreProblems() {
-        assertProblem(
-            "[message filters]\nf: if (true) { smime-gateway-deferred(\"sgn\"); }", 2, 16,
-            "smime-gateway actions belong in content filters")
+        assertFilterProblem(
+            "f: if (true) { smime-gateway-deferred(\"sgn\"); }", 16, "smime-gateway actions belong in content filters")
     }
 
     func testABadRegularExpressionIsReportedInsideItsString() {
         // PCRE2 reports the missing ")" at the end of the pattern: the closing quote.
-        assertProblem("[message filters]\nf: if (subject == \"a(b\") { drop(); }", 2, 23, "missing closing parenthesis")
-        assertProblem(
-            "[message filters]\nf: if (body-contains('x[')) { drop(); }", 2, 25, "bad regular expression \"x[\"")
+        assertFilterProblem("f: if (subject == \"a(b\") { drop(); }", 23, "missing closing parenthesis")
+        assertFilterProblem("f: if (body-contains('x[')) { drop(); }", 25, "bad regular expression \"x[\"")
     }
 
     func testAnUnterminatedStringIsReportedAtItsQuote() {
-        assertProblem("[message filters]\nf: if (subject == \"abc) { drop(); }", 2, 19, "without its closing \"")
+        assertFilterProblem("f: if (subject == \"abc) { drop(); }", 19, "without its closing \"")
     }
 
     func testActionArgumentsAreChecked() {
-        assertProblem("[message filters]\nf: if (true) { drop(\"now\"); }", 2, 21, "drop() takes no arguments")
-        assertProblem("[message filters]\nf: if (true) { quarantine(); }", 2, 27, "quarantine() takes one string")
-        assertProblem(
-            "[message filters]\nf: if (true) { insert-header(\"X-A\"); }", 2, 35, "insert-header() takes 2 strings")
-        assertProblem("[message filters]\nf: if (true) { notify(ops); }", 2, 23, "expected a string as an argument")
-        assertProblem("[message filters]\nf: if (true) { dorp(); }", 2, 16, "unknown action \"dorp\"")
+        assertFilterProblem("f: if (true) { drop(\"now\"); }", 21, "drop() takes no arguments")
+        assertFilterProblem("f: if (true) { quarantine(); }", 27, "quarantine() takes one string")
+        assertFilterProblem("f: if (true) { insert-header(\"X-A\"); }", 35, "insert-header() takes 2 strings")
+        assertFilterProblem("f: if (true) { notify(ops); }", 23, "expected a string as an argument")
+        assertFilterProblem("f: if (true) { dorp(); }", 16, "unknown action \"dorp\"")
     }
 
     func testActionValuesAreChecked() {
-        assertProblem("[message filters]\nf: if (true) { quarantine(\"../etc\"); }", 2, 27, "not a quarantine name")
-        assertProblem("[message filters]\nf: if (true) { quarantine(\".hidden\"); }", 2, 27, "not a quarantine name")
+        assertFilterProblem("f: if (true) { quarantine(\"../etc\"); }", 27, "not a quarantine name")
+        assertFilterProblem("f: if (true) { quarantine(\".hidden\"); }", 27, "not a quarantine name")
         let long = String(repeating: "q", count: 65)
-        assertProblem("[message filters]\nf: if (true) { quarantine(\"\(long)\"); }", 2, 27, "up to 64")
-        assertProblem(
-            "[message filters]\nf: if (true) { insert-header(\"X Bad\", \"v\"); }", 2, 30, "not a header field name")
-        assertProblem(
-            "[message filters]\nf: if (true) { insert-header(\"X-Ok\", \"a\rb\"); }", 2, 38, "cannot hold CR, LF or NUL"
-        )
-        assertProblem(
-            "[message filters]\nf: if (true) { insert-header(\"X-Ok\", \"a\u{0}b\"); }", 2, 38, "CR, LF or NUL")
+        assertFilterProblem("f: if (true) { quarantine(\"\(long)\"); }", 27, "up to 64")
+        assertFilterProblem("f: if (true) { insert-header(\"X Bad\", \"v\"); }", 30, "not a header field name")
+        assertFilterProblem("f: if (true) { insert-header(\"X-Ok\", \"a\rb\"); }", 38, "cannot hold CR, LF or NUL")
+        assertFilterProblem("f: if (true) { insert-header(\"X-Ok\", \"a\u{0}b\"); }", 38, "CR, LF or NUL")
         let huge = String(repeating: "v", count: 999)
-        assertProblem(
-            "[message filters]\nf: if (true) { insert-header(\"X-Ok\", \"\(huge)\"); }", 2, 38, "998 bytes")
-        assertProblem("[message filters]\nf: if (true) { strip-header(\"\"); }", 2, 29, "not a header field name")
-        assertProblem("[message filters]\nf: if (true) { notify(\"Ops <ops@x.test>\"); }", 2, 23, "not a plain address")
-        assertProblem("[message filters]\nf: if (header(\"A:B\")) { drop(); }", 2, 15, "not a header field name")
+        assertFilterProblem("f: if (true) { insert-header(\"X-Ok\", \"\(huge)\"); }", 38, "998 bytes")
+        assertFilterProblem("f: if (true) { strip-header(\"\"); }", 29, "not a header field name")
+        assertFilterProblem("f: if (true) { notify(\"Ops <ops@x.test>\"); }", 23, "not a plain address")
+        assertFilterProblem("f: if (header(\"A:B\")) { drop(); }", 15, "not a header field name")
         assertProblem(
             "[content filters]\nf: if (true) { smime-gateway(\"enc\"); }", 2, 30, "no sending profile named \"enc\"",
             knownProfiles: ["sgn"])
     }
 
     func testConditionSyntaxIsChecked() {
-        assertProblem("[message filters]\nf: if (subject = \"x\") { drop(); }", 2, 16, "compare with == or !=")
-        assertProblem("[message filters]\nf: if (subject < \"x\") { drop(); }", 2, 16, "expected == or != after")
-        assertProblem("[message filters]\nf: if (body-size > 1.5M) { drop(); }", 2, 20, "expected a size")
-        assertProblem("[message filters]\nf: if (body-size ~ 1M) { drop(); }", 2, 18, "the character \"~\"")
-        assertProblem(
-            "[message filters]\nf: if (header(X-A)) { drop(); }", 2, 15, "expected a string in \"header(...)\"")
-        assertProblem("[message filters]\nf: if (true and) { drop(); }", 2, 16, "expected a condition, found \")\"")
-        assertProblem("[message filters]\nf: (true) { drop(); }", 2, 4, "expected \"if\" after \"f:\"")
-        assertProblem("[message filters]\nf: if (true) drop();", 2, 14, "expected \"{\" after the condition's \")\"")
-        assertProblem("[message filters]\nf: if (true) { drop() deliver(); }", 2, 23, "expected \";\" or \"}\"")
+        assertFilterProblem("f: if (subject = \"x\") { drop(); }", 16, "compare with == or !=")
+        assertFilterProblem("f: if (subject < \"x\") { drop(); }", 16, "expected == or != after")
+        assertFilterProblem("f: if (body-size > 1.5M) { drop(); }", 20, "expected a size")
+        assertFilterProblem("f: if (body-size ~ 1M) { drop(); }", 18, "the character \"~\"")
+        assertFilterProblem("f: if (header(X-A)) { drop(); }", 15, "expected a string in \"header(...)\"")
+        assertFilterProblem("f: if (true and) { drop(); }", 16, "expected a condition, found \")\"")
+        assertFilterProblem("f: (true) { drop(); }", 4, "expected \"if\" after \"f:\"")
+        assertFilterProblem("f: if (true) drop();", 14, "expected \"{\" after the condition's \")\"")
+        assertFilterProblem("f: if (true) { drop() deliver(); }", 23, "expected \";\" or \"}\"")
     }
 
     func testDeeplyNestedConditionsAreAProblemNotACrash() {
         let deep = String(repeating: "not (", count: 60) + "true" + String(repeating: ")", count: 60)
-        assertProblem("[message filters]\nf: if (\(deep)) { drop(); }", 2, 7 + 5 * 50 + 1, "nested deeper than 100")
+        assertFilterProblem("f: if (\(deep)) { drop(); }", 7 + 5 * 50 + 1, "nested deeper than 100")
         let fine = String(repeating: "(", count: 99) + "true" + String(repeating: ")", count: 99)
         XCTAssertEqual(PolicyParser.parse("[message filters]\nf: if \(fine) { drop(); }").problems, [])
     }
