@@ -38,7 +38,9 @@ let package = Package(
         .target(name: "FileIO", dependencies: ["CSystem"]),
         .target(name: "Mailstore", dependencies: ["FileIO"]),
         .target(name: "Policy", dependencies: ["MIME", "CPCRE2"]),
-        .target(name: "Pipeline", dependencies: ["MIME", "CMS", "PKI", "SMIME", "Policy", "Mailstore", "FileIO"]),
+        .target(
+            name: "Pipeline",
+            dependencies: ["MIME", "CMS", "PKI", "SMIME", "Keystore", "Policy", "Mailstore", "FileIO"]),
         .executableTarget(
             name: "smimegate",
             dependencies: [

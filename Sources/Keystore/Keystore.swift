@@ -481,26 +481,22 @@ public final class Keystore {
         }
     }
 
-    public func profileDefinition(named name: String) throws -> String {
-        guard
-            let definition = try db.query("SELECT definition FROM profiles WHERE name = ?", [.text(name)]).first?.first
-                ?? nil
-        else {
-            throw KeystoreError("no profile named \"\(name)\" (see 'smimegate profile list')")
-        }
-        return definition
+    /// The stored definition, or nil when there is no profile of that name.
+    public func profileDefinition(named name: String) throws -> String? {
+        try db.query("SELECT definition FROM profiles WHERE name = ?", [.text(name)]).first?.first ?? nil
     }
 
     public func profileDefinitions() throws -> [(name: String, definition: String)] {
         try db.query("SELECT name, definition FROM profiles ORDER BY name").map { ($0[0] ?? "", $0[1] ?? "") }
     }
 
-    public func deleteProfile(named name: String) throws {
+    /// Removes a profile; false when there was none of that name (the caller says so in its own words).
+    @discardableResult
+    public func deleteProfile(named name: String) throws -> Bool {
         try db.transaction {
-            if try db.query("SELECT 1 FROM profiles WHERE name = ?", [.text(name)]).isEmpty {
-                throw KeystoreError("no profile named \"\(name)\"")
-            }
+            if try db.query("SELECT 1 FROM profiles WHERE name = ?", [.text(name)]).isEmpty { return false }
             try db.query("DELETE FROM profiles WHERE name = ?", [.text(name)])
+            return true
         }
     }
 

@@ -1,8 +1,7 @@
 import ArgumentParser
-import CMS
 import Foundation
 import Keystore
-import PKI
+import Pipeline
 import Policy
 
 extension SendingProfile.Mode: ExpressibleByArgument {}
@@ -12,57 +11,35 @@ struct Profile: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sending profiles: what 'process outgoing' does to mail (SPEC F7).",
         subcommands: [
-            ProfileCreate.self, ProfileEdit.self, ProfileDelete.self, ProfileList.self, ProfileShow.self, ProfileSearch.self,
-            ProfileExport.self, ProfileImport.self,
+            ProfileCreate.self, ProfileEdit.self, ProfileDelete.self, ProfileList.self, ProfileShow.self,
+            ProfileSearch.self, ProfileExport.self, ProfileImport.self,
         ])
 }
 
-/// Reads and writes profiles in the keystore, and checks them against it.
+/// The profile book over this home's keystore, its typed errors turned into the
+/// command line's exits (all configuration errors, 2). `process outgoing` and `demo`
+/// use it too, so every command reports a bad profile in the same words.
 struct ProfileStore {
-    let store: Keystore
+    let book: ProfileBook
 
-    func load(_ name: String) throws -> SendingProfile {
-        try decode(try configuring { try store.profileDefinition(named: name) }, name)
-    }
+    init(store: Keystore) { book = KeystoreRepositories(store).profileBook }
 
-    func all() throws -> [SendingProfile] {
-        try configuring { try store.profileDefinitions() }.map { try decode($0.definition, $0.name) }
-    }
-
-    func decode(_ definition: String, _ name: String) throws -> SendingProfile {
-        guard let profile = try? JSONDecoder().decode(SendingProfile.self, from: Data(definition.utf8)) else {
-            throw Failure.usage("profile \(name): the stored definition cannot be read")
-        }
-        return profile
-    }
-
-    func encode(_ profile: SendingProfile) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(profile), as: UTF8.self)
-    }
-
-    /// Every reason the profile cannot be used: its own rules, then its certificate
-    /// (present in the keystore, and allowed to sign — SPEC F18).
-    func problems(_ profile: SendingProfile, checkUsability: Bool = true) throws -> [String] {
-        var problems = profile.problems
-        if profile.mode.signs, let name = profile.certificate, !name.isEmpty {
-            let certificates = try configuring { try store.certificates() }
-            if let entry = certificates.first(where: { $0.name == name }) {
-                if checkUsability {
-                    problems += Requirements.signingProblems(entry.certificate).map { "certificate \(name): \($0)" }
-                }
-            } else {
-                problems.append("no certificate named \"\(name)\"")
-            }
-        }
-        return problems
-    }
-
+    func load(_ name: String) throws -> SendingProfile { try withProfiles { try book.load(name) } }
+    func all() throws -> [SendingProfile] { try withProfiles { try book.all() } }
     func save(_ profile: SendingProfile, replace: Bool) throws {
-        let problems = try problems(profile)
-        if !problems.isEmpty { throw Failure.usage("profile \(profile.name): \(problems.joined(separator: "; "))") }
-        try configuring { try store.saveProfile(name: profile.name, definition: try encode(profile), replace: replace) }
+        try withProfiles { try book.save(profile, replace: replace) }
+    }
+    func problems(_ profile: SendingProfile, checkUsability: Bool = true) throws -> [String] {
+        try withProfiles { try book.problems(profile, checkUsability: checkUsability) }
+    }
+}
+
+/// Runs a profile operation: a `ProfileError` is a configuration error (exit 2) in its own words.
+func withProfiles<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try configuring { try body() }
+    } catch let error as ProfileError {
+        throw Failure.usage(error.description)
     }
 }
 
@@ -71,7 +48,8 @@ struct ProfileSettings: ParsableArguments {
     @Option(help: "sign, encrypt, sign-encrypt or triple.") var mode: SendingProfile.Mode?
     @Option(help: "The certificate to sign with (required for modes that sign).") var cert: String?
     @Option(help: "detached or opaque.") var signMode: String?
-    @Option(help: "When a recipient has no usable key: bounce, drop or split.") var missingKey: SendingProfile.MissingKeyAction?
+    @Option(help: "When a recipient has no usable key: bounce, drop or split.")
+    var missingKey: SendingProfile.MissingKeyAction?
     @Option(help: "aes-256-cbc, aes-128-cbc, aes-128-gcm or aes-256-gcm.") var cipher: String?
     @Option(help: "sha256, sha384 or sha512.") var digest: String?
     @Option(help: ArgumentHelp("RSA-OAEP key transport: yes or no.", valueName: "yes|no")) var oaep: String?
@@ -109,7 +87,8 @@ struct ProfileCreate: ParsableCommand {
 }
 
 struct ProfileEdit: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "edit", abstract: "Change settings of a sending profile.")
+    static let configuration = CommandConfiguration(
+        commandName: "edit", abstract: "Change settings of a sending profile.")
     @OptionGroup var home: HomeOptions
     @Argument var name: String
     @OptionGroup var settings: ProfileSettings
@@ -129,7 +108,8 @@ struct ProfileDelete: ParsableCommand {
     @Argument var name: String
 
     func run() throws {
-        try configuring { try home.open().deleteProfile(named: name) }
+        let book = ProfileStore(store: try home.open()).book
+        try withProfiles { try book.delete(name) }
         print("deleted profile \(name)")
     }
 }
@@ -146,7 +126,8 @@ struct ProfileList: ParsableCommand {
 }
 
 struct ProfileShow: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a sending profile and whether it is usable.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a sending profile and whether it is usable.")
     @OptionGroup var home: HomeOptions
     @Argument var name: String
 
@@ -155,15 +136,17 @@ struct ProfileShow: ParsableCommand {
         let p = try profiles.load(name)
         let problems = try profiles.problems(p)
         printReport([
-            ("name", p.name), ("mode", p.mode.rawValue), ("certificate", p.certificate ?? "none"), ("sign mode", p.signMode),
-            ("missing key", p.missingKey.rawValue), ("cipher", p.cipher), ("digest", p.digest), ("oaep", p.oaep ? "yes" : "no"),
+            ("name", p.name), ("mode", p.mode.rawValue), ("certificate", p.certificate ?? "none"),
+            ("sign mode", p.signMode), ("missing key", p.missingKey.rawValue), ("cipher", p.cipher),
+            ("digest", p.digest), ("oaep", p.oaep ? "yes" : "no"),
             ("usable", problems.isEmpty ? "yes" : "no: " + problems.joined(separator: "; ")),
         ])
     }
 }
 
 struct ProfileSearch: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "search", abstract: "Find profiles by name, mode or certificate.")
+    static let configuration = CommandConfiguration(
+        commandName: "search", abstract: "Find profiles by name, mode or certificate.")
     @OptionGroup var home: HomeOptions
     @Argument var text: String
 
@@ -175,7 +158,8 @@ struct ProfileSearch: ParsableCommand {
 }
 
 struct ProfileExport: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "export", abstract: "Write every profile to a readable text file.")
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Write every profile to a readable text file.")
     @OptionGroup var home: HomeOptions
     @Argument(help: ArgumentHelp("The file to write ('-' for standard output).", valueName: "FILE")) var file: String
 
@@ -190,20 +174,22 @@ struct ProfileImport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Import profiles from a file written by 'profile export'.",
-        discussion: "Everything is checked first; each problem is reported by profile name, and nothing is stored unless all are valid.")
+        discussion: """
+            Everything is checked first; each problem is reported by profile name, and nothing is stored
+            unless all are valid.
+            """)
     @OptionGroup var home: HomeOptions
     @Argument var file: String
 
     func run() throws {
-        let profiles = ProfileStore(store: try home.open())
-        let (parsed, problems) = ProfileFile.parse(String(decoding: try readFile(file), as: UTF8.self))
-        var all = problems
-        for profile in parsed { all += try profiles.problems(profile).map { "profile \(profile.name): \($0)" } }
-        if !all.isEmpty {
-            for problem in all.dropLast() { printErr("smimegate: \(file): \(problem)") }
-            throw Failure.usage("\(file): \(all.last!)")
+        let book = ProfileStore(store: try home.open()).book
+        let text = String(decoding: try readFile(file), as: UTF8.self)
+        do {
+            let imported = try configuring { try book.importing(text) }
+            print("imported \(imported.count) profile(s)")
+        } catch ProfileError.rejected(let problems) {
+            for problem in problems.dropLast() { printErr("smimegate: \(file): \(problem)") }
+            throw Failure.usage("\(file): \(problems.last ?? "the file has problems")")
         }
-        try configuring { try profiles.store.saveProfiles(try parsed.map { ($0.name, try profiles.encode($0)) }) }
-        print("imported \(parsed.count) profile(s)")
     }
 }
