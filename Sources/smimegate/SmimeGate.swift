@@ -21,8 +21,8 @@ struct SmimeGate: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Init.self, Home.self, Cert.self, Keys.self, CA.self, Profile.self, Sign.self, Encrypt.self, Verify.self,
-            Decrypt.self,
+            Init.self, Home.self, Cert.self, Keys.self, CA.self, Profile.self, PolicyCommand.self, Sign.self,
+            Encrypt.self, Verify.self, Decrypt.self,
             ProcessCommand.self, Demo.self,
         ])
 
