@@ -18,21 +18,20 @@ struct Disposer {
         _ message: Entity, _ decision: FilterDecision, recipients: [String], policy: String?, copy: Int
     ) -> JobResult {
         let filters = decision.acted
-        let by = Self.decidingFilter(decision).map { "filter \($0)" } ?? "a filter"
+        let reason = Reason.filtered(decision.disposition, filter: Self.decidingFilter(decision))
         var result: JobResult
         switch decision.disposition {
         case .quarantine(let name):
             result = JobResult(
                 outcome: .quarantined(name),
                 outputs: [Output(folder: .quarantined(name), bytes: message.serialized(), recipients: recipients)],
-                reason: "quarantined in \(name) by \(by)", messageID: original.messageID)
+                reason: reason, messageID: original.messageID)
         case .drop, .deliver:
             result = JobResult(
-                outcome: .dropped, outputs: [], reason: "dropped by \(by)", messageID: original.messageID)
+                outcome: .dropped, outputs: [], reason: reason, messageID: original.messageID)
         case .bounce:
-            let reason = "bounced by \(by)"
             guard let sender else {
-                return .failed(input, reason + "; no sender address to bounce to", messageID: original.messageID)
+                return .failed(input, .noBounceAddress(reason), messageID: original.messageID)
             }
             result = Self.bounce(
                 original, input: input, sender: sender, reason: reason,
@@ -64,11 +63,11 @@ struct Disposer {
 
     /// A DSN for `sender`'s copy `copy` of the input.
     static func bounce(
-        _ original: Entity, input: InputMessage, sender: String, reason: String, recipients: [(String, String)],
+        _ original: Entity, input: InputMessage, sender: String, reason: Reason, recipients: [(String, String)],
         copy: Int, reportingHost: String
     ) -> JobResult {
         let dsn = DeliveryStatus(reportingHost: reportingHost).bounce(
-            original: original, sender: sender, reason: reason,
+            original: original, sender: sender, reason: reason.description,
             recipients: recipients.map { DeliveryStatus.Recipient(address: $0.0, reason: $0.1) },
             id: identifier(input, copy: copy))
         return JobResult(

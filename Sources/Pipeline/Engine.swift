@@ -285,7 +285,8 @@ final class Router: Sendable {
         let record = ManifestRecord(
             input: input.source, offset: input.offset, messageId: result.messageID, direction: direction,
             outcome: result.outcome.name, quarantine: result.outcome.quarantine,
-            profile: profile, outputs: files, reason: result.reason, signer: result.signer, warning: result.warning,
+            profile: profile, outputs: files, reason: result.reason?.description, reasonCode: result.reason?.code,
+            signer: result.signer, warning: result.warning,
             authenticated: result.authenticated, bytes: input.bytes.count,
             elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
         try state.withLock { state in

@@ -117,7 +117,7 @@ public struct IncomingJob: Job {
         } catch {
             // Delivered as received, but never with a result that claims to be ours.
             let (bytes, removed) = AuthenticationResults.removingOurs(fromRaw: input.bytes, authservID: authservID)
-            var result = JobResult.failed(input, "\(error)")
+            var result = JobResult.failed(input, .unreadable("\(error)"))
             result.outputs = [Output(folder: .failed, bytes: bytes, recipients: [])]
             if removed > 0 { result.warning = removedRemark(removed) }
             return result
@@ -159,7 +159,7 @@ public struct IncomingJob: Job {
         if decision.disposition != .deliver {
             var disposed = disposer.dispose(
                 delivered, decision, recipients: envelope.recipients, policy: settings.policy, copy: 0)
-            disposed.reason = [disposed.reason, result.reason].compactMap { $0 }.joined(separator: "; ")
+            disposed.reason = Reason.joined([disposed.reason, result.reason])
             (disposed.signer, disposed.warning, disposed.authenticated) = (
                 result.signer, result.warning, result.authenticated
             )
@@ -170,7 +170,7 @@ public struct IncomingJob: Job {
         }
         result.annotate(policy: settings.policy, filters: decision.acted, profile: nil)
         result.outputs += disposer.notices(
-            decision, outcome: result.outcome, reason: result.reason, policy: settings.policy)
+            decision, outcome: result.outcome, reason: result.reason?.description, policy: settings.policy)
         return result
     }
 
@@ -192,11 +192,15 @@ public struct IncomingJob: Job {
         var weaknesses: [AlgorithmWeakness] = []
         var layers = 0
         /// Why processing stopped before the content (an incoming policy said not to decrypt or verify).
-        var notProcessed: String? = nil
+        var notProcessed: Reason? = nil
         let recipients = Envelope(message).recipients
 
-        func unverified(_ result: String, _ reason: String, detail: String? = nil) -> JobResult {
-            let field = "\(authservID); smime=\(result) (\(Self.comment(detail.map { "\(reason); \($0)" } ?? reason)))"
+        /// Unverified: the RFC 8551 result is the signature's own, else permerror.
+        func unverified(_ reason: Reason, detail: String? = nil) -> JobResult {
+            var code = "permerror"
+            if case .signatureFailed(let own, _) = reason { code = own }
+            let text = detail.map { "\(reason); \($0)" } ?? reason.description
+            let field = "\(authservID); smime=\(code) (\(Self.comment(text)))"
             var result = JobResult(
                 outcome: .unverified,
                 outputs: [Output(folder: .unverified, bytes: Self.adding(field, to: message), recipients: recipients)],
@@ -208,25 +212,25 @@ public struct IncomingJob: Job {
 
         var done = false
         while !done {
-            if layers == Self.maxLayers { return unverified("permerror", "more than \(Self.maxLayers) S/MIME layers") }
+            if layers == Self.maxLayers { return unverified(.tooManyLayers(Self.maxLayers)) }
             let form: SMIMEForm
             do {
                 form = try SMIMEForm.classify(current)
             } catch {
-                return unverified("permerror", "\(error)")
+                return unverified(.malformed("\(error)"))
             }
             switch form {
             case .notSMIME:
                 done = true
                 continue
             case .certsOnly, .unsupported:
-                return unverified("permerror", "unsupported S/MIME content")
+                return unverified(.unsupported("unsupported S/MIME content"))
             case .enveloped where !settings.decrypt:
-                notProcessed = "not decrypted: incoming policy \(settings.policy ?? "default") has decrypt = no"
+                notProcessed = .notDecrypted(policy: settings.policy ?? "default")
                 done = true
                 continue
             case .signedOpaque where !settings.verify, .signedDetached where !settings.verify:
-                notProcessed = "not verified: incoming policy \(settings.policy ?? "default") has verify = no"
+                notProcessed = .notVerified(policy: settings.policy ?? "default")
                 done = true
                 continue
             case .enveloped:
@@ -240,33 +244,33 @@ public struct IncomingJob: Job {
                         unprotected = unprotected ?? decryption.encryption
                         if let malformation = decryption.malformation {
                             return unverified(
-                                "permerror", MalformedContent.reason,
+                                .malformed(MalformedContent.reason),
                                 detail: "\(malformation); \(decryption.encryption.name) has no integrity protection")
                         }
                     }
                 } catch let error as SMIMEError where error.kind == .notAddressed {
-                    return unverified("permerror", "not encrypted to any organisation certificate")
+                    return unverified(.notAddressed)
                 } catch {
-                    return unverified("permerror", "decryption failed: \(error)")
+                    return unverified(.decryptionFailed("\(error)"))
                 }
             case .signedOpaque, .signedDetached:
                 // The signed layer's own header is not signed: two Content-Types or boundaries there
                 // would let a client show other content next to the pass than the one verified.
                 if let ambiguity = MalformedContent.ambiguity(in: current) {
-                    return unverified("permerror", "ambiguous MIME around the signature: \(ambiguity)")
+                    return unverified(.malformed("ambiguous MIME around the signature: \(ambiguity)"))
                 }
                 let verification: Verification
                 do {
                     verification = try SMIME.verify(current, form: form, validation: settings.layerValidation)
                 } catch {
-                    return unverified("permerror", "\(error)")
+                    return unverified(.signatureFailed(result: "permerror", "\(error)"))
                 }
                 if let certificate = verification.signer { signers.append(certificate) }
                 guard verification.passed, let unwrapped = verification.unwrapped else {
                     if let failure = verification.verdict.failure {
-                        return unverified(failure.result.rawValue, failure.reason)
+                        return unverified(.signatureFailed(result: failure.result.rawValue, failure.reason))
                     }
-                    return unverified("fail", "signature not verified")
+                    return unverified(.signatureFailed(result: "fail", "signature not verified"))
                 }
                 weaknesses += verification.acceptedWeaknesses
                 innermostSigned = current
@@ -288,7 +292,8 @@ public struct IncomingJob: Job {
             let author = SMIME.authorIdentity(
                 of: message, signers: signers, acceptSenderMatch: settings.validation.acceptSenderMatch)
             switch author {
-            case .failure(let failure): return unverified(failure.result.rawValue, failure.reason)
+            case .failure(let failure):
+                return unverified(.signatureFailed(result: failure.result.rawValue, failure.reason))
             case .success(let address): identifier = address
             }
             let delivered = settings.keepSignature ? signed : current
@@ -300,7 +305,7 @@ public struct IncomingJob: Job {
                 outputs: [Output(folder: .verified, bytes: Self.adding(field, to: delivered), recipients: recipients)],
                 signer: identifier, messageID: message.messageID, authenticated: true)
         }
-        guard decrypted else { return unverified("permerror", "no signature or envelope could be processed") }
+        guard decrypted else { return unverified(.unsupported("no signature or envelope could be processed")) }
         guard let unprotected else {
             let field = "\(authservID); smime=neutral (encrypted, not signed)"
             return JobResult.foundSMIME(

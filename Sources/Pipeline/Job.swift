@@ -37,7 +37,7 @@ public struct Output: Sendable {
 public struct JobResult: Sendable {
     public var outcome: Outcome
     public var outputs: [Output]
-    public var reason: String?
+    public var reason: Reason?
     public var signer: String?
     public var messageID: String?
     /// Something worth an operator's look that did not stop the message (a sloppy
@@ -52,7 +52,7 @@ public struct JobResult: Sendable {
     var smime = false
 
     public init(
-        outcome: Outcome, outputs: [Output], reason: String? = nil, signer: String? = nil, messageID: String? = nil,
+        outcome: Outcome, outputs: [Output], reason: Reason? = nil, signer: String? = nil, messageID: String? = nil,
         warning: String? = nil, authenticated: Bool? = nil
     ) {
         self.outcome = outcome
@@ -66,7 +66,7 @@ public struct JobResult: Sendable {
 
     /// Incoming: a result about S/MIME content.
     static func foundSMIME(
-        outcome: Outcome, outputs: [Output], reason: String? = nil, signer: String? = nil, messageID: String? = nil,
+        outcome: Outcome, outputs: [Output], reason: Reason? = nil, signer: String? = nil, messageID: String? = nil,
         warning: String? = nil, authenticated: Bool? = nil
     ) -> JobResult {
         var result = JobResult(
@@ -95,12 +95,12 @@ public struct JobResult: Sendable {
         }
         return JobResult(
             outcome: Outcome.combined(copies.map(\.outcome)), outputs: copies.flatMap(\.outputs),
-            reason: joined(copies.map(\.reason)), signer: copies.lazy.compactMap(\.signer).first,
+            reason: Reason.joined(copies.map(\.reason)), signer: copies.lazy.compactMap(\.signer).first,
             messageID: copies.lazy.compactMap(\.messageID).first, warning: joined(copies.map(\.warning)))
     }
 
     /// The input, unchanged, in `failed/` with the reason.
-    static func failed(_ input: InputMessage, _ reason: String, messageID: String? = nil) -> JobResult {
+    static func failed(_ input: InputMessage, _ reason: Reason, messageID: String? = nil) -> JobResult {
         JobResult(
             outcome: .failed, outputs: [Output(folder: .failed, bytes: input.bytes, recipients: [])], reason: reason,
             messageID: messageID

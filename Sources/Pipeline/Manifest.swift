@@ -38,6 +38,8 @@ public struct ManifestRecord: Codable, Sendable {
     public var profile: String?
     public var outputs: [File]
     public var reason: String?
+    /// `Reason.code`: a stable identifier of `reason` for scripts.
+    public var reasonCode: String?
     public var signer: String?
     public var warning: String?
     /// Incoming mail only: `JobResult.authenticated`.
@@ -48,7 +50,8 @@ public struct ManifestRecord: Codable, Sendable {
     public init(
         input: String, offset: Int?, messageId: String?, direction: String, outcome: String, quarantine: String? = nil,
         profile: String?, outputs: [File],
-        reason: String?, signer: String?, warning: String? = nil, authenticated: Bool? = nil, bytes: Int,
+        reason: String?, reasonCode: String? = nil, signer: String?, warning: String? = nil, authenticated: Bool? = nil,
+        bytes: Int,
         elapsedMs: Double
     ) {
         (self.input, self.offset, self.messageId, self.direction, self.outcome) = (
@@ -59,6 +62,7 @@ public struct ManifestRecord: Codable, Sendable {
         )
         (self.authenticated, self.bytes, self.elapsedMs) = (authenticated, bytes, elapsedMs)
         self.quarantine = quarantine
+        self.reasonCode = reasonCode
     }
 
     /// The resume key: the same as `InputMessage.key`.
@@ -110,6 +114,7 @@ public struct ManifestRecord: Codable, Sendable {
         if let profile { key("profile"); JSON.string(profile, into: &out) }
         if let quarantine { key("quarantine"); JSON.string(quarantine, into: &out) }
         if let reason { key("reason"); JSON.string(reason, into: &out) }
+        if let reasonCode { key("reason_code"); JSON.string(reasonCode, into: &out) }
         if let signer { key("signer"); JSON.string(signer, into: &out) }
         if let warning { key("warning"); JSON.string(warning, into: &out) }
         out += [UInt8(ascii: "}"), 10]

@@ -62,7 +62,7 @@ public struct OutgoingJob: Job {
         do {
             reading = try Entity.parseMessage(input.bytes)
         } catch {
-            return .failed(input, "\(error)")
+            return .failed(input, .unreadable("\(error)"))
         }
         let parsed = reading.entity
         do {
@@ -73,7 +73,7 @@ public struct OutgoingJob: Job {
                 return try decide(parsed, input: input, irregularity: irregularity)
             }
         } catch {
-            return .failed(input, "\(error)", messageID: parsed.messageID)
+            return .failed(input, .processingFailed("\(error)"), messageID: parsed.messageID)
         }
     }
 
@@ -93,7 +93,8 @@ public struct OutgoingJob: Job {
         if plan.messageDecision.disposition != .deliver {
             var result = disposer.dispose(
                 plan.message, plan.messageDecision, recipients: envelope.recipients, policy: nil, copy: 0)
-            result.outputs += disposer.notices(plan.messageDecision, outcome: result.outcome, reason: result.reason)
+            result.outputs += disposer.notices(
+                plan.messageDecision, outcome: result.outcome, reason: result.reason?.description)
             return result
         }
         var copies: [JobResult] = []
@@ -120,13 +121,15 @@ public struct OutgoingJob: Job {
                     ], reason: plan.passReason(copy), messageID: parsed.messageID)
             }
             notices += disposer.notices(
-                decision, outcome: result.outcome, reason: result.reason, policy: copy.policy.name, copy: index)
+                decision, outcome: result.outcome, reason: result.reason?.description, policy: copy.policy.name,
+                copy: index)
             copies.append(result)
         }
         var result = JobResult.combining(copies)
         // Notices a message filter asked for describe the whole message's outcome.
         result.outputs +=
-            disposer.notices(plan.messageDecision, outcome: result.outcome, reason: result.reason) + notices
+            disposer.notices(
+                plan.messageDecision, outcome: result.outcome, reason: result.reason?.description) + notices
         return result
     }
 
@@ -169,7 +172,7 @@ public struct OutgoingJob: Job {
     }
 
     func bounce(
-        _ original: Entity, input: InputMessage, sender: String, reason: String, recipients: [(String, String)],
+        _ original: Entity, input: InputMessage, sender: String, reason: Reason, recipients: [(String, String)],
         copy: Int
     ) -> JobResult {
         Disposer.bounce(

@@ -22,7 +22,7 @@ public struct OutgoingPlan: Sendable {
     public let encrypted: Bool
 
     /// Why a copy no filter chose a profile for passes unchanged.
-    func passReason(_ copy: Copy) -> String {
-        encrypted ? "already S/MIME-encrypted" : "no content filter of policy \(copy.policy.name) chose a profile"
+    func passReason(_ copy: Copy) -> Reason {
+        encrypted ? .alreadyEncrypted : .noProfileChosen(policy: copy.policy.name)
     }
 }

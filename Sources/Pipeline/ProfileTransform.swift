@@ -34,7 +34,7 @@ public struct ProfileTransform: Sendable {
         // Only a mode that signs needs a sender (whose address the signature speaks for);
         // encrypt-only mail without one is still encrypted, and fails only if it must bounce.
         if profile.mode.signs && sender == nil {
-            return .failed(input, "the message has no sender address", messageID: id)
+            return .failed(input, .noSender, messageID: id)
         }
 
         // F5: a message that cannot be signed bounces.
@@ -53,10 +53,10 @@ public struct ProfileTransform: Sendable {
                 }
             }
             if !problems.isEmpty {
-                let reason = "signing failed: " + problems.joined(separator: "; ")
+                let reason = Reason.signingFailed(problems)
                 return job.bounce(
-                    original, input: input, sender: sender, reason: reason, recipients: addresses.map { ($0, reason) },
-                    copy: copy)
+                    original, input: input, sender: sender, reason: reason,
+                    recipients: addresses.map { ($0, reason.description) }, copy: copy)
             }
         }
 
@@ -74,7 +74,7 @@ public struct ProfileTransform: Sendable {
         if addresses.isEmpty {
             return JobResult(
                 outcome: .passed, outputs: [Output(folder: .passed, bytes: message.serialized(), recipients: [])],
-                reason: "no recipients to encrypt to", messageID: id)
+                reason: .noRecipients, messageID: id)
         }
         var keyed: [(String, Certificate)] = []
         var missing: [String] = []
@@ -85,7 +85,7 @@ public struct ProfileTransform: Sendable {
                 missing.append(address)
             }
         }
-        let missingReason = "no usable S/MIME certificate for " + missing.joined(separator: ", ")
+        let missingReason = Reason.noCertificate(for: missing)
         if missing.isEmpty {
             let encrypted = try protect(message, for: keyed.map(\.1), asOneLeaf: asOneLeaf)
             return JobResult(
@@ -103,7 +103,7 @@ public struct ProfileTransform: Sendable {
                 )
             }
             guard let sender else {
-                return .failed(input, missingReason + "; no sender address to bounce to", messageID: id)
+                return .failed(input, .noBounceAddress(missingReason), messageID: id)
             }
             return job.bounce(
                 original, input: input, sender: sender, reason: missingReason, recipients: details, copy: copy)

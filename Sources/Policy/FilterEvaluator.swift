@@ -27,7 +27,8 @@ public enum FilterEvaluator {
                 case .deliver: decision.disposition = .deliver
                 case .skipFilters: stop = true
                 case .insertHeader(let name, let value):
-                    message.fields.insert(HeaderField(name: name, value: value), at: 0)
+                    // After the existing fields: trace fields (Return-Path, Received) stay on top (RFC 5321 §4.4).
+                    message.fields.append(HeaderField(name: name, value: value))
                     facts.headersChanged(message)
                 case .stripHeader(let name):
                     message.removeFields(named: name)

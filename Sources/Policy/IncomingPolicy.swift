@@ -1,6 +1,7 @@
 /// An incoming mail flow policy (SPEC F12): for which senders, whether to
 /// decrypt and verify, and whether the (inner) signature stays on delivered mail.
-/// Settings left out of the file are nil and take the command line's value.
+/// `decrypt` and `verify` default to yes; the other settings, left out of the file,
+/// are nil and take the command line's value.
 public struct IncomingPolicy: Sendable {
     public enum Signature: String, Sendable, CaseIterable { case keep, remove }
     /// HTML decrypted from CBC (no integrity): remote references neutralised, or kept.

@@ -35,7 +35,8 @@ final class FilterEvaluatorTests: XCTestCase {
         XCTAssertEqual(decision.steps.map(\.matched), [true, false, true])
         XCTAssertEqual(decision.acted, ["first", "third"])
         XCTAssertEqual(
-            result.fields(named: "X-Order").map(\.value), ["2", "1"], "insert-header puts new fields on top")
+            result.fields(named: "X-Order").map(\.value), ["1", "2"], "insert-header appends, in order")
+        XCTAssertEqual(result.fields.last?.name, "X-Order", "after the existing fields: trace fields stay on top")
         XCTAssertEqual(decision.disposition, .deliver)
         XCTAssertNil(decision.profile)
     }
