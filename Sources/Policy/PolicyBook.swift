@@ -28,6 +28,15 @@ public struct PolicyBook {
         return (document, try policies.savePolicy(text: text))
     }
 
+    /// Deletes a sending profile, unless the policy in force names it (`ProfileError.inUse`):
+    /// every later run would refuse to start.
+    public func deleteProfile(_ name: String, from book: ProfileBook) throws {
+        if let current = try current(), current.document.profileNames.contains(name) {
+            throw ProfileError.inUse(name)
+        }
+        try book.delete(name)
+    }
+
     /// The policy in force with its stored form, or nil when none was ever loaded.
     /// Its profiles are not checked again here: they were when it was loaded.
     public func current() throws -> (document: PolicyDocument, stored: StoredPolicy)? {

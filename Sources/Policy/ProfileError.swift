@@ -11,6 +11,8 @@ public enum ProfileError: Error, Sendable, Equatable, CustomStringConvertible {
     case unreadable(String)
     /// A profile file was refused as a whole: every problem, each naming its profile or line.
     case rejected(problems: [String])
+    /// The policy in force names the profile: deleting it would stop every run.
+    case inUse(String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum ProfileError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalid(let name, let problems): "profile \(name): \(problems.joined(separator: "; "))"
         case .unreadable(let name): "profile \(name): the stored definition cannot be read"
         case .rejected(let problems): problems.joined(separator: "; ")
+        case .inUse(let name):
+            "profile \(name) is named by the loaded policy: load a policy without it first (see 'smimegate policy')"
         }
     }
 }

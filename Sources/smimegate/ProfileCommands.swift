@@ -108,8 +108,11 @@ struct ProfileDelete: ParsableCommand {
     @Argument var name: String
 
     func run() throws {
-        let book = ProfileStore(store: try home.open()).book
-        try withProfiles { try book.delete(name) }
+        let store = try home.open()
+        let profiles = ProfileStore(store: store).book
+        try withPolicy("the loaded policy") {
+            try withProfiles { try KeystoreRepositories(store).policyBook.deleteProfile(name, from: profiles) }
+        }
         print("deleted profile \(name)")
     }
 }

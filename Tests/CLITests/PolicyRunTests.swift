@@ -319,9 +319,17 @@ final class PolicyRunTests: CLITestCase {
         XCTAssertEqual(record.outcome, "signed")
         XCTAssertNil(record.outputs[0].policy)
 
-        // A profile the loaded policy names, deleted since: the run refuses to start.
+        // A profile the loaded policy names cannot be deleted; a policy file naming a missing one
+        // stops the run before it starts.
+        let inUse = try smimegate(["profile", "delete", "enc"]).expect(2)
+        XCTAssertTrue(inUse.stderr.contains("profile enc is named by the loaded policy"), inUse.stderr)
+        try smimegate(["profile", "delete", "sgn"]).expect(2)
+        try smimegate(["policy", "load", try save("[outgoing policy default]\n", "empty.txt")]).expect(0)
         try smimegate(["profile", "delete", "enc"]).expect(0)
-        let refused = try smimegate(["process", "outgoing", inbox, "--out", path("out2")]).expect(2)
-        XCTAssertTrue(refused.stderr.contains("enc"), refused.stderr)
+        let refused = try smimegate([
+            "process", "outgoing", inbox, "--out", path("out2"), "--policy", path("policy.txt"),
+        ])
+        .expect(2)
+        XCTAssertTrue(refused.stderr.contains("no sending profile named \"enc\""), refused.stderr)
     }
 }

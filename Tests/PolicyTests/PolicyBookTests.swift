@@ -31,6 +31,17 @@ final class PolicyBookTests: XCTestCase {
         XCTAssertNil(try book.current())
     }
 
+    func testAProfileThePolicyInForceNamesCannotBeDeleted() throws {
+        try book.load(example)
+        XCTAssertThrowsError(try book.deleteProfile("enc", from: repositories.profileBook)) {
+            XCTAssertEqual($0 as? ProfileError, .inUse("enc"))
+        }
+        XCTAssertNotNil(repositories.definitions["enc"])
+        try book.load("[outgoing policy default]\n")
+        try book.deleteProfile("enc", from: repositories.profileBook)
+        XCTAssertNil(repositories.definitions["enc"])
+    }
+
     func testABrokenLoadLeavesThePolicyInForce() throws {
         let (_, first) = try book.load(example)
         XCTAssertThrowsError(try book.load("[message filters]\nx: if (true) { drop(; }\n")) {
