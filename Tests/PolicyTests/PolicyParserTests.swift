@@ -1,43 +1,11 @@
 import Policy
+import TestSupport
 import XCTest
 
 /// The policy file format and the filter language's syntax (SPEC F8, F9, F12, F14).
 final class PolicyParserTests: XCTestCase {
     /// The example of issue 10, which must be accepted as written.
-    static let example = """
-        # smimegate policy
-        [message filters]
-        drop_marked: if (subject == "^DROPME") { drop(); }
-        quarantine_smime_messages: if (smime-gateway-message and not smime-gateway-verified) {
-            quarantine("Policy");
-        }
-
-        [content filters]
-        confidential: if (subject == "(?i)confidential" or body-contains("(?i)strictly private")) {
-            smime-gateway("enc");
-        }
-        sign-later: if (true) { smime-gateway-deferred("sgn"); }
-        footer: if (true) { insert-header("X-Footer", "added"); strip-header("X-Internal"); }
-
-        [outgoing policy partners]
-        senders = @example.test, @.example.net
-        recipients = r1@example.test, @partner.example
-        content-filters = confidential, sign-later, footer
-
-        [outgoing policy default]
-        content-filters = sign-later, footer
-
-        [incoming policy nocheck]
-        senders = @nocheck.test
-        decrypt = no
-        verify = no
-
-        [incoming policy default]
-        decrypt = yes
-        verify = yes
-        signature = remove
-
-        """
+    static let example = string(bytes(of: Paths.fixture("example.policy")))
 
     func testTheIssueExampleParsesWithTheExpectedShape() throws {
         let (document, problems) = PolicyParser.parse(Self.example, knownProfiles: ["enc", "sgn"])
