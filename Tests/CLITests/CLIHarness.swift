@@ -103,6 +103,27 @@ extension CLITestCase {
         return root
     }
 
+    /// A second home as Bob of the Thunderbird/NSS vectors (his key, their CA), and a
+    /// maildir holding all 66 of their messages.
+    func thunderbirdBob() throws -> (home: CLIHome, inbox: String) {
+        let other = CLIHome(dir.appendingPathComponent("bobhome"))
+        try other.run(["init"]).expect(0)
+        try other.run(
+            ["cert", "import", "bob", Paths.vector("thunderbird-nss-smime/Bob.p12").path, "--passphrase-env", "P"],
+            environment: ["P": "nss"]
+        ).expect(0)
+        try other.run(["ca", "add", Paths.vector("thunderbird-nss-smime/TestCA.pem").path]).expect(0)
+        let inbox = path("tb")
+        try FileManager.default.createDirectory(atPath: inbox + "/new", withIntermediateDirectories: true)
+        let vectors = Paths.vector("thunderbird-nss-smime").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: vectors).filter { $0.hasSuffix(".eml") }
+        XCTAssertEqual(names.count, 66)
+        for name in names {
+            try FileManager.default.copyItem(atPath: vectors + "/" + name, toPath: inbox + "/new/" + name)
+        }
+        return (other, inbox)
+    }
+
     /// The records of `out`'s manifest, in order.
     func manifestEntries(_ out: String) throws -> [ManifestEntry] {
         let decoder = JSONDecoder()

@@ -124,24 +124,10 @@ final class PolicyRunTests: CLITestCase {
     }
 
     func testTheExamplePolicyQuarantinesThunderbirdMailThatDoesNotVerify() throws {
-        let other = CLIHome(dir.appendingPathComponent("bobhome"))
-        try other.run(["init"]).expect(0)
-        try other.run(
-            ["cert", "import", "bob", Paths.vector("thunderbird-nss-smime/Bob.p12").path, "--passphrase-env", "P"],
-            environment: ["P": "nss"]
-        ).expect(0)
-        try other.run(["ca", "add", Paths.vector("thunderbird-nss-smime/TestCA.pem").path]).expect(0)
+        let (other, inbox) = try thunderbirdBob()
         try other.run(["profile", "create", "sgn", "--mode", "sign", "--cert", "bob"]).expect(0)
         try other.run(["profile", "create", "enc", "--mode", "encrypt"]).expect(0)
         try other.run(["policy", "load", try save(Self.example, "policy.txt")]).expect(0)
-        let inbox = path("tb")
-        try FileManager.default.createDirectory(atPath: inbox + "/new", withIntermediateDirectories: true)
-        let vectors = Paths.vector("thunderbird-nss-smime").path
-        let names = try FileManager.default.contentsOfDirectory(atPath: vectors).filter { $0.hasSuffix(".eml") }
-        XCTAssertEqual(names.count, 66)
-        for name in names {
-            try FileManager.default.copyItem(atPath: vectors + "/" + name, toPath: inbox + "/new/" + name)
-        }
         let out = path("tb-out")
         try other.run(["process", "incoming", inbox, "--out", out, "--authserv-id", "mx.example.com"]).expect(0)
         let r = try records(out)

@@ -215,22 +215,7 @@ final class ProcessTests: CLITestCase {
     }
 
     func testIncomingOverThunderbirdVectors() throws {
-        let other = CLIHome(dir.appendingPathComponent("bobhome"))
-        try other.run(["init"]).expect(0)
-        try other.run(
-            ["cert", "import", "bob", Paths.vector("thunderbird-nss-smime/Bob.p12").path, "--passphrase-env", "P"],
-            environment: ["P": "nss"]
-        ).expect(0)
-        try other.run(["ca", "add", Paths.vector("thunderbird-nss-smime/TestCA.pem").path]).expect(0)
-        let inbox = path("tb")
-        try FileManager.default.createDirectory(atPath: inbox + "/new", withIntermediateDirectories: true)
-        let names = try FileManager.default.contentsOfDirectory(atPath: Paths.vector("thunderbird-nss-smime").path).filter {
-            $0.hasSuffix(".eml")
-        }
-        XCTAssertEqual(names.count, 66)
-        for name in names {
-            try FileManager.default.copyItem(atPath: Paths.vector("thunderbird-nss-smime/" + name).path, toPath: inbox + "/new/" + name)
-        }
+        let (other, inbox) = try thunderbirdBob()
         let out = path("tb-out")
         try other.run(["process", "incoming", inbox, "--out", out, "--authserv-id", "mx.example.com"]).expect(0)
         for record in try manifest(out) {
