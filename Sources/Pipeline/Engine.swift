@@ -246,7 +246,7 @@ final class Router: Sendable {
 
     private let writers: [Folder: MaildirWriter]
     private let manifest: ManifestWriter
-    private let direction: String
+    private let direction: Direction
     private let profile: String?
     private let options: RunOptions
     private let started = ContinuousClock.now
@@ -283,7 +283,7 @@ final class Router: Sendable {
             throw error
         }
         let record = ManifestRecord(
-            input: input.source, offset: input.offset, messageId: result.messageID, direction: direction,
+            input: input.source, offset: input.offset, messageId: result.messageID, direction: direction.rawValue,
             outcome: result.outcome.name, quarantine: result.outcome.quarantine,
             profile: profile, outputs: files, reason: result.reason?.description, reasonCode: result.reason?.code,
             signer: result.signer, warning: result.warning,

@@ -85,7 +85,7 @@ public struct IncomingJob: Job {
     /// The organisation keys as decryption candidates, made once per run.
     private let candidates: [(certificate: Certificate, key: PrivateKey)]
 
-    public var direction: String { "incoming" }
+    public var direction: Direction { .incoming }
     public var profileName: String? { nil }
     public var outcomes: [Outcome] {
         [.verified, .decrypted, .unverified, .passed, .failed]

@@ -111,7 +111,7 @@ public struct JobResult: Sendable {
 /// A pure per-message transformation (DESIGN.md "Job"): keys and settings are
 /// prepared once per run and shared read-only by every worker.
 public protocol Job: Sendable {
-    var direction: String { get }
+    var direction: Direction { get }
     var profileName: String? { get }
     /// The outcomes this job can have, in the order summaries list them; their folders
     /// (and DIR/notifications when `notifies`) are created up front.

@@ -22,7 +22,7 @@ public struct OutgoingJob: Job {
     public let recipients: RecipientDirectory
     public let reportingHost: String
 
-    public var direction: String { "outgoing" }
+    public var direction: Direction { .outgoing }
     public var profileName: String? { single?.profile.name }
     public var outcomes: [Outcome] {
         [.signed, .encrypted, .split, .bounced, .passed, .failed]

@@ -7,9 +7,9 @@ import Pipeline
 import Policy
 
 /// `policy trace MESSAGE`: prints why the policy treats a message as it does.
-struct PolicyTraceCommand: ParsableCommand {
-    enum Direction: String, ExpressibleByArgument { case outgoing, incoming }
+extension Direction: ExpressibleByArgument {}
 
+struct PolicyTraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace",
         abstract: "Explain what the policy does with a message: no cryptography, nothing written.",
