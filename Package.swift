@@ -56,7 +56,8 @@ let package = Package(
         .testTarget(name: "CMSTests", dependencies: ["CMS", "PKI", "TestSupport"]),
         .testTarget(name: "SMIMETests", dependencies: ["SMIME", "MIME", "CMS", "PKI", "TestSupport"]),
         .testTarget(name: "KeystoreTests", dependencies: ["Keystore", "CMS", "PKI", "TestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Mailstore", "Policy", "Pipeline", "MIME", "TestSupport"]),
+        .testTarget(
+            name: "PipelineTests", dependencies: ["Mailstore", "Policy", "Pipeline", "MIME", "CMS", "PKI", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "MIME", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["smimegate", "TestSupport"]),
     ],

@@ -125,7 +125,12 @@ public struct IncomingJob: Job {
         let (message, removed, cleaned) = AuthenticationResults.removingOurs(
             from: reading.entity, authservID: authservID)
         let sender = Envelope(message).sender
-        let chosen = policy.map { settingsByPolicy[$0.incomingPolicy(sender: sender).name] ?? settings } ?? settings
+        // A policy file without a default behaves as if it ended with an empty one (PolicyDocument).
+        let chosen =
+            policy.map {
+                let incoming = $0.incomingPolicy(sender: sender)
+                return settingsByPolicy[incoming.name] ?? settings.applying(incoming)
+            } ?? settings
         var result = examine(
             message, input: input, messageStart: reading.messageStart, changed: removed > 0 || cleaned > 0,
             settings: chosen)
