@@ -11,15 +11,19 @@ import SMIME
 
 /// The main job on built-in defaults (README Quick start): our organisation and
 /// two partners, a maildir of a few hundred realistic messages, `process
-/// outgoing` with a split profile, then `process incoming` on a partner's side.
+/// outgoing` deciding by a policy (partners' copies signed and encrypted with a
+/// split profile, everyone else's signed, audit findings quarantined), then
+/// `process incoming` on a partner's side.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the gateway end to end on built-in defaults in a throwaway directory.",
         discussion: """
             Creates an organisation certificate (example.com), two partner organisations with their own
             certificates, and a maildir of realistic messages (to partners with keys, to customers without,
-            and from a sender the certificate does not cover); runs 'process outgoing' with a sign-encrypt
-            profile that splits, then 'process incoming' at a partner over what was encrypted to it.
+            and from a sender the certificate does not cover); loads a policy (DIR/policy.txt) whose partners'
+            policy signs and encrypts with a profile that splits and whose default policy signs, with a message
+            filter that quarantines audit findings and notifies compliance; runs 'process outgoing', then
+            'process incoming' at a partner over what was encrypted to it.
             """)
     @Argument(help: ArgumentHelp("Where to put the homes, the maildirs and the outputs.", valueName: "DIR"))
     var directory: String?
@@ -72,19 +76,28 @@ struct Demo: ParsableCommand {
         print("  sales@supplier.example (personal certificate); customers at example.org have no certificate")
 
         let profile = SendingProfile(name: "demo", mode: .signEncrypt, certificate: "gateway", missingKey: .split)
-        try ProfileStore(store: org).save(profile, replace: false)
-        print("• profile demo: \(profile.summary)")
+        let signing = SendingProfile(name: "sign", mode: .sign, certificate: "gateway")
+        for p in [profile, signing] {
+            try ProfileStore(store: org).save(p, replace: false)
+            print("• profile \(p.name): \(p.summary)")
+        }
+        let policyFile = dir.appendingPathComponent("policy.txt")
+        try Data(DemoCorpus.policy.utf8).write(to: policyFile)
+        let document = try withPolicy(policyFile.path) {
+            try KeystoreRepositories(org).policyBook.load(DemoCorpus.policy).document
+        }
+        print("$ smimegate --home \(org.home.path) policy load \(policyFile.path)")
 
         let spool = dir.appendingPathComponent("spool").path
         try DemoCorpus.write(count: messages, to: spool)
         print("• spool: \(messages) messages in the maildir \(spool)\n")
 
         let out = dir.appendingPathComponent("outgoing").path
-        let job = OutgoingJob(
-            profile: profile, signer: Signer(certificate: gateway, key: gatewayKey),
-            recipients: try org.recipientDirectory(),
-            reportingHost: "gateway.example.com")
-        print("$ smimegate --home \(org.home.path) process outgoing \(spool) --out \(out) --profile demo")
+        let signer = Signer(certificate: gateway, key: gatewayKey)
+        let job = try OutgoingJob(
+            policy: document, profiles: [(profile, signer), (signing, signer)],
+            recipients: try org.recipientDirectory(), reportingHost: "gateway.example.com")
+        print("$ smimegate --home \(org.home.path) process outgoing \(spool) --out \(out)")
         let sent = try Engine.run(
             inputs: [spool], job: job,
             options: RunOptions(outDirectory: out, workers: workers, resume: false, progress: false))
@@ -106,7 +119,8 @@ struct Demo: ParsableCommand {
             "\n(messages encrypted for supplier.example stay 'unverified' at partner.example: not encrypted to its key)"
         )
         print(
-            "demo finished. Look at \(out)/manifest.jsonl, \(out)/bounced/new/ (RFC 3464 bounces) and "
+            "demo finished. Look at \(policyFile.path), \(out)/manifest.jsonl (each copy names its policy and "
+                + "filters), \(out)/quarantined/Audit/new/, \(out)/bounced/new/ (RFC 3464 bounces) and "
                 + "\(received)/verified/new/"
         )
         if sent.failed > 0 || got.failed > 0 { throw Failure.problem("demo: some messages failed") }
@@ -132,6 +146,29 @@ enum DemoCorpus {
     ]
     static let partners = ["ken@partner.example", "yuki@partner.example", "sales@supplier.example"]
     static let customers = ["customer1@example.org", "customer2@example.org"]
+
+    /// The demo's policy (README "Policies and filters"): recipients at the partners get copies signed and
+    /// encrypted by the splitting profile; everyone else, signed copies; audit findings are held back.
+    static let policy = """
+        # The smimegate demo's policy
+        [message filters]
+        hold_audit: if (subject == "^Fwd: audit findings") {
+            notify("compliance@example.com");
+            quarantine("Audit");
+        }
+
+        [content filters]
+        protect: if (true) { smime-gateway("demo"); }
+        sign: if (true) { insert-header("X-Gateway", "signed at gateway.example.com"); smime-gateway("sign"); }
+
+        [outgoing policy partners]
+        recipients = @partner.example, @supplier.example
+        content-filters = protect
+
+        [outgoing policy default]
+        content-filters = sign
+
+        """
 
     static func write(count: Int, to root: String) throws {
         for sub in ["new", "cur", "tmp"] {
