@@ -8,7 +8,8 @@ public struct Filter: Sendable {
     /// Where the filter starts in the policy file (1-based).
     public let line: Int
 
-    public init(name: String, condition: Condition, actions: [FilterAction], otherwise: [FilterAction] = [], line: Int) {
+    public init(name: String, condition: Condition, actions: [FilterAction], otherwise: [FilterAction] = [], line: Int)
+    {
         self.name = name
         self.condition = condition
         self.actions = actions

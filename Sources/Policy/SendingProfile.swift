@@ -34,7 +34,8 @@ public struct SendingProfile: Codable, Sendable, Equatable {
     public var oaep: Bool
 
     public init(
-        name: String, mode: Mode, certificate: String? = nil, signMode: String = "detached", missingKey: MissingKeyAction = .bounce,
+        name: String, mode: Mode, certificate: String? = nil, signMode: String = "detached",
+        missingKey: MissingKeyAction = .bounce,
         cipher: String = "aes-256-cbc", digest: String = "sha256", oaep: Bool = false
     ) {
         self.name = name
@@ -51,9 +52,15 @@ public struct SendingProfile: Codable, Sendable, Equatable {
     /// against the keystore by the caller).
     public var problems: [String] {
         var problems: [String] = []
-        if !SendingProfile.validName(name) { problems.append("invalid profile name \"\(name)\": use letters, digits, . _ - @") }
-        if mode.signs && (certificate ?? "").isEmpty { problems.append("mode \(mode.rawValue) signs: a certificate (--cert) is required") }
-        if !SendingProfile.signModes.contains(signMode) { problems.append("sign mode must be detached or opaque, not \"\(signMode)\"") }
+        if !SendingProfile.validName(name) {
+            problems.append("invalid profile name \"\(name)\": use letters, digits, . _ - @")
+        }
+        if mode.signs && (certificate ?? "").isEmpty {
+            problems.append("mode \(mode.rawValue) signs: a certificate (--cert) is required")
+        }
+        if !SendingProfile.signModes.contains(signMode) {
+            problems.append("sign mode must be detached or opaque, not \"\(signMode)\"")
+        }
         if !SendingProfile.ciphers.contains(cipher) { problems.append("unknown cipher \"\(cipher)\"") }
         if !SendingProfile.digests.contains(digest) { problems.append("unknown digest \"\(digest)\"") }
         return problems
@@ -62,7 +69,8 @@ public struct SendingProfile: Codable, Sendable, Equatable {
     public static func validName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 128
             && name.unicodeScalars.allSatisfy {
-                ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "._-@+".unicodeScalars.contains($0)
+                ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+                    || "._-@+".unicodeScalars.contains($0)
             }
     }
 
@@ -127,13 +135,16 @@ public enum ProfileFile {
             if missing == nil { local.append("unknown missing-key action \"\(c.fields["missing-key"]!)\"") }
             let oaepText = c.fields["oaep"] ?? "no"
             if !["yes", "no"].contains(oaepText) { local.append("oaep must be yes or no") }
-            for key in c.fields.keys where !["mode", "cert", "sign-mode", "missing-key", "cipher", "digest", "oaep"].contains(key) {
+            for key in c.fields.keys
+            where !["mode", "cert", "sign-mode", "missing-key", "cipher", "digest", "oaep"].contains(key) {
                 local.append("unknown setting \"\(key)\"")
             }
             if let mode, let missing {
                 let profile = SendingProfile(
-                    name: c.name, mode: mode, certificate: c.fields["cert"], signMode: c.fields["sign-mode"] ?? "detached",
-                    missingKey: missing, cipher: c.fields["cipher"] ?? "aes-256-cbc", digest: c.fields["digest"] ?? "sha256",
+                    name: c.name, mode: mode, certificate: c.fields["cert"],
+                    signMode: c.fields["sign-mode"] ?? "detached",
+                    missingKey: missing, cipher: c.fields["cipher"] ?? "aes-256-cbc",
+                    digest: c.fields["digest"] ?? "sha256",
                     oaep: oaepText == "yes")
                 local += profile.problems
                 if local.isEmpty { profiles.append(profile) }
