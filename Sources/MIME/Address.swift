@@ -10,7 +10,7 @@ public enum Address {
         var escaped = false
 
         func finish() {
-            let candidate = String(angle ?? current).trimmingCharacters(in: " \t")
+            let candidate = (angle.map { String($0) } ?? withoutPhrases(current)).trimmingCharacters(in: " \t")
             if let address = normalise(candidate) { result.append(address) }
             current = []
             angle = nil
@@ -30,16 +30,22 @@ public enum Address {
             }
             if inQuotes {
                 if c == "\"" { inQuotes = false }
-                if angle != nil { angle!.append(c) }
+                if angle != nil { angle!.append(c) } else { current.append(c) }
                 continue
             }
             switch c {
-            case "\"": inQuotes = true
+            case "\"":
+                // Kept: a quoted local part ("bob"@example.com) is part of the address.
+                inQuotes = true
+                if angle != nil { angle!.append(c) } else { current.append(c) }
             case "(": commentDepth = 1
             case "<": angle = []
             case ">": if let a = angle { current = a; angle = nil; current.append("\u{0}") }
             case ",", ";": finish()
-            case ":": current = []  // a group's display name
+            case ":":
+                // In angle brackets, the end of an obsolete source route (<@relay:bob@example.com>, RFC 5322
+                // §4.4); outside them, the end of a group's display name.
+                if angle != nil { angle = [] } else { current = [] }
             default:
                 if angle != nil { angle!.append(c) } else { current.append(c) }
             }
@@ -51,10 +57,47 @@ public enum Address {
     /// The first address of a field value, or nil.
     public static func first(_ value: String?) -> String? { value.flatMap { parseList($0).first } }
 
+    /// `text` without quoted phrases: a quoted string counts only as a local part, right before "@".
+    private static func withoutPhrases(_ text: [Character]) -> String {
+        var out = ""
+        var index = 0
+        while index < text.count {
+            guard text[index] == "\"", let close = text[(index + 1)...].firstIndex(of: "\"") else {
+                out.append(text[index])
+                index += 1
+                continue
+            }
+            let next = text[(close + 1)...].first { $0 != " " && $0 != "\t" }
+            if next == "@" { out += String(text[index...close]) }
+            index = close + 1
+        }
+        return out
+    }
+
+    /// `"bob"@example.com` is `bob@example.com` (RFC 5321 §4.1.2): a quoted local part that is
+    /// a plain dot-atom loses its quotes, so policies and certificates see one spelling.
+    private static func unquotingLocalPart(_ address: String) -> String {
+        guard address.hasPrefix("\""), let at = address.lastIndex(of: "@"), at > address.startIndex,
+            address[address.index(before: at)] == "\""
+        else { return address }
+        let inner = address[address.index(after: address.startIndex)..<address.index(before: at)]
+        let atext = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~")
+        let isDotAtom =
+            !inner.isEmpty && !inner.hasPrefix(".") && !inner.hasSuffix(".") && !inner.contains("..")
+            && inner.allSatisfy { $0 == "." || atext.contains($0) }
+        return isDotAtom ? String(inner) + address[at...] : address
+    }
+
     private static func normalise(_ raw: String) -> String? {
         let text = raw.split(separator: "\u{0}").first.map(String.init) ?? raw
-        let trimmed = text.filter { $0 != " " && $0 != "\t" }
-        guard let at = trimmed.lastIndex(of: "@"), at != trimmed.startIndex, trimmed.index(after: at) != trimmed.endIndex
+        var quoted = false
+        let trimmed = unquotingLocalPart(
+            text.filter { c in
+                if c == "\"" { quoted.toggle() }
+                return quoted || (c != " " && c != "\t")  // white space matters only inside quotes
+            })
+        guard let at = trimmed.lastIndex(of: "@"), at != trimmed.startIndex,
+            trimmed.index(after: at) != trimmed.endIndex
         else { return nil }
         // A fully qualified domain's trailing dot ("example.com.") names the same domain.
         var address = trimmed
