@@ -31,7 +31,11 @@ struct Disposer {
                 outcome: .dropped, outputs: [], reason: reason, messageID: original.messageID)
         case .bounce:
             guard let sender else {
-                return .failed(input, .noBounceAddress(reason), messageID: original.messageID)
+                // The copy, not the input: no forged result or Bcc rides along into failed/.
+                return JobResult(
+                    outcome: .failed,
+                    outputs: [Output(folder: .failed, bytes: message.serialized(), recipients: [])],
+                    reason: .noBounceAddress(reason), messageID: original.messageID)
             }
             result = Self.bounce(
                 original, input: input, sender: sender, reason: reason,
@@ -42,14 +46,15 @@ struct Disposer {
     }
 
     /// One notice per `notify` address of the decision, about this message and its outcome.
+    /// `copy`: the copy of a splintered message they are about, nil for the whole message.
     func notices(
-        _ decision: FilterDecision, outcome: Outcome, reason: String?, policy: String? = nil, copy: Int = 0
+        _ decision: FilterDecision, outcome: Outcome, reason: String?, policy: String? = nil, copy: Int? = nil
     ) -> [Output] {
         decision.notifications.enumerated().map { index, address in
             let notice = Notice.make(
                 to: address, about: original, outcome: outcome, reason: reason, policy: policy,
                 filters: decision.acted, reportingHost: reportingHost,
-                id: Self.identifier(input, copy: copy) + "-\(index)")
+                id: Self.identifier(input, copy: copy ?? 0) + (copy == nil ? "-m\(index)" : "-c\(index)"))
             return Output(
                 to: .notifications, bytes: notice.serialized(), recipients: [address], policy: policy,
                 filters: decision.acted)
@@ -66,6 +71,10 @@ struct Disposer {
         _ original: Entity, input: InputMessage, sender: String, reason: Reason, recipients: [(String, String)],
         copy: Int, reportingHost: String
     ) -> JobResult {
+        if Envelope(original).nullReversePath {
+            return JobResult(
+                outcome: .dropped, outputs: [], reason: .nullReversePath(reason), messageID: original.messageID)
+        }
         let dsn = DeliveryStatus(reportingHost: reportingHost).bounce(
             original: original, sender: sender, reason: reason.description,
             recipients: recipients.map { DeliveryStatus.Recipient(address: $0.0, reason: $0.1) },

@@ -6,9 +6,14 @@ import MIME
 public struct Envelope: Sendable, Equatable {
     public let sender: String?
     public let recipients: [String]
+    /// `Return-Path: <>`: the message is itself a notification, never to be answered by one
+    /// (RFC 5321 §4.5.5), so bounces loop nowhere.
+    public let nullReversePath: Bool
 
     public init(_ message: Entity) {
-        let returnPath = message.field("Return-Path").flatMap { $0 == "<>" ? nil : Address.first($0) }
+        let path = message.field("Return-Path")?.trimmingCharacters(in: .whitespaces)
+        nullReversePath = path.map { $0.filter { $0 != " " && $0 != "\t" } == "<>" } ?? false
+        let returnPath = nullReversePath ? nil : path.flatMap { Address.first($0) }
         sender = returnPath ?? Address.first(message.field("Sender")) ?? Address.first(message.field("From"))
         var seen = Set<String>()
         var recipients: [String] = []

@@ -150,9 +150,11 @@ public struct IncomingJob: Job {
     ) -> JobResult {
         var result = result
         result.annotate(policy: settings.policy, filters: [], profile: nil)
-        guard !policy.messageFilters.isEmpty, result.outputs.count == 1,
-            var delivered = try? Entity.parse(result.outputs[0].bytes)
-        else { return result }
+        guard !policy.messageFilters.isEmpty, result.outputs.count == 1 else { return result }
+        // Read as liberally as the input was: a header that runs into the body must not skip the filters.
+        guard var delivered = try? Entity.parseMessage(result.outputs[0].bytes).entity else {
+            return .failed(input, .unreadable("the message filters cannot read the message"))
+        }
         let envelope = Envelope(received)
         let context = FilterContext(
             mailFrom: envelope.sender, recipients: envelope.recipients,

@@ -85,8 +85,8 @@ public struct JobResult: Sendable {
         }
     }
 
-    /// One result for a message whose recipients got separate copies (splintering).
-    static func combining(_ copies: [JobResult]) -> JobResult {
+    /// One result for a message whose recipients got separate copies, one per mail policy (splintering).
+    static func combining(_ copies: [JobResult], policies: [String]) -> JobResult {
         if copies.count == 1 { return copies[0] }
         func joined(_ values: [String?]) -> String? {
             var seen = Set<String>()
@@ -95,7 +95,8 @@ public struct JobResult: Sendable {
         }
         return JobResult(
             outcome: Outcome.combined(copies.map(\.outcome)), outputs: copies.flatMap(\.outputs),
-            reason: Reason.joined(copies.map(\.reason)), signer: copies.lazy.compactMap(\.signer).first,
+            reason: Reason.joined(copies.map(\.reason) + [.splintered(policies: policies)]),
+            signer: copies.lazy.compactMap(\.signer).first,
             messageID: copies.lazy.compactMap(\.messageID).first, warning: joined(copies.map(\.warning)))
     }
 

@@ -9,6 +9,9 @@ enum Notice {
         to address: String, about message: Entity, outcome: Outcome, reason: String?, policy: String?,
         filters: [String], reportingHost: String, id: String
     ) -> Entity {
+        // A notice goes to a third party: the message's Bcc recipients are not theirs to see.
+        var message = message
+        message.removeFields(named: "Bcc")
         let what: String
         switch outcome {
         case .quarantined(let name): what = "quarantined in \"\(name)\""

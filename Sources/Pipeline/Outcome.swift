@@ -47,12 +47,15 @@ public enum Outcome: Hashable, Sendable, CustomStringConvertible {
     /// `quarantined/NAME` for a quarantine, the name otherwise (summaries).
     public var description: String { folder ?? name }
 
-    /// One outcome for a message whose recipients got several copies: theirs when they
-    /// agree; `failed` when one failed; otherwise `split` (recipients got different copies).
+    /// One outcome for a message whose recipients got several copies: `failed` when one
+    /// failed, else the first quarantine, else `bounced` when one bounced (each of these needs
+    /// someone's attention); theirs when they agree; otherwise `split` (different copies).
     public static func combined(_ outcomes: [Outcome]) -> Outcome {
         guard let first = outcomes.first else { return .dropped }
-        if outcomes.allSatisfy({ $0 == first }) { return first }
-        return outcomes.contains(.failed) ? .failed : .split
+        if outcomes.contains(.failed) { return .failed }
+        if let held = outcomes.first(where: { $0.quarantine != nil }) { return held }
+        if outcomes.contains(.bounced) { return .bounced }
+        return outcomes.allSatisfy({ $0 == first }) ? first : .split
     }
 }
 

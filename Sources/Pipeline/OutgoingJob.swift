@@ -125,7 +125,7 @@ public struct OutgoingJob: Job {
                 copy: index)
             copies.append(result)
         }
-        var result = JobResult.combining(copies)
+        var result = JobResult.combining(copies, policies: plan.copies.map(\.policy.name))
         // Notices a message filter asked for describe the whole message's outcome.
         result.outputs +=
             disposer.notices(

@@ -38,11 +38,14 @@ public enum PolicyTrace {
     }
 
     /// Incoming: the incoming policy for the sender, then the message filters under each
-    /// result the (skipped) cryptography could give.
-    public static func incoming(_ bytes: [UInt8], policy: PolicyDocument) throws -> [String] {
-        let parsed = try Entity.parseMessage(bytes).entity
+    /// result the (skipped) cryptography could give — on the message as `process` gives them
+    /// it, without the Authentication-Results fields that claim `authservID`.
+    public static func incoming(_ bytes: [UInt8], policy: PolicyDocument, authservID: String) throws -> [String] {
+        let (parsed, removed, _) = AuthenticationResults.removingOurs(
+            from: try Entity.parseMessage(bytes).entity, authservID: authservID)
         let envelope = Envelope(parsed)
         var lines = header(parsed, envelope)
+        if removed > 0 { lines.append("removed \(removed) Authentication-Results field(s) claiming \(authservID)") }
         let chosen = policy.incomingPolicy(sender: envelope.sender)
         var settings = ["decrypt \(chosen.decrypt ? "yes" : "no")", "verify \(chosen.verify ? "yes" : "no")"]
         if let signature = chosen.signature { settings.append("signature \(signature.rawValue)") }

@@ -39,7 +39,8 @@ public struct ProfileTransform: Sendable {
 
         // F5: a message that cannot be signed bounces.
         if profile.mode.signs, let sender {
-            let authors = Envelope.authors(original)
+            // The authors of the copy that is signed: a filter's insert-header("From", ...) counts.
+            let authors = Envelope.authors(message)
             var problems = signerProblems
             if problems.isEmpty, let signer {
                 let uncovered = (authors.isEmpty ? [sender] : authors).filter {

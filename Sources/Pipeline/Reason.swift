@@ -19,6 +19,9 @@ public indirect enum Reason: Sendable, Equatable, CustomStringConvertible {
     case noRecipients
     /// What the bounce would have been for, when there is no sender to bounce to.
     case noBounceAddress(Reason)
+    /// What the bounce would have been for, when the message has a null reverse-path (itself a
+    /// notification: RFC 5321 §4.5.5 forbids answering it): dropped instead.
+    case nullReversePath(Reason)
     case alreadyEncrypted
     /// No content filter of this mail policy chose a sending profile.
     case noProfileChosen(policy: String)
@@ -39,6 +42,8 @@ public indirect enum Reason: Sendable, Equatable, CustomStringConvertible {
     // Policies (SPEC F8, F14).
     /// A filter quarantined, dropped or bounced the message (`filter`: the one whose action decided).
     case filtered(FilterDecision.Disposition, filter: String?)
+    /// Recipients of these mail policies got separate copies (splintering).
+    case splintered(policies: [String])
     /// Several reasons: the copies of a splintered message, or a filter's decision and the result it saw.
     case all([Reason])
 
@@ -52,6 +57,7 @@ public indirect enum Reason: Sendable, Equatable, CustomStringConvertible {
         case .noCertificate: "no-certificate"
         case .noRecipients: "no-recipients"
         case .noBounceAddress: "no-bounce-address"
+        case .nullReversePath: "null-reverse-path"
         case .alreadyEncrypted: "already-encrypted"
         case .noProfileChosen: "no-profile-chosen"
         case .tooManyLayers: "too-many-layers"
@@ -65,6 +71,7 @@ public indirect enum Reason: Sendable, Equatable, CustomStringConvertible {
         case .filtered(.quarantine, _): "quarantined"
         case .filtered(.drop, _), .filtered(.deliver, _): "dropped"
         case .filtered(.bounce, _): "bounced"
+        case .splintered: "splintered"
         case .all(let reasons): reasons.first?.code ?? "none"
         }
     }
@@ -77,6 +84,7 @@ public indirect enum Reason: Sendable, Equatable, CustomStringConvertible {
         case .noCertificate(let addresses): "no usable S/MIME certificate for " + addresses.joined(separator: ", ")
         case .noRecipients: "no recipients to encrypt to"
         case .noBounceAddress(let reason): "\(reason); no sender address to bounce to"
+        case .nullReversePath(let reason): "\(reason); not returned: the message has a null reverse-path"
         case .alreadyEncrypted: "already S/MIME-encrypted"
         case .noProfileChosen(let policy): "no content filter of policy \(policy) chose a profile"
         case .tooManyLayers(let count): "more than \(count) S/MIME layers"
@@ -86,6 +94,8 @@ public indirect enum Reason: Sendable, Equatable, CustomStringConvertible {
         case .notDecrypted(let policy): "not decrypted: incoming policy \(policy) has decrypt = no"
         case .notVerified(let policy): "not verified: incoming policy \(policy) has verify = no"
         case .filtered(let disposition, let filter): Self.filtered(disposition, by: filter)
+        case .splintered(let policies):
+            "recipients of policies \(policies.joined(separator: ", ")) got separate copies"
         case .all(let reasons): Self.unique(reasons.map(\.description)).joined(separator: "; ")
         }
     }

@@ -35,7 +35,8 @@ struct PolicyCommand: ParsableCommand {
 /// The text of a policy file: UTF-8 exactly as on disk, since the stored copy must
 /// export byte for byte and its SHA-256 must match the file's.
 func readPolicyText(_ file: String) throws -> String {
-    guard let text = String(bytes: try readFile(file), encoding: .utf8) else {
+    // Validated, not converted: Foundation's decoding would drop a leading byte order mark.
+    guard let text = String(validating: try readFile(file), as: UTF8.self) else {
         throw Failure.usage("\(file): the policy file is not UTF-8 text")
     }
     return text

@@ -25,6 +25,9 @@ struct PolicyTraceCommand: ParsableCommand {
     @Option(help: "outgoing (default) or incoming.") var direction: Direction = .outgoing
     @Option(help: ArgumentHelp("Trace this policy file instead of the loaded policy.", valueName: "FILE"))
     var policy: String?
+    @Option(
+        help: "Incoming: the authserv-id whose Authentication-Results fields are removed (default: this host's name).")
+    var authservId: String?
 
     func run() throws {
         let store = try home.open()
@@ -46,7 +49,8 @@ struct PolicyTraceCommand: ParsableCommand {
                     reportingHost: ProcessInfo.processInfo.hostName)
                 lines = try PolicyTrace.outgoing(bytes, job: job)
             case .incoming:
-                lines = try PolicyTrace.incoming(bytes, policy: document)
+                lines = try PolicyTrace.incoming(
+                    bytes, policy: document, authservID: authservId ?? ProcessInfo.processInfo.hostName)
             }
         } catch let error as PipelineError {
             throw Failure.usage(error.reason)

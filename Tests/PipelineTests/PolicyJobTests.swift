@@ -48,7 +48,8 @@ final class PolicyJobTests: XCTestCase {
         XCTAssertEqual(result.outputs.map(\.policy), ["partners", "default"])
         XCTAssertEqual(result.outputs.map(\.filters), [["encrypt"], []])
         XCTAssertEqual(result.outputs.map(\.profile), ["enc", nil])
-        XCTAssertEqual(result.reason, .noProfileChosen(policy: "default"))
+        XCTAssertEqual(
+            result.reason, .all([.noProfileChosen(policy: "default"), .splintered(policies: ["partners", "default"])]))
         XCTAssertEqual(result.reason?.code, "no-profile-chosen")
     }
 
