@@ -152,8 +152,14 @@ public struct IncomingJob: Job {
         result.annotate(policy: settings.policy, filters: [], profile: nil)
         guard !policy.messageFilters.isEmpty, result.outputs.count == 1 else { return result }
         // Read as liberally as the input was: a header that runs into the body must not skip the filters.
+        // Failed closed, as received but without forged results.
+        func failed(_ reason: Reason) -> JobResult {
+            JobResult(
+                outcome: .failed, outputs: [Output(folder: .failed, bytes: received.serialized(), recipients: [])],
+                reason: reason, messageID: received.messageID, warning: result.warning)
+        }
         guard var delivered = try? Entity.parseMessage(result.outputs[0].bytes).entity else {
-            return .failed(input, .unreadable("the message filters cannot read the message"))
+            return failed(.unreadable("the message filters cannot read the message"))
         }
         let envelope = Envelope(received)
         let context = FilterContext(
@@ -161,7 +167,12 @@ public struct IncomingJob: Job {
             encrypted: SMIMEForm.isEncrypted(delivered), size: input.bytes.count, smimeMessage: result.smime,
             smimeVerified: result.outcome == .verified, smimeAuthenticated: result.authenticated == true)
         let before = delivered
-        let decision = FilterEvaluator.run(policy.messageFilters, on: &delivered, context: context)
+        let decision: FilterDecision
+        do {
+            decision = try FilterEvaluator.run(policy.messageFilters, on: &delivered, context: context)
+        } catch {
+            return failed(.filterFailed(error))
+        }
         let disposer = Disposer(input: input, original: received, sender: envelope.sender, reportingHost: reportingHost)
         if decision.disposition != .deliver {
             var disposed = disposer.dispose(

@@ -72,6 +72,8 @@ public struct OutgoingJob: Job {
                 // A sloppy mailer's structure (issue 8): processed as one opaque leaf, not failed.
                 return try decide(parsed, input: input, irregularity: irregularity)
             }
+        } catch let error as FilterError {
+            return .failed(input, .filterFailed(error), messageID: parsed.messageID)
         } catch {
             return .failed(input, .processingFailed("\(error)"), messageID: parsed.messageID)
         }
@@ -87,7 +89,7 @@ public struct OutgoingJob: Job {
                 message, with: single, parsed: parsed, recipients: envelope.recipients, input: input, copy: 0,
                 irregularity: irregularity)
         }
-        let plan = self.plan(message, envelope: envelope, size: input.bytes.count, policy: policy)
+        let plan = try self.plan(message, envelope: envelope, size: input.bytes.count, policy: policy)
         let disposer = Disposer(
             input: input, original: parsed, sender: envelope.sender, reportingHost: reportingHost)
         if plan.messageDecision.disposition != .deliver {
@@ -136,12 +138,15 @@ public struct OutgoingJob: Job {
     /// What the policy decides for a message (Bcc already removed), before any cryptography:
     /// the message filters, then one copy per policy with its content filters' decision.
     /// `process` carries the plan out; `policy trace` prints it.
-    public func plan(_ message: Entity, envelope: Envelope, size: Int, policy: PolicyDocument) -> OutgoingPlan {
+    /// A filter whose condition cannot be decided on this message throws: the message fails, closed.
+    public func plan(
+        _ message: Entity, envelope: Envelope, size: Int, policy: PolicyDocument
+    ) throws(FilterError) -> OutgoingPlan {
         var message = message
         var context = FilterContext(
             mailFrom: envelope.sender, recipients: envelope.recipients, encrypted: SMIMEForm.isEncrypted(message),
             size: size)
-        let messageDecision = FilterEvaluator.run(policy.messageFilters, on: &message, context: context)
+        let messageDecision = try FilterEvaluator.run(policy.messageFilters, on: &message, context: context)
         guard messageDecision.disposition == .deliver else {
             return OutgoingPlan(
                 message: message, messageDecision: messageDecision, copies: [], encrypted: context.encrypted)
@@ -150,7 +155,8 @@ public struct OutgoingJob: Job {
         for group in policy.splinter(sender: envelope.sender, recipients: envelope.recipients) {
             var copy = message
             context.recipients = group.recipients
-            var decision = FilterEvaluator.run(policy.contentFilters(of: group.policy), on: &copy, context: context)
+            var decision = try FilterEvaluator.run(
+                policy.contentFilters(of: group.policy), on: &copy, context: context)
             decision.steps = messageDecision.steps + decision.steps
             copies.append(
                 OutgoingPlan.Copy(policy: group.policy, recipients: group.recipients, message: copy, decision: decision)

@@ -6,7 +6,8 @@ import SMIME
 /// `policy trace`: why a policy would treat a message as it does — the message
 /// filters, then per recipient the mail policy chosen, every filter looked at and
 /// the actions it took, the sending profile and the outcome to expect. It runs the
-/// same decisions as `process` (the plan), with no cryptography and nothing written.
+/// same decisions as `process` (the plan), with no cryptography and nothing written. A filter
+/// that cannot decide on the message throws its `FilterError`, as the message would fail.
 public enum PolicyTrace {
     public static func outgoing(_ bytes: [UInt8], job: OutgoingJob) throws -> [String] {
         guard let policy = job.policy else { throw PipelineError("no policy to trace") }
@@ -14,7 +15,7 @@ public enum PolicyTrace {
         let envelope = Envelope(parsed)
         var message = parsed
         message.removeFields(named: "Bcc")
-        let plan = job.plan(message, envelope: envelope, size: bytes.count, policy: policy)
+        let plan = try job.plan(message, envelope: envelope, size: bytes.count, policy: policy)
         var lines = header(parsed, envelope)
         if plan.encrypted { lines.append("the message is S/MIME-encrypted already") }
         lines.append("message filters:")
@@ -61,7 +62,7 @@ public enum PolicyTrace {
             let context = FilterContext(
                 mailFrom: envelope.sender, recipients: envelope.recipients, encrypted: SMIMEForm.isEncrypted(parsed),
                 size: bytes.count, smimeMessage: isSMIME, smimeVerified: verified, smimeAuthenticated: verified)
-            let decision = FilterEvaluator.run(policy.messageFilters, on: &message, context: context)
+            let decision = try FilterEvaluator.run(policy.messageFilters, on: &message, context: context)
             lines.append("message filters" + (label.isEmpty ? "" : " (\(label))") + ":")
             lines += steps(decision.steps, indent: "  ")
             lines.append("  result: \(describe(decision.disposition))")

@@ -42,6 +42,8 @@ public indirect enum Reason: Sendable, Equatable, CustomStringConvertible {
     // Policies (SPEC F8, F14).
     /// A filter quarantined, dropped or bounced the message (`filter`: the one whose action decided).
     case filtered(FilterDecision.Disposition, filter: String?)
+    /// A filter's condition could not be decided on this message (failed closed).
+    case filterFailed(FilterError)
     /// Recipients of these mail policies got separate copies (splintering).
     case splintered(policies: [String])
     /// Several reasons: the copies of a splintered message, or a filter's decision and the result it saw.
@@ -72,6 +74,7 @@ public indirect enum Reason: Sendable, Equatable, CustomStringConvertible {
         case .filtered(.drop, _), .filtered(.deliver, _): "dropped"
         case .filtered(.bounce, _): "bounced"
         case .splintered: "splintered"
+        case .filterFailed: "filter-failed"
         case .all(let reasons): reasons.first?.code ?? "none"
         }
     }
@@ -94,6 +97,7 @@ public indirect enum Reason: Sendable, Equatable, CustomStringConvertible {
         case .notDecrypted(let policy): "not decrypted: incoming policy \(policy) has decrypt = no"
         case .notVerified(let policy): "not verified: incoming policy \(policy) has verify = no"
         case .filtered(let disposition, let filter): Self.filtered(disposition, by: filter)
+        case .filterFailed(let error): "\(error)"
         case .splintered(let policies):
             "recipients of policies \(policies.joined(separator: ", ")) got separate copies"
         case .all(let reasons): Self.unique(reasons.map(\.description)).joined(separator: "; ")

@@ -54,6 +54,8 @@ struct PolicyTraceCommand: ParsableCommand {
             }
         } catch let error as PipelineError {
             throw Failure.usage(error.reason)
+        } catch let error as FilterError {
+            throw Failure.problem("\(message): \(error); process would fail this message")
         } catch let error as MIMEError {
             throw Failure.problem("\(message): \(error)")
         }
