@@ -110,6 +110,42 @@ public enum Base64 {
         if let failure { throw failure }
         return out
     }
+
+    /// The bytes a forgiving reader gets from broken base64: every character outside the
+    /// alphabet is skipped, and `=` ends the group it is in (so two encodings run together
+    /// both decode). For scanning content, where rejecting the part would hide its text
+    /// from the scanner while a mail client still shows it; never for bytes to verify.
+    public static func decodeLeniently(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count / 4 * 3 + 3)
+        var quad: UInt32 = 0
+        var count = 0
+        func flush() {
+            // Two characters carry one byte, three carry two; one alone carries none.
+            if count >= 2 { out.append(UInt8(truncatingIfNeeded: quad >> (count == 2 ? 4 : 10))) }
+            if count == 3 { out.append(UInt8(truncatingIfNeeded: quad >> 2)) }
+            quad = 0
+            count = 0
+        }
+        for b in bytes {
+            let v = table[Int(b)]
+            if v < 64 {
+                quad = quad << 6 | UInt32(v)
+                count += 1
+                if count == 4 {
+                    out.append(UInt8(quad >> 16 & 0xFF))
+                    out.append(UInt8(quad >> 8 & 0xFF))
+                    out.append(UInt8(quad & 0xFF))
+                    quad = 0
+                    count = 0
+                }
+            } else if b == 61 {
+                flush()
+            }
+        }
+        flush()
+        return out
+    }
 }
 
 /// RFC 2045 §6.7 quoted-printable.

@@ -20,8 +20,24 @@ public struct ContentType: Sendable, Equatable {
     }
 
     public init?(parsing value: String) {
+        guard let written = Self.written(value) else { return nil }
+        let parameters = ExtendedParameters.decode(written.parameters)
+        self.init(type: written.type, subtype: written.subtype, parameters: parameters)
+    }
+
+    /// The type with its parameters as written: RFC 2231 sections neither joined nor decoded,
+    /// and a plain value kept beside an extended one of the same name (which `init(parsing:)`
+    /// drops, as RFC 2231 readers do). For checks that must see every value some reader may
+    /// use, as a scanner of attachment names must; nil when `value` has no type/subtype.
+    public static func parsingAsWritten(_ value: String) -> ContentType? {
+        written(value).map { ContentType(type: $0.type, subtype: $0.subtype, parameters: $0.parameters) }
+    }
+
+    private static func written(_ value: String) -> (type: String, subtype: String, parameters: [(String, String)])? {
         var scanner = ParameterScanner(Array(value.utf8))
-        guard let type = scanner.token(), scanner.consume(UInt8(ascii: "/")), let subtype = scanner.token() else { return nil }
+        guard let type = scanner.token(), scanner.consume(UInt8(ascii: "/")), let subtype = scanner.token() else {
+            return nil
+        }
         var parameters: [(String, String)] = []
         while scanner.consume(UInt8(ascii: ";")) {
             guard let name = scanner.token() else { continue }
@@ -29,7 +45,7 @@ public struct ContentType: Sendable, Equatable {
             guard let value = scanner.quotedString() ?? scanner.token() else { continue }
             parameters.append((name, value))
         }
-        self.init(type: type, subtype: subtype, parameters: ExtendedParameters.decode(parameters))
+        return (type, subtype, parameters)
     }
 
     /// "type/subtype; name=value; ..." with values quoted where RFC 2045 requires it.
@@ -43,8 +59,8 @@ public struct ContentType: Sendable, Equatable {
     }
 
     public static func == (a: ContentType, b: ContentType) -> Bool {
-        a.mediaType == b.mediaType
-            && a.parameters.map { "\($0.name.lowercased())=\($0.value)" } == b.parameters.map { "\($0.name.lowercased())=\($0.value)" }
+        func written(_ t: ContentType) -> [String] { t.parameters.map { "\($0.name.lowercased())=\($0.value)" } }
+        return a.mediaType == b.mediaType && written(a) == written(b)
     }
 }
 

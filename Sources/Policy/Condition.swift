@@ -7,9 +7,9 @@ public indirect enum Condition: Sendable {
     case subject(TextTest)
     /// `header("X") == "re"` (any instance matches; `!=`: none does), or `header("X")` (present).
     case header(name: String, test: TextTest?)
-    /// `body-contains("re")`: a decoded text part (any charset the MIME layer decodes) matches.
+    /// `body-contains("re")`: a text part, decoded as far as it decodes (`Charset.scannableText`), matches.
     case bodyContains(Pattern)
-    /// `attachment-filename == "re"`: the file name of any attachment matches.
+    /// `attachment-filename == "re"`: any name of any attachment matches (every name a reader may show).
     case attachmentFilename(TextTest)
     /// `attachment-type == "type/*"`: the media type of any attachment (a glob, `*` for any part).
     case attachmentType(TypeTest)
@@ -29,8 +29,11 @@ public indirect enum Condition: Sendable {
     /// authenticated encryption (AES-GCM); CBC-decrypted, unsigned content is not.
     case smimeGatewayAuthenticated
     case not(Condition)
-    case and(Condition, Condition)
-    case or(Condition, Condition)
+    /// `a and b and c`: every term holds. A chain is one node, not a tree as deep as the
+    /// chain is long, so neither evaluating nor freeing a long chain recurses down it.
+    case and([Condition])
+    /// `a or b or c`: some term holds (one node per chain, as for `and`).
+    case or([Condition])
 }
 
 /// `== "re"` or `!= "re"`.

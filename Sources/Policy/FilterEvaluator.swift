@@ -5,12 +5,28 @@ import MIME
 /// stops the later filters, a final action (`smime-gateway`, `quarantine`, `drop`,
 /// `bounce`, `deliver`) also stops the rest of its own filter's actions;
 /// `smime-gateway-deferred` only marks (the last mark wins, a final action wins over it).
+///
+/// A condition that cannot be decided (`ConditionFailure`) ends the run with a `FilterError`
+/// naming the filter: the message then fails instead of passing a filter meant to stop it.
 public enum FilterEvaluator {
-    public static func run(_ filters: [Filter], on message: inout Entity, context: FilterContext) -> FilterDecision {
+    /// The processor time the regular expressions of one run (one copy of one message) may
+    /// take together. PCRE2's match limit stops one pathological match in milliseconds, but
+    /// a message of a thousand text parts would pay it a thousand times; ordinary filters on
+    /// ordinary mail take microseconds, so two seconds fail only a message built to stall.
+    public static let matchingBudget: Duration = .seconds(2)
+
+    public static func run(
+        _ filters: [Filter], on message: inout Entity, context: FilterContext, matchingBudget: Duration = matchingBudget
+    ) throws(FilterError) -> FilterDecision {
         var decision = FilterDecision()
-        let facts = MessageFacts(message: message, context: context)
+        let facts = MessageFacts(message: message, context: context, matchingBudget: matchingBudget)
         filters: for filter in filters {
-            let matched = facts.holds(filter.condition)
+            let matched: Bool
+            do {
+                matched = try facts.holds(filter.condition)
+            } catch {
+                throw FilterError(filter: filter.name, reason: error.description)
+            }
             var taken: [FilterAction] = []
             var stop = false
             for action in matched ? filter.actions : filter.otherwise {

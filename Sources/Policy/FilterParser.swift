@@ -109,7 +109,8 @@ struct FilterParser {
         try expect(")", "after the condition")
         let actions = try block("after the condition's \")\"")
         var otherwise: [FilterAction] = []
-        if peek.isKeyword("else") {
+        // `else:` names the next filter (a name may be any word); any other `else` is a branch.
+        if peek.isKeyword("else") && !peek(1).isSymbol(":") {
             advance()
             otherwise = try block("after \"else\"")
         }
@@ -136,20 +137,22 @@ struct FilterParser {
     // MARK: Conditions
 
     /// The binary operators, loosest first: `a or b and c` is `a or (b and c)`.
-    private static let binaryOperators: [(keyword: String, combine: @Sendable (Condition, Condition) -> Condition)] = [
+    private static let binaryOperators: [(keyword: String, combine: @Sendable ([Condition]) -> Condition)] = [
         ("or", Condition.or), ("and", Condition.and),
     ]
 
-    /// The conditions joined by the operators from `level` on (precedence climbing).
+    /// The conditions joined by the operators from `level` on (precedence climbing). A chain
+    /// of one operator becomes one node with every term, read in a loop: only `not` and
+    /// parentheses deepen the tree, and `maxNesting` bounds them.
     private mutating func condition(level: Int = 0) throws(PolicyProblem) -> Condition {
         guard level < Self.binaryOperators.count else { return try unaryCondition() }
         let (keyword, combine) = Self.binaryOperators[level]
-        var joined = try condition(level: level + 1)
+        var terms = [try condition(level: level + 1)]
         while peek.isKeyword(keyword) {
             advance()
-            joined = combine(joined, try condition(level: level + 1))
+            terms.append(try condition(level: level + 1))
         }
-        return joined
+        return terms.count == 1 ? terms[0] : combine(terms)
     }
 
     /// `not` and parentheses nest by recursion: a limit keeps a hostile file from exhausting the stack.

@@ -10,8 +10,8 @@ public final class MessageFacts {
     /// One attachment: a part the sender marked as a file (RFC 2183 `attachment`, or a
     /// file name given in Content-Disposition or, as older mailers do, in Content-Type).
     struct Attachment {
-        /// The decoded file name ("" when the part has none).
-        let filename: String
+        /// Every decoded file name a reader may show ([""] when the part has none).
+        let filenames: [String]
         /// `type/subtype`, lower-cased.
         let mediaType: String
     }
@@ -25,12 +25,17 @@ public final class MessageFacts {
     private var fields: [HeaderField]
     private let entity: Entity
     private let context: FilterContext
-    private lazy var body: Body = Self.walk(entity)
+    /// The body, once a condition asked for it (or why it cannot be searched).
+    private var walked: Result<Body, ConditionFailure>?
+    private var budget: MatchingBudget
 
-    public init(message: Entity, context: FilterContext) {
+    /// `matchingBudget`: the processor time all regular expressions of this evaluation may
+    /// take together (`FilterEvaluator.matchingBudget` unless a test wants less).
+    public init(message: Entity, context: FilterContext, matchingBudget: Duration = FilterEvaluator.matchingBudget) {
         self.fields = message.fields
         self.entity = message
         self.context = context
+        self.budget = MatchingBudget(limit: matchingBudget)
     }
 
     /// Header actions (`insert-header`, `strip-header`) changed the message's header.
@@ -40,28 +45,47 @@ public final class MessageFacts {
         fields = message.fields
     }
 
-    public func holds(_ condition: Condition) -> Bool {
+    /// Whether the condition holds. `and` and `or` run over their terms in a loop, so a
+    /// chain of any length costs no stack; only `not` and parentheses recurse, and the parser
+    /// bounds their nesting (`FilterParser.maxNesting`). Throws when it cannot be decided.
+    public func holds(_ condition: Condition) throws(ConditionFailure) -> Bool {
         switch condition {
         case .constant(let value): return value
-        case .subject(let test): return test.holds(for: [subject])
+        case .subject(let test): return try holds(test, for: [subject])
         case .header(let name, let test):
             let values = fields.lazy.filter { $0.hasName(name) }.map { EncodedWord.decode($0.value) }
             guard let test else { return !values.isEmpty }
-            return test.holds(for: values)
-        case .bodyContains(let pattern): return body.texts.contains { pattern.matches($0) }
-        case .attachmentFilename(let test): return test.holds(for: body.attachments.lazy.map(\.filename))
-        case .attachmentType(let test): return test.holds(for: body.attachments.lazy.map(\.mediaType))
-        case .mailFrom(let test): return test.holds(for: [context.mailFrom ?? ""])
-        case .rcptTo(let test): return test.holds(for: context.recipients)
+            return try holds(test, for: values)
+        case .bodyContains(let pattern): return try anyMatches(pattern, try body().texts)
+        case .attachmentFilename(let test):
+            return try holds(test, for: try body().attachments.lazy.flatMap(\.filenames))
+        case .attachmentType(let test): return test.holds(for: try body().attachments.lazy.map(\.mediaType))
+        case .mailFrom(let test): return try holds(test, for: [context.mailFrom ?? ""])
+        case .rcptTo(let test): return try holds(test, for: context.recipients)
         case .bodySize(let comparison, let limit): return comparison.holds(context.size, limit)
         case .encrypted: return context.encrypted
         case .smimeGatewayMessage: return context.smimeMessage
         case .smimeGatewayVerified: return context.smimeVerified
         case .smimeGatewayAuthenticated: return context.smimeAuthenticated
-        case .not(let inner): return !holds(inner)
-        case .and(let left, let right): return holds(left) && holds(right)
-        case .or(let left, let right): return holds(left) || holds(right)
+        case .not(let inner): return try !holds(inner)
+        case .and(let terms):
+            for term in terms where try !holds(term) { return false }
+            return true
+        case .or(let terms):
+            for term in terms where try holds(term) { return true }
+            return false
         }
+    }
+
+    /// `==`: some value matches; `!=`: none does (so `!=` holds when there is no value at all).
+    private func holds(_ test: TextTest, for values: some Sequence<String>) throws(ConditionFailure) -> Bool {
+        try anyMatches(test.pattern, values) != test.negated
+    }
+
+    /// Whether the pattern matches one of the texts, every match paid from the budget.
+    private func anyMatches(_ pattern: Pattern, _ texts: some Sequence<String>) throws(ConditionFailure) -> Bool {
+        for text in texts where try budget.match(pattern, text) { return true }
+        return false
     }
 
     /// The first Subject, RFC 2047-decoded as a client shows it ("" when there is none).
@@ -71,27 +95,45 @@ public final class MessageFacts {
 
     // MARK: The body
 
-    private static func walk(_ message: Entity) -> Body {
+    private func body() throws(ConditionFailure) -> Body {
+        let body = walked ?? Self.walk(entity)
+        walked = body
+        return try body.get()
+    }
+
+    private static func walk(_ message: Entity) -> Result<Body, ConditionFailure> {
         var body = Body()
-        collect(message, into: &body, depth: 0, inDigest: false)
-        return body
+        do {
+            try collect(message, into: &body, depth: 0, inDigest: false)
+            return .success(body)
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// Visits every leaf below `entity`: multiparts are split, attached messages opened.
-    /// Hostile or broken MIME must not stop the filters, so a part that does not parse or
-    /// decode is passed over, and nesting deeper than `MIMELimits.maxDepth` is not read.
-    private static func collect(_ entity: Entity, into body: inout Body, depth: Int, inDigest: Bool) {
-        guard depth <= MIMELimits.standard.maxDepth else { return }
+    /// Nothing a reader may see is passed over: what does not parse as MIME is searched as
+    /// the bytes it is, an unknown transfer encoding as the raw body, broken base64 as far as
+    /// it decodes, text in any charset as `Charset.scannableText` reads it. Only nesting
+    /// deeper than `MIMELimits.maxDepth` is not read, and that throws: the filter cannot decide.
+    private static func collect(_ entity: Entity, into body: inout Body, depth: Int, inDigest: Bool)
+        throws(ConditionFailure)
+    {
+        let limit = MIMELimits.standard.maxDepth
+        guard depth <= limit else { throw .nestedTooDeep(limit: limit) }
         // RFC 2046 §5.1.5: in a multipart/digest, a part without a Content-Type is a message.
         let type =
             inDigest && entity.field("Content-Type") == nil
             ? ContentType(type: "message", subtype: "rfc822") : entity.contentType
         if type.isMultipart {
             guard let boundary = type["boundary"], let multipart = try? Multipart.parse(entity.body, boundary: boundary)
-            else { return }
+            else { return body.texts.append(String(decoding: entity.body, as: UTF8.self)) }
             for part in multipart.parts where !part.isEmpty {
-                guard let child = try? Entity.parse(part, allowEmptyHeader: true) else { continue }
-                collect(child, into: &body, depth: depth + 1, inDigest: type.subtype == "digest")
+                guard let child = try? Entity.parse(part, allowEmptyHeader: true) else {
+                    body.texts.append(String(decoding: part, as: UTF8.self))
+                    continue
+                }
+                try collect(child, into: &body, depth: depth + 1, inDigest: type.subtype == "digest")
             }
             return
         }
@@ -99,32 +141,59 @@ public final class MessageFacts {
         // is opened too, so its text and its own attachments count as the reader sees them.
         if let attachment = attachment(entity, type) { body.attachments.append(attachment) }
         if type.type == "message" && (type.subtype == "rfc822" || type.subtype == "global") {
-            guard let bytes = try? entity.decodedBody(), let inner = try? Entity.parse(bytes) else { return }
-            collect(inner, into: &body, depth: depth + 1, inDigest: false)
-        } else if type.type == "text", let bytes = try? entity.decodedBody(),
-            let text = Charset.decode(bytes, charset: type["charset"] ?? "us-ascii")
-        {
-            body.texts.append(text)
+            let bytes = decodedBody(entity)
+            guard let inner = try? Entity.parse(bytes) else {
+                return body.texts.append(String(decoding: bytes, as: UTF8.self))
+            }
+            try collect(inner, into: &body, depth: depth + 1, inDigest: false)
+        } else if type.type == "text" {
+            body.texts.append(Charset.scannableText(decodedBody(entity), charset: type["charset"] ?? "us-ascii"))
+        }
+    }
+
+    /// The body without its transfer encoding, as a forgiving reader decodes it: base64
+    /// skipping what is not base64, and an encoding nobody knows read as no encoding.
+    private static func decodedBody(_ entity: Entity) -> [UInt8] {
+        // The first word: "base64 (by a mailer)" is base64.
+        switch entity.transferEncoding.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "(" }).first {
+        case "base64": return Base64.decodeLeniently(entity.body)
+        case "quoted-printable": return QuotedPrintable.decode(entity.body)
+        default: return entity.body
         }
     }
 
     /// The part as an attachment, or nil when it is inline content without a file name.
+    /// Readers differ in which name they show when a part has several — the first or last
+    /// Content-Disposition, the first or last `filename`, RFC 2231 `filename*` or the plain
+    /// one beside it, Content-Type's `name` — so every one of them is a name of the file.
     private static func attachment(_ entity: Entity, _ type: ContentType) -> Attachment? {
+        var names: [String] = []
+        var isAttachment = false
         // Content-Disposition has Content-Type's parameter syntax (RFC 2183 §2) but no
         // subtype: read behind a dummy type, its disposition is the subtype and RFC 2231
-        // file names (`filename*0*=utf-8''...`) come joined and decoded.
-        let disposition = entity.field("Content-Disposition").flatMap { ContentType(parsing: "x/" + $0) }
-        let name = disposition?["filename"] ?? type["name"]
-        guard disposition?.subtype == "attachment" || name != nil else { return nil }
+        // file names (`filename*0*=utf-8''...`) come joined and decoded; read as written
+        // too, for the plain name an RFC 2231 value hides from RFC 2231 readers.
+        for field in entity.fields(named: "Content-Disposition") {
+            guard let joined = ContentType(parsing: "x/" + field.value) else { continue }
+            isAttachment = isAttachment || joined.subtype == "attachment"
+            names += parameters("filename", of: joined)
+            names += ContentType.parsingAsWritten("x/" + field.value).map { parameters("filename", of: $0) } ?? []
+        }
+        for field in entity.fields(named: "Content-Type") {
+            guard let joined = ContentType(parsing: field.value) else { continue }
+            names += parameters("name", of: joined)
+            names += ContentType.parsingAsWritten(field.value).map { parameters("name", of: $0) } ?? []
+        }
+        guard isAttachment || !names.isEmpty else { return nil }
         // Many mailers put RFC 2047 encoded-words in file names, against RFC 2047 §5; clients show them decoded.
-        return Attachment(filename: name.map(EncodedWord.decode) ?? "", mediaType: type.mediaType)
+        var unique: [String] = []
+        for name in names.map(EncodedWord.decode) where !unique.contains(name) { unique.append(name) }
+        return Attachment(filenames: unique.isEmpty ? [""] : unique, mediaType: type.mediaType)
     }
-}
 
-extension TextTest {
-    /// `==`: some value matches; `!=`: none does (so `!=` holds when there is no value at all).
-    func holds(for values: some Sequence<String>) -> Bool {
-        values.contains { pattern.matches($0) } != negated
+    /// Every value of the parameter `name` (ignoring case), in order.
+    private static func parameters(_ name: String, of type: ContentType) -> [String] {
+        type.parameters.filter { $0.name.lowercased() == name }.map(\.value)
     }
 }
 

@@ -15,8 +15,23 @@ public final class Pattern: @unchecked Sendable, CustomStringConvertible {
         public let reason: String
     }
 
+    /// PCRE2 gave up on a text before it knew whether the pattern matches (its match, depth or
+    /// heap limit, or no memory): the text was not searched to its end, so the filter cannot
+    /// decide and must not read this as "no match" — a sender could otherwise pad a message
+    /// until a filter looks away.
+    public struct MatchFailure: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The pattern as written in the policy.
+        public let pattern: String
+        /// PCRE2's (negative) error number, e.g. PCRE2_ERROR_MATCHLIMIT.
+        public let code: Int32
+        /// PCRE2's message for it ("match limit exceeded").
+        public let reason: String
+
+        public var description: String { "regular expression \"\(pattern)\" failed: \(reason)" }
+    }
+
     /// At most this many backtracking steps per match: a pathological pattern on hostile
-    /// text stops (as no match) instead of stalling a worker.
+    /// text stops (as a `MatchFailure`) instead of stalling a worker.
     static let matchLimit: UInt32 = 5_000_000
 
     public let source: String
@@ -48,13 +63,35 @@ public final class Pattern: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// Whether the pattern matches anywhere in `text`.
-    public func matches(_ text: String) -> Bool {
-        guard let data = pcre2_match_data_create_8(1, nil) else { return false }
+    ///
+    /// The JIT runs on a fixed 32 KiB stack, which a group under repetition such as `(.|\n)*`
+    /// exhausts on a few kilobytes of ordinary text; that match is run again by the
+    /// interpreter (PCRE2_NO_JIT), which keeps its backtracking frames on the heap. Any other
+    /// failure is thrown: only PCRE2_ERROR_NOMATCH means no match.
+    public func matches(_ text: String) throws(MatchFailure) -> Bool {
+        guard let data = pcre2_match_data_create_8(1, nil) else { throw failure(PCRE2_ERROR_NOMEMORY) }
         defer { pcre2_match_data_free_8(data) }
         var text = text
-        return text.withUTF8 { utf8 in
-            pcre2_match_8(code, utf8.baseAddress, utf8.count, 0, 0, data, context) >= 0
+        let result = text.withUTF8 { utf8 in
+            // A Swift string is valid UTF-8: PCRE2 need not check it again on every call.
+            var options = UInt32(PCRE2_NO_UTF_CHECK)
+            var rc = pcre2_match_8(code, utf8.baseAddress, utf8.count, 0, options, data, context)
+            if rc == PCRE2_ERROR_JIT_STACKLIMIT {
+                options |= UInt32(PCRE2_NO_JIT)
+                rc = pcre2_match_8(code, utf8.baseAddress, utf8.count, 0, options, data, context)
+            }
+            return rc
         }
+        if result >= 0 { return true }
+        if result == PCRE2_ERROR_NOMATCH { return false }
+        throw failure(result)
+    }
+
+    private func failure(_ code: Int32) -> MatchFailure {
+        var message = [UInt8](repeating: 0, count: 256)
+        let n = pcre2_get_error_message_8(code, &message, message.count)
+        let reason = n > 0 ? String(decoding: message.prefix(Int(n)), as: UTF8.self) : "PCRE2 error \(code)"
+        return MatchFailure(pattern: source, code: code, reason: reason)
     }
 
     public var description: String { source }

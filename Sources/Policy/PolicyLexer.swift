@@ -46,8 +46,12 @@ struct PolicyLexer {
     }
 
     /// The lines of `text`, split at LF or CRLF (which Swift counts as one character).
+    /// A byte order mark at the start (Windows editors write one) is read as nothing: the
+    /// stored text keeps it byte for byte, but it is no text outside a section, and the
+    /// columns of the first line count from after it, as an editor shows them.
     static func lines(_ text: String) -> [Line] {
-        text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }.enumerated().map {
+        let text = text.first == "\u{FEFF}" ? text.dropFirst() : Substring(text)
+        return text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }.enumerated().map {
             Line(number: $0.offset + 1, characters: Array($0.element))
         }
     }

@@ -125,10 +125,13 @@ private struct Reader {
             add(line.number, name.column, "\"\(name.text)\" is not a policy name: use letters, digits, _ - .")
             return .ignored
         }
-        if !policyNames[kinds[0], default: []].insert(name.text).inserted {
-            add(line.number, name.column, "\(kinds[0]) policy \"\(name.text)\" is defined twice")
+        // Keywords ignore case, and `default` acts as one (it goes last, covers everyone):
+        // `[outgoing policy Default]` is that policy, not one more tried in file order.
+        let text = name.text.lowercased() == "default" ? "default" : name.text
+        if !policyNames[kinds[0], default: []].insert(text).inserted {
+            add(line.number, name.column, "\(kinds[0]) policy \"\(text)\" is defined twice")
         }
-        return kinds[0] == "outgoing" ? .outgoing(name.text) : .incoming(name.text)
+        return kinds[0] == "outgoing" ? .outgoing(text) : .incoming(text)
     }
 
     /// The words of `chars[from..<to]` split at blanks, with their 1-based columns.

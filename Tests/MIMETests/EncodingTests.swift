@@ -20,6 +20,20 @@ final class EncodingTests: XCTestCase {
         }
     }
 
+    /// For scanning: characters outside the alphabet are skipped, `=` ends its group, and
+    /// what strict decoding rejects still gives the bytes a forgiving reader shows.
+    func testLenientBase64DecodesWhatStrictRejects() {
+        func lenient(_ text: String) -> String {
+            String(decoding: Base64.decodeLeniently(Array(text.utf8)), as: UTF8.self)
+        }
+        XCTAssertEqual(lenient("dGhpcyBpcyBzdHJpY3RseSBwcml2YXRl!\r\n"), "this is strictly private")
+        XCTAssertEqual(lenient("aGVs!bG8=\n"), "hello")
+        XCTAssertEqual(lenient("YQ==Yg==Yw"), "abc", "padding ends a group; more may follow")
+        XCTAssertEqual(lenient("YWJ"), "ab", "a truncated group gives what it holds")
+        XCTAssertEqual(lenient("Y"), "")
+        XCTAssertEqual(Base64.decodeLeniently(Base64.encode(Array(0...255))), Array(0...255))
+    }
+
     func testQuotedPrintableProtectsFromLinesEightBitAndTrailingSpace() {
         let text = Array("From here\r\nGrüße \r\n.\r\n".utf8)
         let encoded = string(QuotedPrintable.encode(text))
@@ -49,8 +63,11 @@ final class EncodingTests: XCTestCase {
     }
 
     func testCanonicalFormForEnvelopesOnlyConvertsLineEndings() throws {
-        let message = try Entity.parse(Array("Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße\n".utf8))
+        let message = try Entity.parse(
+            Array("Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße\n".utf8))
         let canonical = try Canonical.prepare(message, options: .init(sevenBitSafe: false)).serialized()
-        XCTAssertEqual(string(canonical), "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße\r\n")
+        XCTAssertEqual(
+            string(canonical),
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße\r\n")
     }
 }

@@ -74,4 +74,17 @@ final class ExtendedParameterTests: XCTestCase {
         XCTAssertEqual(type.parameters.map(\.name), ["charset", "format", "note"])
         XCTAssertEqual(type["note"], "50%25", "only name* parameters are percent-decoded")
     }
+
+    /// As written: the plain value beside an RFC 2231 one is kept, repeated names stay, and
+    /// sections are neither joined nor decoded.
+    func testParametersAsWrittenKeepEveryValue() throws {
+        let value = "x/attachment; filename*=utf-8''a%2Etxt; filename=\"b.exe\"; filename=c.scr; name*0=d; name*1=e"
+        let written = try XCTUnwrap(ContentType.parsingAsWritten(value))
+        XCTAssertEqual(written.subtype, "attachment")
+        XCTAssertEqual(written.parameters.map(\.name), ["filename*", "filename", "filename", "name*0", "name*1"])
+        XCTAssertEqual(written.parameters.map(\.value), ["utf-8''a%2Etxt", "b.exe", "c.scr", "d", "e"])
+        let joined = try XCTUnwrap(ContentType(parsing: value))
+        XCTAssertEqual(joined.parameters.map(\.value), ["a.txt", "de"])
+        XCTAssertNil(ContentType.parsingAsWritten("attachment; filename=a"))
+    }
 }

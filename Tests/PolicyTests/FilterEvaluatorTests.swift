@@ -19,9 +19,14 @@ final class FilterEvaluatorTests: XCTestCase {
     /// Runs the content filters written in `text` over a copy of the message.
     private func run(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> (FilterDecision, Entity) {
         var copy = message
-        let decision = FilterEvaluator.run(
-            PolicyFixtures.contentFilters(text, file: file, line: line), on: &copy, context: PolicyFixtures.context)
-        return (decision, copy)
+        do {
+            let decision = try FilterEvaluator.run(
+                PolicyFixtures.contentFilters(text, file: file, line: line), on: &copy, context: PolicyFixtures.context)
+            return (decision, copy)
+        } catch {
+            XCTFail("\(error)", file: file, line: line)
+            return (FilterDecision(), copy)
+        }
     }
 
     func testFiltersRunInFileOrderAndEveryStepIsRecorded() {
@@ -163,7 +168,7 @@ final class FilterEvaluatorTests: XCTestCase {
         let confidential = PolicyFixtures.message(["Subject: CONFIDENTIAL plans", "X-Internal: secret", "", "text", ""])
         let partners = document.outgoingPolicy(sender: "a@example.test", recipient: "r1@example.test")
         var copy = confidential
-        let encrypted = FilterEvaluator.run(
+        let encrypted = try FilterEvaluator.run(
             document.contentFilters(of: partners), on: &copy, context: PolicyFixtures.context)
         XCTAssertEqual(encrypted.profile, "enc")
         XCTAssertTrue(encrypted.finalTransform)
@@ -172,7 +177,7 @@ final class FilterEvaluatorTests: XCTestCase {
         let fallback = document.outgoingPolicy(sender: "a@example.test", recipient: "someone@customer.example")
         XCTAssertEqual(fallback.name, "default")
         copy = confidential
-        let signed = FilterEvaluator.run(
+        let signed = try FilterEvaluator.run(
             document.contentFilters(of: fallback), on: &copy, context: PolicyFixtures.context)
         XCTAssertEqual(signed.profile, "sgn")
         XCTAssertFalse(signed.finalTransform)
@@ -180,11 +185,11 @@ final class FilterEvaluatorTests: XCTestCase {
         XCTAssertNil(copy.field("X-Internal"))
 
         copy = PolicyFixtures.message(["Subject: DROPME now", "", "x", ""])
-        let dropped = FilterEvaluator.run(document.messageFilters, on: &copy, context: PolicyFixtures.context)
+        let dropped = try FilterEvaluator.run(document.messageFilters, on: &copy, context: PolicyFixtures.context)
         XCTAssertEqual(dropped.disposition, .drop)
         copy = PolicyFixtures.message(["Subject: hello", "", "x", ""])
         let unverified = FilterContext(mailFrom: nil, recipients: [], encrypted: false, size: 1, smimeMessage: true)
-        let quarantined = FilterEvaluator.run(document.messageFilters, on: &copy, context: unverified)
+        let quarantined = try FilterEvaluator.run(document.messageFilters, on: &copy, context: unverified)
         XCTAssertEqual(quarantined.disposition, .quarantine("Policy"))
         XCTAssertEqual(quarantined.acted, ["quarantine_smime_messages"])
     }

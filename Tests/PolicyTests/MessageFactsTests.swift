@@ -94,7 +94,27 @@ final class MessageFactsTests: XCTestCase {
         _ text: String, _ message: Entity = PolicyFixtures.rich, _ context: FilterContext = PolicyFixtures.context,
         file: StaticString = #filePath, line: UInt = #line
     ) -> Bool {
-        MessageFacts(message: message, context: context).holds(PolicyFixtures.condition(text, file: file, line: line))
+        do {
+            let condition = PolicyFixtures.condition(text, file: file, line: line)
+            return try MessageFacts(message: message, context: context).holds(condition)
+        } catch {
+            XCTFail("\(text): \(error)", file: file, line: line)
+            return false
+        }
+    }
+
+    /// Why the condition cannot be decided on the message, or nil when it can.
+    private func failure(
+        _ text: String, _ message: Entity, budget: Duration = FilterEvaluator.matchingBudget,
+        file: StaticString = #filePath, line: UInt = #line
+    ) -> ConditionFailure? {
+        let facts = MessageFacts(message: message, context: PolicyFixtures.context, matchingBudget: budget)
+        do {
+            _ = try facts.holds(PolicyFixtures.condition(text, file: file, line: line))
+            return nil
+        } catch {
+            return error
+        }
     }
 
     func testConstants() {
@@ -152,42 +172,82 @@ final class MessageFactsTests: XCTestCase {
         XCTAssertTrue(holds(#"body-contains("us-ascii text")"#, noType), "RFC 2045 default: text/plain")
     }
 
-    func testBrokenPartsAreSkippedAndTheRestSearched() {
+    /// Nothing a reader may see is left out: what does not parse or decode is searched as
+    /// far as it goes, or as the bytes it is, rather than passed over.
+    func testBrokenPartsAreSearchedAsFarAsTheyDecode() {
         let broken = PolicyFixtures.message([
             "Subject: x", "Content-Type: multipart/mixed; boundary=b", "",
-            "--b", "Content-Type: text/plain", "Content-Transfer-Encoding: base64", "", "!!!not base64 at all!!!",
+            "--b", "Content-Type: text/plain", "Content-Transfer-Encoding: base64", "", "!!!bm90IGJhc2U2NA==!!!",
             "--b", "Content-Type: text/plain", "Content-Transfer-Encoding: x-unknown", "", "hidden one",
             "--b", "Content-Type: multipart/mixed", "", "no boundary parameter",
             "--b", "Content-Type: multipart/mixed; boundary=never", "", "the boundary never comes",
-            "--b", "Content-Type: text/plain; charset=utf-7", "", "seven",
             "--b", "Content-Type: message/rfc822", "", "no header at all",
             "--b", "Content-Type: text/plain", "", "the good part",
+            "--b", "Content-Type: application/octet-stream", "", "not text",
             "--b--", "",
         ])
-        XCTAssertTrue(holds(#"body-contains("the good part")"#, broken))
-        XCTAssertFalse(holds(#"body-contains("hidden one|no boundary|never comes|seven|no header")"#, broken))
+        for text in ["not base64", "hidden one", "no boundary", "never comes", "no header", "the good part"] {
+            XCTAssertTrue(holds(#"body-contains("\#(text)")"#, broken), text)
+        }
+        XCTAssertFalse(holds(#"body-contains("not text")"#, broken), "only text parts are searched")
         let unclosed = PolicyFixtures.message([
             "Subject: x", "Content-Type: multipart/mixed; boundary=b", "", "--b", "", "text", "",
         ])
-        XCTAssertFalse(holds(#"body-contains("text")"#, unclosed), "an unclosed multipart is not read")
+        XCTAssertTrue(holds(#"body-contains("text")"#, unclosed), "a client shows an unclosed multipart's parts")
     }
 
-    func testDeepNestingStopsWithoutCrashing() {
-        var lines = ["Subject: deep"]
-        for level in 0..<200 { lines += ["Content-Type: multipart/mixed; boundary=b\(level)", "", "--b\(level)"] }
-        lines += ["Content-Type: text/plain", "", "at the bottom"]
-        for level in (0..<200).reversed() { lines.append("--b\(level)--") }
-        XCTAssertFalse(holds(#"body-contains("bottom")"#, PolicyFixtures.message(lines + [""])))
-        var shallow = ["Subject: shallow"]
-        for level in 0..<5 { shallow += ["Content-Type: multipart/mixed; boundary=b\(level)", "", "--b\(level)"] }
-        shallow += ["Content-Type: text/plain", "", "at the bottom"]
-        for level in (0..<5).reversed() { shallow.append("--b\(level)--") }
-        XCTAssertTrue(holds(#"body-contains("bottom")"#, PolicyFixtures.message(shallow + [""])))
+    /// A charset label cannot hide text: UTF-7, UTF-16 and UTF-32 are decoded as clients
+    /// decode them, and text under a label nobody knows is read as UTF-8, keeping its ASCII.
+    func testTextInAnyCharsetIsSearched() {
+        func part(_ charset: String, _ body: [UInt8], encoding: String = "base64") -> Entity {
+            PolicyFixtures.message([
+                "Subject: x", "Content-Type: text/plain; charset=\(charset)", "Content-Transfer-Encoding: \(encoding)",
+                "", encoding == "base64" ? PolicyFixtures.base64(body) : String(decoding: body, as: UTF8.self), "",
+            ])
+        }
+        let secret = "strictly private"
+        let utf16BE = secret.utf16.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+        let utf16LE = secret.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        let utf32LE = secret.unicodeScalars.flatMap { s in (0..<4).map { UInt8(s.value >> (8 * $0) & 0xFF) } }
+        let cases: [(String, Entity)] = [
+            ("x-unknown", part("x-unknown", Array(secret.utf8), encoding: "7bit")),
+            ("utf-7", part("utf-7", Array("strictly+ACA-private".utf8), encoding: "7bit")),
+            ("UTF-7 of every letter", part("UTF-7", Array("+AHMAdAByAGkAYwB0AGwAeQAgAHAAcgBpAHYAYQB0AGU".utf8))),
+            ("utf-16 with a little-endian BOM", part("utf-16", [0xFF, 0xFE] + utf16LE)),
+            ("utf-16 without a BOM: big-endian", part("UTF-16", utf16BE)),
+            ("utf-16le", part("utf-16le", utf16LE)),
+            ("utf-32le", part("utf-32le", utf32LE)),
+            ("iso-2022-jp that does not decode", part("iso-2022-jp", Array(secret.utf8) + [0x1B, 0x24, 0xFF])),
+        ]
+        for (label, message) in cases {
+            XCTAssertTrue(holds(#"body-contains("strictly private")"#, message), label)
+        }
+    }
+
+    /// MIME nesting deeper than `MIMELimits.maxDepth` is not searched, and that is no "no":
+    /// the condition cannot be decided. Conditions that do not read the body still decide.
+    func testTextDeeperThanTheLimitCannotBeDecided() {
+        func nested(_ levels: Int) -> Entity {
+            var lines = ["Subject: deep"]
+            for level in 0..<levels {
+                lines += ["Content-Type: multipart/mixed; boundary=b\(level)", "", "--b\(level)"]
+            }
+            lines += ["Content-Type: text/plain", "", "at the bottom"]
+            for level in (0..<levels).reversed() { lines.append("--b\(level)--") }
+            return PolicyFixtures.message(lines + [""])
+        }
+        XCTAssertEqual(failure(#"body-contains("bottom")"#, nested(200)), .nestedTooDeep(limit: 64))
+        XCTAssertEqual(failure(#"attachment-type == "*""#, nested(65)), .nestedTooDeep(limit: 64))
+        XCTAssertEqual(
+            failure(#"body-contains("bottom")"#, nested(65))?.description,
+            "a part nested deeper than 64 MIME levels cannot be searched")
+        XCTAssertTrue(holds(#"subject == "deep""#, nested(200)))
+        XCTAssertTrue(holds(#"body-contains("bottom")"#, nested(64)), "64 levels are read")
     }
 
     func testAttachmentFilenamesAreDecoded() {
-        XCTAssertTrue(holds(#"attachment-filename == "^Bericht März\.pdf$""#), "RFC 2231 wins over Content-Type name")
-        XCTAssertFalse(holds(#"attachment-filename == "fallback""#))
+        XCTAssertTrue(holds(#"attachment-filename == "^Bericht März\.pdf$""#), "RFC 2231, joined and decoded")
+        XCTAssertTrue(holds(#"attachment-filename == "^fallback\.pdf$""#), "Content-Type's name is a name too")
         XCTAssertFalse(holds(#"attachment-filename == "\.exe$""#))
         XCTAssertTrue(holds(#"attachment-filename != "\.exe$""#))
         XCTAssertFalse(holds(#"attachment-filename != "\.pdf$""#))
@@ -206,6 +266,34 @@ final class MessageFactsTests: XCTestCase {
         let none = PolicyFixtures.message(["Subject: x", "", "just text", ""])
         XCTAssertFalse(holds(#"attachment-filename == """#, none))
         XCTAssertTrue(holds(#"attachment-filename != """#, none))
+    }
+
+    /// Readers differ in which name they show when a part has several, so every name counts:
+    /// each Content-Disposition's, each repeated `filename`, the plain one beside RFC 2231
+    /// `filename*`, and Content-Type's `name`.
+    func testEveryNameAReaderMayShowIsAFileName() {
+        let cases: [(String, [String])] = [
+            (
+                "Content-Type name",
+                ["Content-Type: x/y; name=\"evil.exe\"", "Content-Disposition: attachment; filename=a.txt"]
+            ),
+            (
+                "two dispositions",
+                ["Content-Disposition: attachment; filename=a.txt", "Content-Disposition: inline; filename=evil.exe"]
+            ),
+            ("two filenames", ["Content-Disposition: attachment; filename=\"a.txt\"; filename=\"evil.exe\""]),
+            ("plain beside RFC 2231", ["Content-Disposition: attachment; filename*=utf-8''a.txt; filename=evil.exe"]),
+            ("RFC 2231 beside plain", ["Content-Disposition: attachment; filename=a.txt; filename*=utf-8''evil%2Eexe"]),
+            ("two Content-Types", ["Content-Type: x/y; name=a.txt", "Content-Type: x/z; name=evil.exe"]),
+        ]
+        for (label, header) in cases {
+            let message = PolicyFixtures.message(
+                ["Subject: x", "Content-Type: multipart/mixed; boundary=b", "", "--b", "", "hi", "--b"] + header
+                    + ["", "AAAA", "--b--", ""])
+            XCTAssertTrue(holds(#"attachment-filename == "(?i)\.exe$""#, message), label)
+            XCTAssertTrue(holds(#"attachment-filename == "^a\.txt$""#, message), label)
+            XCTAssertFalse(holds(#"attachment-filename != "\.exe$""#, message), label)
+        }
     }
 
     func testAttachmentTypesAreGlobs() {
@@ -285,19 +373,19 @@ final class MessageFactsTests: XCTestCase {
         XCTAssertTrue(holds("TRUE AND Not FALSE"), "keywords ignore case")
     }
 
-    func testHeaderChangesAreSeenAndTheBodyIsNotWalkedAgain() {
+    func testHeaderChangesAreSeenAndTheBodyIsNotWalkedAgain() throws {
         var message = PolicyFixtures.rich
         let facts = MessageFacts(message: message, context: PolicyFixtures.context)
         let tag = PolicyFixtures.condition(#"header("X-Tag")"#)
         let added = PolicyFixtures.condition(#"header("X-Added") == "^yes$""#)
         let text = PolicyFixtures.condition(#"body-contains("Schlüssel")"#)
-        XCTAssertTrue(facts.holds(text))
+        XCTAssertTrue(try facts.holds(text))
         message.removeFields(named: "X-Tag")
         message.fields.append(HeaderField(name: "X-Added", value: "yes"))
         message.body = []
         facts.headersChanged(message)
-        XCTAssertFalse(facts.holds(tag))
-        XCTAssertTrue(facts.holds(added))
-        XCTAssertTrue(facts.holds(text), "the body facts stay cached")
+        XCTAssertFalse(try facts.holds(tag))
+        XCTAssertTrue(try facts.holds(added))
+        XCTAssertTrue(try facts.holds(text), "the body facts stay cached")
     }
 }

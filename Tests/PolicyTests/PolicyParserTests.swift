@@ -102,13 +102,13 @@ final class PolicyParserTests: XCTestCase {
             a: if (subject == "\d+ \"quoted\" \\ 'x'" or subject == 'it\'s \w') { drop(); }
             """#
         let filter = try XCTUnwrap(PolicyParser.parse(text).document?.messageFilters.first)
-        guard case .or(.subject(let left), .subject(let right)) = filter.condition else {
-            return XCTFail("unexpected condition \(filter.condition)")
-        }
+        guard case .or(let terms) = filter.condition, terms.count == 2, case .subject(let left) = terms[0],
+            case .subject(let right) = terms[1]
+        else { return XCTFail("unexpected condition \(filter.condition)") }
         XCTAssertEqual(left.pattern.source, #"\d+ "quoted" \ 'x'"#)
         XCTAssertEqual(right.pattern.source, #"it's \w"#)
         // PCRE2 reads "\ " as a space.
-        XCTAssertTrue(left.pattern.matches(#"42 "quoted"  'x'"#))
+        XCTAssertTrue(try left.pattern.matches(#"42 "quoted"  'x'"#))
     }
 
     func testSizesArePowersOf1024InEitherCase() throws {
@@ -118,18 +118,9 @@ final class PolicyParserTests: XCTestCase {
                    or body-size != 7) { drop(); }
             """
         let filter = try XCTUnwrap(PolicyParser.parse(text).document?.messageFilters.first)
-        var sizes: [String] = []
-        func collect(_ condition: Condition) {
-            switch condition {
-            case .or(let a, let b):
-                collect(a)
-                collect(b)
-            case .bodySize(let comparison, let limit): sizes.append("\(comparison.rawValue) \(limit)")
-            default: XCTFail("unexpected \(condition)")
-            }
-        }
-        collect(filter.condition)
-        XCTAssertEqual(sizes, ["> 512", ">= 10240", "< 1048576", "<= 2147483648", "== 3072", "!= 7"])
+        XCTAssertEqual(
+            Self.shape(filter.condition),
+            "or(size > 512, size >= 10240, size < 1048576, size <= 2147483648, size == 3072, size != 7)")
     }
 
     func testNotBindsTighterThanAndWhichBindsTighterThanOr() throws {
@@ -139,12 +130,52 @@ final class PolicyParserTests: XCTestCase {
             b: if (not (encrypted or true) and (false or smime-gateway-authenticated)) { drop(); }
             """
         let filters = try XCTUnwrap(PolicyParser.parse(text).document?.messageFilters)
-        guard case .or(.and(.not(.encrypted), .smimeGatewayMessage), .smimeGatewayVerified) = filters[0].condition
-        else { return XCTFail("wrong precedence: \(filters[0].condition)") }
-        guard
-            case .and(.not(.or(.encrypted, .constant(true))), .or(.constant(false), .smimeGatewayAuthenticated)) =
-                filters[1].condition
-        else { return XCTFail("parentheses ignored: \(filters[1].condition)") }
+        XCTAssertEqual(Self.shape(filters[0].condition), "or(and(not(encrypted), message), verified)")
+        XCTAssertEqual(Self.shape(filters[1].condition), "and(not(or(encrypted, true)), or(false, authenticated))")
+    }
+
+    /// A chain of one operator is one node holding every term, however long; parentheses
+    /// keep their own node, and a chain of the other operator is a term of its own.
+    func testChainsOfAndAndOrAreOneNodeEach() throws {
+        let text = """
+            [message filters]
+            a: if (true and false and encrypted or true or not false and (true and false)) { drop(); }
+            """
+        let filter = try XCTUnwrap(PolicyParser.parse(text).document?.messageFilters.first)
+        XCTAssertEqual(
+            Self.shape(filter.condition), "or(and(true, false, encrypted), true, and(not(false), and(true, false)))")
+    }
+
+    /// 150,000 terms (1.35 MB) parse into one node of 150,000 terms, and both evaluating the
+    /// condition and freeing it are loops, not a recursion as deep as the chain.
+    func testAChainOfAHundredAndFiftyThousandTermsIsOneShallowNode() throws {
+        let chain = Array(repeating: "true", count: 150_000).joined(separator: " and ")
+        let document = PolicyParser.parse("[message filters]\nf: if (\(chain)) { drop(); }\n").document
+        let filter = try XCTUnwrap(document?.messageFilters.first)
+        guard case .and(let terms) = filter.condition else { return XCTFail("not one and") }
+        XCTAssertEqual(terms.count, 150_000)
+        XCTAssertTrue(terms.allSatisfy { if case .constant(true) = $0 { true } else { false } })
+        let facts = MessageFacts(message: PolicyFixtures.rich, context: PolicyFixtures.context)
+        XCTAssertTrue(try facts.holds(filter.condition))
+        var message = PolicyFixtures.rich
+        XCTAssertEqual(
+            try FilterEvaluator.run([filter], on: &message, context: PolicyFixtures.context).disposition, .drop)
+    }
+
+    /// The condition as a compact term, for asserting the tree the parser built.
+    static func shape(_ condition: Condition) -> String {
+        switch condition {
+        case .constant(let value): return "\(value)"
+        case .encrypted: return "encrypted"
+        case .smimeGatewayMessage: return "message"
+        case .smimeGatewayVerified: return "verified"
+        case .smimeGatewayAuthenticated: return "authenticated"
+        case .bodySize(let comparison, let limit): return "size \(comparison.rawValue) \(limit)"
+        case .not(let inner): return "not(\(shape(inner)))"
+        case .and(let terms): return "and(\(terms.map(shape).joined(separator: ", ")))"
+        case .or(let terms): return "or(\(terms.map(shape).joined(separator: ", ")))"
+        default: return "\(condition)"
+        }
     }
 
     func testContentFiltersMayBeNamedBeforeTheyAreDefined() throws {
@@ -155,6 +186,87 @@ final class PolicyParserTests: XCTestCase {
             later: if (true) { smime-gateway("sgn"); }
             """
         XCTAssertEqual(try XCTUnwrap(PolicyParser.parse(text).document).outgoing[0].contentFilters, ["later"])
+    }
+
+    /// Windows editors start a UTF-8 file with a byte order mark: it is no text outside a
+    /// section, and the first line's columns count from after it.
+    func testAByteOrderMarkAtTheStartIsNoText() throws {
+        let document = try XCTUnwrap(PolicyParser.parse("\u{FEFF}" + Self.example).document)
+        XCTAssertEqual(document.messageFilters.map(\.name), ["drop_marked", "quarantine_smime_messages"])
+        let problems = PolicyParser.parse("\u{FEFF}[message filter]\n").problems
+        XCTAssertEqual(
+            problems.map(\.description),
+            [
+                "1:1: unknown section \"[message filter]\": expected [message filters], "
+                    + "[content filters], [outgoing policy NAME] or [incoming policy NAME]"
+            ])
+        let inside = PolicyParser.parse("[message filters]\n\u{FEFF}f: if (true) { drop(); }").problems
+        XCTAssertEqual(
+            inside.map(\.description),
+            [
+                #"2:1: expected a filter name ("name: if (...) { ... }"), "#
+                    + #"found the character "\u{FEFF}""#
+            ], "only at the start")
+    }
+
+    /// `else` after a filter is its else branch only when a block follows; `else:` is a filter.
+    func testAFilterNamedElseAfterAnotherFilterIsAFilter() throws {
+        let text = """
+            [message filters]
+            first: if (true) { drop(); }
+            else: if (false) { bounce(); } else { deliver(); }
+            ELSE: if (true) { drop(); }
+            """
+        let (document, problems) = PolicyParser.parse(text)
+        XCTAssertEqual(problems, [])
+        let filters = try XCTUnwrap(document).messageFilters
+        XCTAssertEqual(filters.map(\.name), ["first", "else", "ELSE"])
+        XCTAssertEqual(filters[0].otherwise, [])
+        XCTAssertEqual(filters[1].otherwise, [.deliver])
+        assertFilterProblem("f: if (true) { drop(); } else bounce();", 31, "expected \"{\" after \"else\"")
+    }
+
+    /// `default` is a keyword in all but name: `[outgoing policy Default]` is the default
+    /// policy (last, covering everyone), and a second one in other case is defined twice.
+    func testTheDefaultPolicyIsNamedInAnyCase() throws {
+        let text = """
+            [outgoing policy Default]
+            content-filters = a
+            [outgoing policy first]
+            recipients = @partner.example
+            [incoming policy DEFAULT]
+            verify = no
+            [content filters]
+            a: if (true) { deliver(); }
+            """
+        let document = try XCTUnwrap(PolicyParser.parse(text).document)
+        XCTAssertEqual(document.outgoing.map(\.name), ["first", "default"])
+        XCTAssertEqual(document.outgoingPolicy(sender: nil, recipient: "c@customer.test").contentFilters, ["a"])
+        XCTAssertEqual(document.incoming.map(\.name), ["default"])
+        XCTAssertFalse(document.incomingPolicy(sender: "x@example.test").verify)
+        assertProblem(
+            "[outgoing policy default]\n[outgoing policy DeFault]\n", 2, 18, "policy \"default\" is defined twice")
+        assertProblem("[incoming policy Default]\nsenders = *\n", 2, 1, "the default policy covers everyone")
+    }
+
+    /// A problem quotes the file, and the file may hold an escape sequence, a CR or a NUL:
+    /// they are written as `\u{...}`, so the terminal shows them and the line stays one line.
+    func testProblemsShowControlCharactersAsEscapes() {
+        let text =
+            "[message filters]\nf: if (true) { drop(); } \u{1B}]0;owned\u{07}\n[outgoing policy p]\nsen\rders = *\n"
+        let problems = PolicyParser.parse(text).problems.map(\.description)
+        XCTAssertEqual(
+            problems.first,
+            #"2:26: expected a filter name ("name: if (...) { ... }"), "#
+                + #"found the character "\u{1B}""#)
+        XCTAssertTrue(problems.contains { $0.hasPrefix(#"4:1: unknown key "sen\u{D}ders""#) }, "\(problems)")
+        for problem in problems {
+            XCTAssertFalse(problem.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
+        }
+        XCTAssertEqual(
+            PolicyProblem(line: 1, column: 1, "a\u{0}b\u{7F}c\u{85}d\u{202E}e\u{2028}f\tg").reason,
+            #"a\u{0}b\u{7F}c\u{85}d\u{202E}e\u{2028}f\u{9}g"#)
+        XCTAssertEqual(PolicyProblem(line: 1, column: 1, "Grüße, 日本").reason, "Grüße, 日本", "text is text")
     }
 
     func testCRLFFilesReadLikeLFFiles() throws {
