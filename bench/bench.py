@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -358,8 +359,18 @@ def main():
     ap.add_argument("--quick", action="store_true", help="a one-minute run: small corpora, one repetition")
     ap.add_argument("--large", action="store_true", help="add the 100k-message scale check")
     ap.add_argument("--disk", help="also run sign-detached with its outputs in this directory (to compare a disk with --work)")
+    ap.add_argument("--setup-only", type=int, metavar="COUNT",
+                    help="only make the PKI, the homes and a one-recipient 4k corpus of COUNT messages in --work, "
+                         "print their paths as shell assignments and stop (for other bench scripts, e.g. policy.sh)")
     args = ap.parse_args()
     b = Bench(args)
+    if args.setup_only:
+        b.make_pki()
+        info = b.make_corpus("4k", args.setup_only, tag="4k", full=False)["one"]
+        for key, value in (("pki", b.pki), ("home", b.out_home), ("incoming_home", b.in_home),
+                           ("maildir", info["maildir"]), ("mbox", info["mbox"]), ("bytes", info["bytes"])):
+            print(f"{key}={shlex.quote(str(value))}")
+        return
     b.log("bench: PKI, homes, openssl speed ...")
     b.make_pki()
     b.speed()
