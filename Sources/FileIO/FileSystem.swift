@@ -33,7 +33,7 @@ public enum FileSystem {
         var current = path
         while !current.isEmpty, current != "/", !exists(current) {
             missing.append(current)
-            current = (current as NSString).deletingLastPathComponent
+            current = split(current).directory
         }
         for directory in missing.reversed() {
             if mkdir(directory, mode) != 0 && errno != EEXIST { throw WriteError(directory, "create the directory") }
@@ -43,6 +43,19 @@ public enum FileSystem {
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
             throw WriteError(path, "use it as a directory", ENOTDIR)
         }
+    }
+
+    /// The directory part and the last component of a path ("a/b" → ("a", "b"), "b" → ("", "b"),
+    /// "/b" → ("/", "b")); trailing slashes ignored. NSString's path methods are not used: on
+    /// Linux they crash on a one-character component ("o", "x/y").
+    public static func split(_ path: String) -> (directory: String, name: String) {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return ("", String(trimmed)) }
+        let name = String(trimmed[trimmed.index(after: slash)...])
+        var directory = trimmed[..<slash]
+        while directory.count > 1, directory.hasSuffix("/") { directory.removeLast() }
+        return (directory.isEmpty ? "/" : String(directory), name)
     }
 
     public static func exists(_ path: String) -> Bool {

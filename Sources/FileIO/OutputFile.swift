@@ -76,8 +76,7 @@ public enum OutputFile {
     }
 
     private static func replace(_ target: String, with bytes: [UInt8], mode: mode_t, reportedAs path: String) throws {
-        let directory = (target as NSString).deletingLastPathComponent
-        let base = (target as NSString).lastPathComponent
+        let (directory, base) = FileSystem.split(target)
         let prefix = directory.isEmpty ? "" : directory + "/"
         var template = Array("\(prefix).\(base).smimegate-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
