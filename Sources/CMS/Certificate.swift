@@ -154,7 +154,7 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         guard X509_digest(x509, EVP_sha256(), &digest, &length) == 1 else { return "" }
-        return digest.prefix(Int(length)).map { String(format2: $0) }.joined()
+        return CMS.hex(digest.prefix(Int(length)))
     }
 
     // MARK: Extensions
@@ -207,9 +207,3 @@ public struct KeyUsage: OptionSet, Sendable {
     }
 }
 
-extension String {
-    init(format2 byte: UInt8) {
-        let digits = Array("0123456789abcdef")
-        self = String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
-    }
-}

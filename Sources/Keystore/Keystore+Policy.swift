@@ -13,7 +13,7 @@ extension Keystore {
     public func savePolicy(text: String) throws -> (text: String, sha256: String, loadedAt: Date) {
         // SQLite binds text up to its first NUL: such a text would not come back whole.
         guard !text.utf8.contains(0) else { throw KeystoreError("the policy text contains a NUL byte") }
-        let sha256 = CMS.sha256(Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        let sha256 = CMS.hex(CMS.sha256(Array(text.utf8)))
         let loadedAt = Keystore.now()
         try db.transaction {
             try db.query("DELETE FROM policy")

@@ -86,7 +86,6 @@ struct Disposer {
 
     /// A stable identifier of the input (and copy) for generated messages' Message-IDs and boundaries.
     static func identifier(_ input: InputMessage, copy: Int) -> String {
-        let hash = CMS.sha256(Array(input.key.utf8), input.bytes).prefix(12).map { String(format: "%02x", $0) }
-        return hash.joined() + (copy > 0 ? "-\(copy)" : "")
+        CMS.hex(CMS.sha256(Array(input.key.utf8), input.bytes).prefix(12)) + (copy > 0 ? "-\(copy)" : "")
     }
 }

@@ -261,8 +261,7 @@ final class Router: Sendable {
     }
 
     func deliver(_ input: InputMessage, _ result: JobResult, elapsed: Duration) throws {
-        let name = CMS.sha256(Array(input.key.utf8), [0], input.bytes).prefix(12).map { String(format: "%02x", $0) }
-            .joined()
+        let name = CMS.hex(CMS.sha256(Array(input.key.utf8), [0], input.bytes).prefix(12))
         var files: [ManifestRecord.File] = []
         var delivered: [(MaildirWriter, String)] = []
         do {

@@ -4,6 +4,12 @@ import TestSupport
 import XCTest
 
 final class CertificateTests: XCTestCase {
+    func testHexIsLowerCaseTwoDigitsABytePlusTheEmptyCase() {
+        XCTAssertEqual(CMS.hex([0x00, 0x0f, 0xab, 0xff]), "000fabff")
+        XCTAssertEqual(CMS.hex([]), "")
+        XCTAssertEqual(CMS.hex((0...255).map(UInt8.init)).count, 512)
+    }
+
     func certificate(_ name: String) throws -> Certificate { try Certificate(bytes: bytes(of: Paths.fixture(name))) }
 
     func testNamesUsageAndValidityAreRead() throws {
