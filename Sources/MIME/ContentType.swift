@@ -82,7 +82,17 @@ struct ParameterScanner {
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    static func isSpecial(_ b: UInt8) -> Bool { Array("()<>@,;:\\\"/[]?=".utf8).contains(b) }
+    /// RFC 2045 tspecials. A switch, not a set built per call: this runs for every byte of every parameter.
+    static func isSpecial(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "@"),
+            UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: ":"), UInt8(ascii: "\\"), UInt8(ascii: "\""),
+            UInt8(ascii: "/"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "?"), UInt8(ascii: "="):
+            return true
+        default:
+            return false
+        }
+    }
 
     mutating func skipSpaceAndComments() {
         while i < bytes.count {

@@ -146,7 +146,9 @@ public struct OutgoingJob: Job {
         var context = FilterContext(
             mailFrom: envelope.sender, recipients: envelope.recipients, encrypted: SMIMEForm.isEncrypted(message),
             size: size)
-        let messageDecision = try FilterEvaluator.run(policy.messageFilters, on: &message, context: context)
+        let body = MessageFacts.BodyCache()  // walked once for all runs: filters never change the body
+        let messageDecision = try FilterEvaluator.run(
+            policy.messageFilters, on: &message, context: context, body: body)
         guard messageDecision.disposition == .deliver else {
             return OutgoingPlan(
                 message: message, messageDecision: messageDecision, copies: [], encrypted: context.encrypted)
@@ -156,7 +158,7 @@ public struct OutgoingJob: Job {
             var copy = message
             context.recipients = group.recipients
             var decision = try FilterEvaluator.run(
-                policy.contentFilters(of: group.policy), on: &copy, context: context)
+                policy.contentFilters(of: group.policy), on: &copy, context: context, body: body)
             decision.steps = messageDecision.steps + decision.steps
             copies.append(
                 OutgoingPlan.Copy(policy: group.policy, recipients: group.recipients, message: copy, decision: decision)

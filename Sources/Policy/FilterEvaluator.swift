@@ -15,11 +15,15 @@ public enum FilterEvaluator {
     /// ordinary mail take microseconds, so two seconds fail only a message built to stall.
     public static let matchingBudget: Duration = .seconds(2)
 
+    /// `body`: pass the same cache to every run over one message (its message filters, each
+    /// copy's content filters) and its body is walked once.
     public static func run(
-        _ filters: [Filter], on message: inout Entity, context: FilterContext, matchingBudget: Duration = matchingBudget
+        _ filters: [Filter], on message: inout Entity, context: FilterContext,
+        matchingBudget: Duration = matchingBudget,
+        body: MessageFacts.BodyCache = MessageFacts.BodyCache()
     ) throws(FilterError) -> FilterDecision {
         var decision = FilterDecision()
-        let facts = MessageFacts(message: message, context: context, matchingBudget: matchingBudget)
+        let facts = MessageFacts(message: message, context: context, matchingBudget: matchingBudget, body: body)
         filters: for filter in filters {
             let matched: Bool
             do {

@@ -17,24 +17,41 @@ public final class MessageFacts {
     }
 
     /// The leaves of the MIME tree, walked once: text for `body-contains`, files for `attachment-*`.
-    private struct Body {
+    struct Body {
         var texts: [String] = []
         var attachments: [Attachment] = []
+    }
+
+    /// The walked body of one message, shared by every run of filters over it — its message
+    /// filters and each copy's content filters — since header actions never change the body.
+    /// Not Sendable: one message is evaluated on one thread.
+    public final class BodyCache {
+        var walked: Result<Body, ConditionFailure>?
+        public init() {}
     }
 
     private var fields: [HeaderField]
     private let entity: Entity
     private let context: FilterContext
     /// The body, once a condition asked for it (or why it cannot be searched).
-    private var walked: Result<Body, ConditionFailure>?
+    private let cache: BodyCache
     private var budget: MatchingBudget
+    /// The decoded Subject and the decoded values of each field asked about (by lower-cased
+    /// name), until a header action changes the header.
+    private var decodedSubject: String?
+    private var decodedFields: [String: [String]] = [:]
 
     /// `matchingBudget`: the processor time all regular expressions of this evaluation may
-    /// take together (`FilterEvaluator.matchingBudget` unless a test wants less).
-    public init(message: Entity, context: FilterContext, matchingBudget: Duration = FilterEvaluator.matchingBudget) {
+    /// take together (`FilterEvaluator.matchingBudget` unless a test wants less); `body`: the
+    /// walked body of the same message from an earlier evaluation, if any.
+    public init(
+        message: Entity, context: FilterContext, matchingBudget: Duration = FilterEvaluator.matchingBudget,
+        body: BodyCache = BodyCache()
+    ) {
         self.fields = message.fields
         self.entity = message
         self.context = context
+        self.cache = body
         self.budget = MatchingBudget(limit: matchingBudget)
     }
 
@@ -43,6 +60,8 @@ public final class MessageFacts {
     /// stripped Content-Type leaves the parts a reader of the original message was sent.
     public func headersChanged(_ message: Entity) {
         fields = message.fields
+        decodedSubject = nil
+        decodedFields = [:]
     }
 
     /// Whether the condition holds. `and` and `or` run over their terms in a loop, so a
@@ -53,7 +72,7 @@ public final class MessageFacts {
         case .constant(let value): return value
         case .subject(let test): return try holds(test, for: [subject])
         case .header(let name, let test):
-            let values = fields.lazy.filter { $0.hasName(name) }.map { EncodedWord.decode($0.value) }
+            let values = decoded(name)
             guard let test else { return !values.isEmpty }
             return try holds(test, for: values)
         case .bodyContains(let pattern): return try anyMatches(pattern, try body().texts)
@@ -90,14 +109,26 @@ public final class MessageFacts {
 
     /// The first Subject, RFC 2047-decoded as a client shows it ("" when there is none).
     private var subject: String {
-        fields.first { $0.hasName("Subject") }.map { EncodedWord.decode($0.value) } ?? ""
+        if let decodedSubject { return decodedSubject }
+        let subject = fields.first { $0.hasName("Subject") }.map { EncodedWord.decode($0.value) } ?? ""
+        decodedSubject = subject
+        return subject
+    }
+
+    /// The decoded, unfolded value of every instance of the field `name`.
+    private func decoded(_ name: String) -> [String] {
+        let key = name.lowercased()
+        if let values = decodedFields[key] { return values }
+        let values = fields.filter { $0.hasName(name) }.map { EncodedWord.decode($0.value) }
+        decodedFields[key] = values
+        return values
     }
 
     // MARK: The body
 
     private func body() throws(ConditionFailure) -> Body {
-        let body = walked ?? Self.walk(entity)
-        walked = body
+        let body = cache.walked ?? Self.walk(entity)
+        cache.walked = body
         return try body.get()
     }
 
@@ -167,13 +198,20 @@ public final class MessageFacts {
     /// Content-Disposition, the first or last `filename`, RFC 2231 `filename*` or the plain
     /// one beside it, Content-Type's `name` — so every one of them is a name of the file.
     private static func attachment(_ entity: Entity, _ type: ContentType) -> Attachment? {
+        // Most parts are inline text with neither a disposition nor a name: no parameters to parse again.
+        let dispositions = entity.fields(named: "Content-Disposition")
+        if dispositions.isEmpty
+            && !entity.fields(named: "Content-Type").contains(where: { $0.value.lowercased().contains("name") })
+        {
+            return nil
+        }
         var names: [String] = []
         var isAttachment = false
         // Content-Disposition has Content-Type's parameter syntax (RFC 2183 §2) but no
         // subtype: read behind a dummy type, its disposition is the subtype and RFC 2231
         // file names (`filename*0*=utf-8''...`) come joined and decoded; read as written
         // too, for the plain name an RFC 2231 value hides from RFC 2231 readers.
-        for field in entity.fields(named: "Content-Disposition") {
+        for field in dispositions {
             guard let joined = ContentType(parsing: "x/" + field.value) else { continue }
             isAttachment = isAttachment || joined.subtype == "attachment"
             names += parameters("filename", of: joined)
