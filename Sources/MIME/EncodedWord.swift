@@ -4,10 +4,22 @@
 /// or bytes that do not decode, could show the reader what a Latin-1 reading hides:
 /// `undecodableCharsets` names them.
 public enum EncodedWord {
-    public static func decode(_ text: String) -> String { scan(text).text }
+    public static func decode(_ text: String) -> String { mayHoldWords(text) ? scan(text).text : text }
+
+    /// Most field values hold no "=?" at all: found by one pass over the bytes, before the scan.
+    private static func mayHoldWords(_ text: String) -> Bool {
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            if previous == UInt8(ascii: "=") && byte == UInt8(ascii: "?") { return true }
+            previous = byte
+        }
+        return false
+    }
 
     /// The charsets of the encoded-words in `text` that are not decoded as a client shows them.
-    public static func undecodableCharsets(in text: String) -> [String] { scan(text).undecodable }
+    public static func undecodableCharsets(in text: String) -> [String] {
+        mayHoldWords(text) ? scan(text).undecodable : []
+    }
 
     private static func scan(_ text: String) -> (text: String, undecodable: [String]) {
         var undecodable: [String] = []

@@ -201,7 +201,7 @@ public final class MessageFacts {
         // Most parts are inline text with neither a disposition nor a name: no parameters to parse again.
         let dispositions = entity.fields(named: "Content-Disposition")
         if dispositions.isEmpty
-            && !entity.fields(named: "Content-Type").contains(where: { $0.value.lowercased().contains("name") })
+            && !entity.fields(named: "Content-Type").contains(where: { Self.mentionsName($0.raw) })
         {
             return nil
         }
@@ -227,6 +227,17 @@ public final class MessageFacts {
         var unique: [String] = []
         for name in names.map(EncodedWord.decode) where !unique.contains(name) { unique.append(name) }
         return Attachment(filenames: unique.isEmpty ? [""] : unique, mediaType: type.mediaType)
+    }
+
+    /// Whether the raw field holds "name" in any case (a `name` or `filename` parameter, maybe).
+    private static func mentionsName(_ raw: [UInt8]) -> Bool {
+        let word = Array("name".utf8)
+        guard raw.count >= word.count else { return false }
+        for start in 0...(raw.count - word.count)
+        where (0..<word.count).allSatisfy({ raw[start + $0] | 0x20 == word[$0] }) {
+            return true
+        }
+        return false
     }
 
     /// Every value of the parameter `name` (ignoring case), in order.
