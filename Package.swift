@@ -48,7 +48,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // bench/micro: in-process timings that split a signature's cost (bench/README.md).
-        .executableTarget(name: "smimegate-microbench", dependencies: ["CMS", "MIME", "SMIME"], path: "bench/micro"),
+        .executableTarget(
+            name: "smimegate-microbench", dependencies: ["CMS", "MIME", "SMIME", "PKI", "Policy", "Pipeline"],
+            path: "bench/micro"),
         // Paths to fixtures, vectors and peers (openssl, python3) shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "MIMETests", dependencies: ["MIME", "TestSupport"]),

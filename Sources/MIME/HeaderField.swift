@@ -36,11 +36,16 @@ public struct HeaderField: Sendable, Equatable {
     }
 
     /// The unfolded value (RFC 5322 §2.2.3), leading white space removed.
+    /// Works on the bytes, making one String: every filter condition and MIME lookup reads it.
     public var value: String {
-        var bytes = Array(raw.dropFirst(name.utf8.count + 1))
-        bytes.removeAll { $0 == 13 || $0 == 10 }
-        let text = String(decoding: bytes, as: UTF8.self)
-        return String(text.drop { $0 == " " || $0 == "\t" }).trimmingTrailingWhitespace()
+        var start = min(raw.count, name.utf8.count + 1)
+        var end = raw.count
+        func isSpace(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 || byte == 13 || byte == 10 }
+        while start < end, isSpace(raw[start]) { start += 1 }
+        while end > start, isSpace(raw[end - 1]) { end -= 1 }
+        let slice = raw[start..<end]
+        guard slice.contains(where: { $0 == 13 || $0 == 10 }) else { return String(decoding: slice, as: UTF8.self) }
+        return String(decoding: slice.filter { $0 != 13 && $0 != 10 }, as: UTF8.self)  // unfolded
     }
 
     /// ASCII case-insensitive comparison of field names, without allocating.

@@ -7,6 +7,8 @@ public struct PolicyDocument: Sendable {
     public let contentFilters: [Filter]
     public let outgoing: [OutgoingPolicy]
     public let incoming: [IncomingPolicy]
+    /// Each outgoing policy's content filters, resolved once (by policy name), not per message.
+    private let filtersByPolicy: [String: [Filter]]
 
     public init(
         messageFilters: [Filter], contentFilters: [Filter], outgoing: [OutgoingPolicy], incoming: [IncomingPolicy]
@@ -15,6 +17,10 @@ public struct PolicyDocument: Sendable {
         self.contentFilters = contentFilters
         self.outgoing = outgoing.filter { $0.name != "default" } + outgoing.filter { $0.name == "default" }
         self.incoming = incoming.filter { $0.name != "default" } + incoming.filter { $0.name == "default" }
+        let byName = Dictionary(contentFilters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.filtersByPolicy = Dictionary(
+            outgoing.map { policy in (policy.name, policy.contentFilters.compactMap { byName[$0] }) },
+            uniquingKeysWith: { first, _ in first })
     }
 
     public static let empty = PolicyDocument(messageFilters: [], contentFilters: [], outgoing: [], incoming: [])
@@ -51,7 +57,7 @@ public struct PolicyDocument: Sendable {
 
     /// The content filters of a policy, in the policy's order.
     public func contentFilters(of policy: OutgoingPolicy) -> [Filter] {
-        policy.contentFilters.compactMap(contentFilter)
+        filtersByPolicy[policy.name] ?? policy.contentFilters.compactMap(contentFilter)
     }
 
     /// Every sending profile an action names (each must exist when the policy is loaded).

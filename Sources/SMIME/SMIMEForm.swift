@@ -37,8 +37,10 @@ public enum SMIMEForm: Sendable {
     /// Whether the message is S/MIME-encrypted as it stands (the filter condition `encrypted`);
     /// content that cannot be classified is not.
     public static func isEncrypted(_ entity: Entity) -> Bool {
-        let type = entity.contentType.mediaType
-        guard type.hasPrefix("application/") else { return false }  // no decoding for ordinary mail
+        // Ordinary mail is answered from the field's first bytes: no parsing, no decoding.
+        guard let field = entity.fields.first(where: { $0.hasName("Content-Type") }),
+            field.value.utf8.prefix(12).map({ $0 | 0x20 }) == Array("application/".utf8)
+        else { return false }
         if case .enveloped = try? classify(entity) { return true }
         return false
     }
