@@ -13,6 +13,25 @@ final class PatternTests: XCTestCase {
         XCTAssertFalse(try pattern.matches(notes + "this is public\n"))
     }
 
+    /// ASCII text is searched by the pattern's byte-mode twin (fast for `(?i)`), other text in UTF
+    /// mode: the answers are those of UTF mode either way.
+    func testAnswersAreUTFModesOnASCIIAndOnOtherText() throws {
+        let caseless = try Pattern("(?i)strictly private")
+        XCTAssertTrue(try caseless.matches("This is STRICTLY PRIVATE."))
+        XCTAssertTrue(try caseless.matches("ſtrictly private, déjà vu"), "ſ is an s to a caseless UTF match")
+        XCTAssertFalse(try caseless.matches("strictly public, déjà vu"))
+        let three = try Pattern("^.{3}$")
+        XCTAssertTrue(try three.matches("abc"))
+        XCTAssertTrue(try three.matches("äbc"), "a character, not a byte")
+        XCTAssertFalse(try three.matches("äbcd"))
+        let wide = try Pattern(#"\x{17F}"#)
+        XCTAssertTrue(try wide.matches("ſ"))
+        XCTAssertFalse(try wide.matches("s"))
+        let long = String(repeating: "plain ascii text ", count: 300) + "end"
+        XCTAssertTrue(try Pattern("(?i)END$").matches(long))
+        XCTAssertTrue(try Pattern("(?i)END é$").matches(long + " é"), "a non-ASCII byte past the last word")
+    }
+
     /// The text was not searched to its end: the failure says why, in PCRE2's words.
     func testHittingTheMatchLimitIsAFailureNotNoMatch() throws {
         let pattern = try Pattern("(a+)+$")
