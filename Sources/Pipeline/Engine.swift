@@ -248,6 +248,7 @@ final class Router: Sendable {
     private let manifest: ManifestWriter
     private let direction: Direction
     private let profile: String?
+    private let policyDigest: String?
     private let options: RunOptions
     private let started = ContinuousClock.now
     private let state = Mutex(State())
@@ -257,6 +258,7 @@ final class Router: Sendable {
         self.manifest = manifest
         self.direction = job.direction
         self.profile = job.profileName
+        self.policyDigest = job.policyDigest
         self.options = options
     }
 
@@ -283,7 +285,7 @@ final class Router: Sendable {
         }
         let record = ManifestRecord(
             input: input.source, offset: input.offset, messageId: result.messageID, direction: direction.rawValue,
-            outcome: result.outcome.name, quarantine: result.outcome.quarantine,
+            outcome: result.outcome.name, quarantine: result.outcome.quarantine, policySha256: policyDigest,
             profile: profile, outputs: files, reason: result.reason?.description, reasonCode: result.reason?.code,
             signer: result.signer, warning: result.warning,
             authenticated: result.authenticated, bytes: input.bytes.count,

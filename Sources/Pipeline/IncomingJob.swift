@@ -87,6 +87,7 @@ public struct IncomingJob: Job {
 
     public var direction: Direction { .incoming }
     public var profileName: String? { nil }
+    public var policyDigest: String? { policy?.digest }
     public var outcomes: [Outcome] {
         [.verified, .decrypted, .unverified, .passed, .failed]
             + (policy?.quarantineNames.sorted().map(Outcome.quarantined) ?? []) + (policy == nil ? [] : [.bounced])

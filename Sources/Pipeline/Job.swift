@@ -114,6 +114,8 @@ public struct JobResult: Sendable {
 public protocol Job: Sendable {
     var direction: Direction { get }
     var profileName: String? { get }
+    /// The SHA-256 of the policy text that decides, if a policy does.
+    var policyDigest: String? { get }
     /// The outcomes this job can have, in the order summaries list them; their folders
     /// (and DIR/notifications when `notifies`) are created up front.
     var outcomes: [Outcome] { get }
@@ -124,6 +126,7 @@ public protocol Job: Sendable {
 
 extension Job {
     public var notifies: Bool { false }
+    public var policyDigest: String? { nil }
 
     /// Every folder the job can write.
     var folders: [Folder] { outcomes.map(Folder.outcome) + (notifies ? [.notifications] : []) }

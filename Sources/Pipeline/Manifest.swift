@@ -35,6 +35,8 @@ public struct ManifestRecord: Codable, Sendable {
     public var outcome: String
     /// For outcome `quarantined`: the quarantine's name (DIR/quarantined/NAME/).
     public var quarantine: String?
+    /// The SHA-256 of the policy file that decided (`policy show` prints it), when one did.
+    public var policySha256: String?
     public var profile: String?
     public var outputs: [File]
     public var reason: String?
@@ -49,6 +51,7 @@ public struct ManifestRecord: Codable, Sendable {
 
     public init(
         input: String, offset: Int?, messageId: String?, direction: String, outcome: String, quarantine: String? = nil,
+        policySha256: String? = nil,
         profile: String?, outputs: [File],
         reason: String?, reasonCode: String? = nil, signer: String?, warning: String? = nil, authenticated: Bool? = nil,
         bytes: Int,
@@ -62,6 +65,7 @@ public struct ManifestRecord: Codable, Sendable {
         )
         (self.authenticated, self.bytes, self.elapsedMs) = (authenticated, bytes, elapsedMs)
         self.quarantine = quarantine
+        self.policySha256 = policySha256
         self.reasonCode = reasonCode
     }
 
@@ -111,6 +115,7 @@ public struct ManifestRecord: Codable, Sendable {
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
+        if let policySha256 { key("policy_sha256"); JSON.string(policySha256, into: &out) }
         if let profile { key("profile"); JSON.string(profile, into: &out) }
         if let quarantine { key("quarantine"); JSON.string(quarantine, into: &out) }
         if let reason { key("reason"); JSON.string(reason, into: &out) }

@@ -24,6 +24,7 @@ public struct OutgoingJob: Job {
 
     public var direction: Direction { .outgoing }
     public var profileName: String? { single?.profile.name }
+    public var policyDigest: String? { policy?.digest }
     public var outcomes: [Outcome] {
         [.signed, .encrypted, .split, .bounced, .passed, .failed]
             + (policy?.quarantineNames.sorted().map(Outcome.quarantined) ?? [])

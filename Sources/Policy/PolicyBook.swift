@@ -42,7 +42,8 @@ public struct PolicyBook {
     public func current() throws -> (document: PolicyDocument, stored: StoredPolicy)? {
         guard let stored = try policies.storedPolicy() else { return nil }
         let (document, problems) = PolicyParser.parse(stored.text)
-        guard let document, problems.isEmpty else { throw PolicyStoreError.unreadable(problems: problems) }
+        guard var document, problems.isEmpty else { throw PolicyStoreError.unreadable(problems: problems) }
+        document.digest = stored.sha256
         return (document, stored)
     }
 }

@@ -7,6 +7,9 @@ public struct PolicyDocument: Sendable {
     public let contentFilters: [Filter]
     public let outgoing: [OutgoingPolicy]
     public let incoming: [IncomingPolicy]
+    /// The SHA-256 (hex) of the file's text, when the caller knows it (Policy computes no digests):
+    /// every manifest record names the policy version that decided it.
+    public var digest: String?
     /// Each outgoing policy's content filters, resolved once (by policy name), not per message.
     private let filtersByPolicy: [String: [Filter]]
 

@@ -207,7 +207,12 @@ struct PolicyChoice: ParsableArguments {
 
     func document(_ store: Keystore) throws -> PolicyDocument? {
         let book = KeystoreRepositories(store).policyBook
-        if let file = policy { return try withPolicy(file) { try book.check(try readPolicyText(file)) } }
+        if let file = policy {
+            let text = try readPolicyText(file)
+            var document = try withPolicy(file) { try book.check(text) }
+            document.digest = CMS.hex(CMS.sha256(Array(text.utf8)))
+            return document
+        }
         if noPolicy { return nil }
         return try withPolicy("the loaded policy") { try book.current()?.document }
     }

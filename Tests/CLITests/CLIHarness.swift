@@ -87,6 +87,7 @@ struct ManifestEntry: Decodable, Hashable {
     let offset: Int?
     let outcome: String
     let quarantine: String?
+    let policySha256: String?
     let outputs: [File]
     let reason: String?
     let warning: String?

@@ -80,6 +80,8 @@ final class PolicyRunTests: CLITestCase {
 
         let splinter = try XCTUnwrap(r["splinter"])
         XCTAssertEqual(splinter.outcome, "split")
+        let digest = try openssl(["dgst", "-sha256", "-r", path("policy.txt")]).expect(0).out.prefix(64)
+        XCTAssertEqual(splinter.policySha256, String(digest), "each record names the policy version that decided")
         XCTAssertEqual(splinter.outputs.map(\.file.first), ["e", "s"])
         let partner = splinter.outputs[0]
         let customer = splinter.outputs[1]
@@ -249,6 +251,8 @@ final class PolicyRunTests: CLITestCase {
 
         let passed = try XCTUnwrap(r["encrypted"])
         XCTAssertEqual(passed.outcome, "passed")
+        let digest = try openssl(["dgst", "-sha256", "-r", file]).expect(0).out.prefix(64)
+        XCTAssertEqual(passed.policySha256, String(digest), "--policy FILE: that file's digest")
         XCTAssertEqual(passed.reason, "already S/MIME-encrypted")
         XCTAssertEqual(bodyText(Array(self.file(out, passed).utf8)), bodyText(Array(encrypted.utf8)))
 
@@ -304,6 +308,7 @@ final class PolicyRunTests: CLITestCase {
         let record = try XCTUnwrap(try records(path("out"))["m"])
         XCTAssertEqual(record.outcome, "signed")
         XCTAssertNil(record.outputs[0].policy)
+        XCTAssertNil(record.policySha256)
 
         // A profile the loaded policy names cannot be deleted; a policy file naming a missing one
         // stops the run before it starts.
