@@ -174,6 +174,11 @@ public struct IncomingJob: Job {
         } catch {
             return failed(.filterFailed(error))
         }
+        // Whatever header actions did, the only Authentication-Results claiming our authserv-id is the one
+        // this job added, on top (RFC 8601 §5): a filter cannot forge a pass, nor strip ours.
+        let ours = [.verified, .decrypted, .unverified].contains(result.outcome) ? before.fields.first : nil
+        delivered = AuthenticationResults.removingOurs(from: delivered, authservID: authservID).message
+        if let ours { delivered.fields.insert(ours, at: 0) }
         let disposer = Disposer(input: input, original: received, sender: envelope.sender, reportingHost: reportingHost)
         if decision.disposition != .deliver {
             var disposed = disposer.dispose(
@@ -325,14 +330,18 @@ public struct IncomingJob: Job {
                 signer: identifier, messageID: message.messageID, authenticated: true)
         }
         guard decrypted else { return unverified(.unsupported("no signature or envelope could be processed")) }
+        // Verification turned off by the incoming policy: the content may well be signed, and says so.
+        let unchecked = notProcessed.map { "; \(Self.comment($0.description))" } ?? ""
         guard let unprotected else {
-            let field = "\(authservID); smime=neutral (encrypted, not signed)"
+            let what = notProcessed == nil ? "encrypted, not signed" : "decrypted\(unchecked)"
+            let field = "\(authservID); smime=neutral (\(what))"
             return JobResult.foundSMIME(
                 outcome: .decrypted,
                 outputs: [Output(folder: .decrypted, bytes: Self.adding(field, to: current), recipients: recipients)],
-                messageID: message.messageID, authenticated: true)
+                reason: notProcessed, messageID: message.messageID, authenticated: true)
         }
-        let field = "\(authservID); smime=neutral (encrypted without integrity protection, \(unprotected.name))"
+        let field =
+            "\(authservID); smime=neutral (encrypted without integrity protection, \(unprotected.name)\(unchecked))"
         var delivered = current
         var warning: String? = nil
         if settings.unauthenticatedHTML == .neutralise {
@@ -345,7 +354,7 @@ public struct IncomingJob: Job {
         return JobResult.foundSMIME(
             outcome: .decrypted,
             outputs: [Output(folder: .decrypted, bytes: Self.adding(field, to: delivered), recipients: recipients)],
-            messageID: message.messageID, warning: warning, authenticated: false)
+            reason: notProcessed, messageID: message.messageID, warning: warning, authenticated: false)
     }
 
     /// The message with an Authentication-Results field on top (RFC 8601 §5: added fields go first).

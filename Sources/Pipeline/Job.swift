@@ -93,9 +93,12 @@ public struct JobResult: Sendable {
             let unique = values.compactMap { $0 }.filter { seen.insert($0).inserted }
             return unique.isEmpty ? nil : unique.joined(separator: "; ")
         }
+        let outcome = Outcome.combined(copies.map(\.outcome))
+        // The reason (and so the reason_code) of the copy that decided the outcome comes first.
+        let deciding = copies.filter { $0.outcome == outcome } + copies.filter { $0.outcome != outcome }
         return JobResult(
-            outcome: Outcome.combined(copies.map(\.outcome)), outputs: copies.flatMap(\.outputs),
-            reason: Reason.joined(copies.map(\.reason) + [.splintered(policies: policies)]),
+            outcome: outcome, outputs: copies.flatMap(\.outputs),
+            reason: Reason.joined(deciding.map(\.reason) + [.splintered(policies: policies)]),
             signer: copies.lazy.compactMap(\.signer).first,
             messageID: copies.lazy.compactMap(\.messageID).first, warning: joined(copies.map(\.warning)))
     }

@@ -113,6 +113,12 @@ public struct OutgoingJob: Job {
                 result = try transform(
                     copy.message, with: chosen, parsed: parsed, recipients: copy.recipients, input: input, copy: index,
                     irregularity: irregularity)
+                if result.outcome == .failed {
+                    // Whoever retries failed/ must know whom this copy was for: the other copies went out.
+                    result.outputs = result.outputs.map {
+                        Output(to: $0.folder, bytes: $0.bytes, recipients: copy.recipients)
+                    }
+                }
                 result.annotate(policy: copy.policy.name, filters: decision.acted, profile: name)
             } else {
                 result = JobResult(

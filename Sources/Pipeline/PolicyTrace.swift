@@ -55,8 +55,14 @@ public enum PolicyTrace {
         var isSMIME = true
         if case .notSMIME? = try? SMIMEForm.classify(parsed) { isSMIME = false }
         lines.append(isSMIME ? "S/MIME: yes (\(parsed.contentType.mediaType))" : "S/MIME: no")
+        // A policy that turns decryption (of encrypted mail) or verification off never verifies.
+        let canVerify = chosen.verify && (chosen.decrypt || !SMIMEForm.isEncrypted(parsed))
         let scenarios: [(String, Bool)] =
-            isSMIME ? [("if the signature verifies", true), ("if it does not verify", false)] : [("", false)]
+            !isSMIME
+            ? [("", false)]
+            : canVerify
+                ? [("if the signature verifies", true), ("if it does not verify", false)]
+                : [("not verified: the incoming policy turns it off", false)]
         for (label, verified) in scenarios {
             var message = parsed
             let context = FilterContext(
