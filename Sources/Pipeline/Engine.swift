@@ -124,6 +124,9 @@ public enum Engine {
             } : []
         defer { withExtendedLifetime((lock, spoolLocks)) {} }
         let (manifest, done) = try ManifestWriter.open(directory: out, resume: options.resume)
+        // After a run that did not end cleanly, outputs it delivered but never recorded are found,
+        // to be replaced when their inputs are processed again.
+        let stale = done.endedCleanly ? StaleOutputs() : StaleOutputs.scan(out)
         let consumer = try options.consume ? consumer(into: options.consumedInto, inputs: inputs) : nil
         var writers: [Folder: MaildirWriter] = [:]
         for folder in job.folders {
@@ -134,7 +137,7 @@ public enum Engine {
         }
         // Before an input recorded by an earlier run is consumed, that run's outputs and records are made durable.
         if consumer != nil { try FileSystem.syncFileSystem(of: out) }
-        let router = Router(writers: writers, manifest: manifest, job: job, options: options)
+        let router = Router(writers: writers, manifest: manifest, job: job, options: options, stale: stale)
         let start = ContinuousClock.now
 
         var stop = pool.run(
@@ -250,10 +253,15 @@ final class Router: Sendable {
     private let profile: String?
     private let policyDigest: String?
     private let options: RunOptions
+    private let stale: StaleOutputs
     private let started = ContinuousClock.now
     private let state = Mutex(State())
 
-    init(writers: [Folder: MaildirWriter], manifest: ManifestWriter, job: any Job, options: RunOptions) {
+    init(
+        writers: [Folder: MaildirWriter], manifest: ManifestWriter, job: any Job, options: RunOptions,
+        stale: StaleOutputs = StaleOutputs()
+    ) {
+        self.stale = stale
         self.writers = writers
         self.manifest = manifest
         self.direction = job.direction
@@ -283,6 +291,7 @@ final class Router: Sendable {
             for (writer, file) in delivered { writer.withdraw(name: file) }
             throw error
         }
+        stale.remove(prefix: name, keeping: Set(delivered.map { $0.0.root + "/new/" + $0.1 }))
         let record = ManifestRecord(
             input: input.source, offset: input.offset, messageId: result.messageID, direction: direction.rawValue,
             outcome: result.outcome.name, quarantine: result.outcome.quarantine, policySha256: policyDigest,

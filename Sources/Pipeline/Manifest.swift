@@ -191,6 +191,7 @@ public final class ManifestWriter: Sendable {
             throw failure
         }
         var index = ResumeIndex.empty
+        var cutShort = false
         var size = Int(info.st_size)
         if size > 0 {
             guard resume else {
@@ -198,6 +199,7 @@ public final class ManifestWriter: Sendable {
                 throw PipelineError("\(path) already holds a run: add --resume to continue it, or choose another --out")
             }
             let complete = try completeLength(fd, size: size, path: path)
+            if complete != size { cutShort = true }
             if complete != size {
                 guard ftruncate(fd, off_t(complete)) == 0 else {
                     let failure = WriteError(path, "truncate")
@@ -213,6 +215,7 @@ public final class ManifestWriter: Sendable {
                 throw error
             }
         }
+        if cutShort { index = index.notEndedCleanly }
         return (ManifestWriter(path: path, directory: directory, fd: fd, length: size), index)
     }
 

@@ -74,15 +74,22 @@ final class ResumeIndex: Sendable {
 
     private let sorted: [KeyHash]
     private let tail: Set<KeyHash>
+    /// The index covered the whole manifest: the run that wrote it was the last, and it ended
+    /// with every delivered output recorded (a run writes its index only when it ends cleanly).
+    let endedCleanly: Bool
 
-    private init(sorted: [KeyHash], tail: Set<KeyHash>) {
+    private init(sorted: [KeyHash], tail: Set<KeyHash>, endedCleanly: Bool = false) {
         self.sorted = sorted
         self.tail = tail
+        self.endedCleanly = endedCleanly
     }
 
     static let empty = ResumeIndex(sorted: [], tail: [])
 
     var count: Int { sorted.count + tail.count }
+
+    /// The same index, for a manifest whose last line was cut short (a run killed mid-write).
+    var notEndedCleanly: ResumeIndex { ResumeIndex(sorted: sorted, tail: tail, endedCleanly: false) }
 
     func contains(_ key: String) -> Bool { contains(KeyHash(key)) }
 
@@ -118,7 +125,7 @@ final class ResumeIndex: Sendable {
         }
         // A short tail stays a set beside the index; a long one (a rebuild) is merged into it.
         if tail.count > 4096 { return ResumeIndex(sorted: merge(sorted, tail.sorted()), tail: []) }
-        return ResumeIndex(sorted: sorted, tail: Set(tail))
+        return ResumeIndex(sorted: sorted, tail: Set(tail), endedCleanly: covered == length && covered > 0)
     }
 
     /// Writes DIR/manifest.index covering the manifest's first `length` bytes: these
