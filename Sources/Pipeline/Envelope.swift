@@ -6,6 +6,9 @@ import MIME
 public struct Envelope: Sendable, Equatable {
     public let sender: String?
     public let recipients: [String]
+    /// The recipients named only in Bcc: an envelope they share with others would name their
+    /// certificates to everyone (a RecipientInfo each), so each gets an encrypted copy alone.
+    public let blindRecipients: Set<String>
     /// `Return-Path: <>`: the message is itself a notification, never to be answered by one
     /// (RFC 5321 §4.5.5), so bounces loop nowhere.
     public let nullReversePath: Bool
@@ -17,14 +20,17 @@ public struct Envelope: Sendable, Equatable {
         sender = returnPath ?? Address.first(message.field("Sender")) ?? Address.first(message.field("From"))
         var seen = Set<String>()
         var recipients: [String] = []
+        var blind = Set<String>()
         for name in ["To", "Cc", "Bcc"] {
             for field in message.fields(named: name) {
                 for address in Address.parseList(field.value) where seen.insert(address.lowercased()).inserted {
                     recipients.append(address)
+                    if name == "Bcc" { blind.insert(address) }
                 }
             }
         }
         self.recipients = recipients
+        self.blindRecipients = blind
     }
 
     /// The address whose certificate must cover a signature: From (RFC 8550 §3), else the sender.

@@ -87,12 +87,18 @@ public struct ProfileTransform: Sendable {
             }
         }
         let missingReason = Reason.noCertificate(for: missing)
+        /// One envelope for the visible recipients, one alone for each Bcc recipient.
+        func envelopes(_ keyed: [(String, Certificate)]) throws -> [Output] {
+            let blind = Envelope(original).blindRecipients
+            let groups = [keyed.filter { !blind.contains($0.0) }] + keyed.filter { blind.contains($0.0) }.map { [$0] }
+            return try groups.filter { !$0.isEmpty }.map { group in
+                let encrypted = try protect(message, for: group.map(\.1), asOneLeaf: asOneLeaf)
+                return Output(folder: .encrypted, bytes: encrypted.serialized(), recipients: group.map(\.0))
+            }
+        }
         if missing.isEmpty {
-            let encrypted = try protect(message, for: keyed.map(\.1), asOneLeaf: asOneLeaf)
             return JobResult(
-                outcome: .encrypted,
-                outputs: [Output(folder: .encrypted, bytes: encrypted.serialized(), recipients: addresses)],
-                signer: signerName(original), messageID: id)
+                outcome: .encrypted, outputs: try envelopes(keyed), signer: signerName(original), messageID: id)
         }
         switch profile.missingKey {
         case .bounce:
@@ -111,11 +117,7 @@ public struct ProfileTransform: Sendable {
         case .drop:
             return JobResult(outcome: .dropped, outputs: [], reason: missingReason, messageID: id)
         case .split:
-            var outputs: [Output] = []
-            if !keyed.isEmpty {
-                let encrypted = try protect(message, for: keyed.map(\.1), asOneLeaf: asOneLeaf)
-                outputs.append(Output(folder: .encrypted, bytes: encrypted.serialized(), recipients: keyed.map(\.0)))
-            }
+            var outputs = try envelopes(keyed)
             // The clear copy: signed when the profile signs, unchanged otherwise.
             let clear = profile.mode.signs ? try sign(message, asOneLeaf: asOneLeaf) : message
             outputs.append(Output(folder: .split, bytes: clear.serialized(), recipients: missing))

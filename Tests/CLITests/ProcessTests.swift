@@ -161,18 +161,25 @@ final class ProcessTests: CLITestCase {
             try smimegate(["process", "outgoing", inbox, "--out", path("out2")]).expect(2).stderr.contains("no certificate named \"gw\""))
     }
 
-    func testBccIsRemovedFromEveryOutputButItsRecipientGetsACopy() throws {
+    func testBccIsRemovedFromEveryOutputAndItsRecipientGetsAnEnvelopeAlone() throws {
         try smimegate(["profile", "create", "p", "--mode", "encrypt", "--missing-key", "split"]).expect(0)
         let inbox = try maildir(
             "in", ["m": message("m", to: "bob@partner.example", extra: "Bcc: dan@partner.example, hidden@example2.com\n")])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--profile", "p"]).expect(0)
         let record = try XCTUnwrap(try manifest(out).first)
-        XCTAssertEqual(record.outputs.map(\.recipients), [["bob@partner.example", "dan@partner.example"], ["hidden@example2.com"]])
+        // Dan is blind-copied: an envelope of his own, so Bob's names no certificate of Dan's.
+        XCTAssertEqual(
+            record.outputs.map(\.recipients), [["bob@partner.example"], ["dan@partner.example"], ["hidden@example2.com"]])
         for output in record.outputs {
             XCTAssertFalse(string(bytes(of: URL(fileURLWithPath: out + "/" + output.file))).lowercased().contains("bcc"), output.file)
         }
-        XCTAssertTrue(try openssl(decrypt: out + "/" + record.outputs[0].file, as: "dan").contains("body of m"))
+        XCTAssertTrue(try openssl(decrypt: out + "/" + record.outputs[0].file, as: "bob").contains("body of m"))
+        XCTAssertTrue(try openssl(decrypt: out + "/" + record.outputs[1].file, as: "dan").contains("body of m"))
+        let bobs = out + "/" + record.outputs[0].file
+        XCTAssertNotEqual(
+            try openssl(["cms", "-decrypt", "-recip", fixture("dan.pem"), "-inkey", fixture("dan.key"), "-in", bobs]).status, 0,
+            "Bob's envelope is not addressed to Dan")
     }
 
     func testMboxInputsAreUnquotedAndMalformedMessagesFailAlone() throws {
