@@ -89,7 +89,8 @@ public struct ProfileTransform: Sendable {
         let missingReason = Reason.noCertificate(for: missing)
         /// One envelope for the visible recipients, one alone for each Bcc recipient.
         func envelopes(_ keyed: [(String, Certificate)]) throws -> [Output] {
-            let blind = Envelope(original).blindRecipients
+            let hasBcc = original.fields.contains { $0.hasName("Bcc") }  // most mail has none: no second envelope read
+            let blind = hasBcc ? Envelope(original).blindRecipients : []
             let groups = [keyed.filter { !blind.contains($0.0) }] + keyed.filter { blind.contains($0.0) }.map { [$0] }
             return try groups.filter { !$0.isEmpty }.map { group in
                 let encrypted = try protect(message, for: group.map(\.1), asOneLeaf: asOneLeaf)
