@@ -125,6 +125,26 @@ extension CLITestCase {
         return (other, inbox)
     }
 
+    /// The manifest's records by the file name of their input.
+    func recordsByInput(_ out: String) throws -> [String: ManifestEntry] {
+        Dictionary(
+            try manifestEntries(out).map { (URL(fileURLWithPath: $0.input).lastPathComponent, $0) },
+            uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The text of a record's output file.
+    func outputText(_ out: String, _ record: ManifestEntry, _ index: Int = 0) -> String {
+        string(bytes(of: URL(fileURLWithPath: out + "/" + record.outputs[index].file)))
+    }
+
+    /// The organisation certificate for example.test (SAN domain) and the sending profiles the
+    /// issue's example policy names: `sgn` (sign with it) and `enc` (encrypt).
+    func makePolicyProfiles() throws {
+        try smimegate(["cert", "create", "org", "--cn", "gw.example.test", "--san-domain", "example.test"]).expect(0)
+        try smimegate(["profile", "create", "sgn", "--mode", "sign", "--cert", "org"]).expect(0)
+        try smimegate(["profile", "create", "enc", "--mode", "encrypt"]).expect(0)
+    }
+
     /// The records of `out`'s manifest, in order.
     func manifestEntries(_ out: String) throws -> [ManifestEntry] {
         let decoder = JSONDecoder()

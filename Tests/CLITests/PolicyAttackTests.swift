@@ -5,26 +5,8 @@ import XCTest
 /// Hostile senders and careless operators against the policy layer of issue 10: each test is
 /// one finding of an adversarial review, written as the behaviour that should hold.
 final class PolicyAttackTests: CLITestCase {
-    /// The manifest's records by the file name of their input.
-    func attackRecords(_ out: String) throws -> [String: ManifestEntry] {
-        Dictionary(
-            try manifestEntries(out).map { (URL(fileURLWithPath: $0.input).lastPathComponent, $0) },
-            uniquingKeysWith: { a, _ in a })
-    }
-
-    func outputText(_ out: String, _ record: ManifestEntry, _ index: Int = 0) -> String {
-        string(bytes(of: URL(fileURLWithPath: out + "/" + record.outputs[index].file)))
-    }
-
-    /// The organisation certificate for example.test and the profiles the issue's example names.
-    func makeProfiles() throws {
-        try smimegate(["cert", "create", "org", "--cn", "gw.example.test", "--san-domain", "example.test"]).expect(0)
-        try smimegate(["profile", "create", "sgn", "--mode", "sign", "--cert", "org"]).expect(0)
-        try smimegate(["profile", "create", "enc", "--mode", "encrypt"]).expect(0)
-    }
-
     func loadExample() throws {
-        try makeProfiles()
+        try makePolicyProfiles()
         let example = string(bytes(of: Paths.fixture("example.policy")))
         try smimegate(["policy", "load", try save(example, "example.policy")]).expect(0)
     }
@@ -58,7 +40,7 @@ final class PolicyAttackTests: CLITestCase {
         let inbox = try maildir("in", ["m": message])
         let out = path("out")
         assertExited(try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", policy]), [0])
-        XCTAssertEqual(try attackRecords(out)["m"]?.outcome, "quarantined")
+        XCTAssertEqual(try recordsByInput(out)["m"]?.outcome, "quarantined")
         assertExited(try smimegate(["policy", "trace", try save(message, "m.eml"), "--policy", policy]), [0])
     }
 
@@ -92,7 +74,7 @@ final class PolicyAttackTests: CLITestCase {
             ])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", policy]).expect(0)
-        let r = try attackRecords(out)
+        let r = try recordsByInput(out)
         XCTAssertEqual(r["short"]?.outcome, "quarantined")
         XCTAssertEqual(r["long"]?.outcome, "quarantined", "a 2.8 KB body escapes the filter")
     }
@@ -112,7 +94,7 @@ final class PolicyAttackTests: CLITestCase {
             ])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", policy])
-        let r = try attackRecords(out)
+        let r = try recordsByInput(out)
         XCTAssertEqual(r["plain"]?.outcome, "quarantined")
         let hostile = try XCTUnwrap(r["hostile"])
         XCTAssertTrue(
@@ -160,7 +142,7 @@ final class PolicyAttackTests: CLITestCase {
             ])
         let out = path("out")
         try smimegate(["process", "incoming", inbox, "--out", out, "--authserv-id", "mx.example.test"]).expect(0)
-        let r = try attackRecords(out)
+        let r = try recordsByInput(out)
         XCTAssertEqual(r["regular"]?.outcome, "dropped")
         XCTAssertEqual(r["noblank"]?.outcome, "dropped", "the drop filter never ran")
     }
@@ -192,7 +174,7 @@ final class PolicyAttackTests: CLITestCase {
             ])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", policy])
-        let r = try attackRecords(out)
+        let r = try recordsByInput(out)
         XCTAssertEqual(r["control"]?.outcome, "quarantined")
         for name in ["unknown-charset", "utf7", "unknown-cte", "base64-stray", "deep"] {
             let record = try XCTUnwrap(r[name], name)
@@ -212,7 +194,7 @@ final class PolicyAttackTests: CLITestCase {
             ["m": "From: x@example.test\nTo: \"bob\"@partner.example\nSubject: Confidential plan\n\nthe plan\n"])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out])
-        let record = try XCTUnwrap(try attackRecords(out)["m"])
+        let record = try XCTUnwrap(try recordsByInput(out)["m"])
         XCTAssertNotEqual(record.outcome, "signed", "sent in clear to a partner")
         XCTAssertFalse(record.outputs.first?.recipients.isEmpty ?? true, "the recipient vanished")
     }
@@ -260,7 +242,7 @@ final class PolicyAttackTests: CLITestCase {
             ])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", policy]).expect(0)
-        let r = try attackRecords(out)
+        let r = try recordsByInput(out)
         for name in ["control", "type-name", "two-dispositions", "two-filenames"] {
             XCTAssertEqual(r[name]?.outcome, "quarantined", name)
         }
@@ -273,7 +255,7 @@ final class PolicyAttackTests: CLITestCase {
     /// authserv-id, removed for every other outcome, is delivered — while the manifest says
     /// "removed 1 Authentication-Results field(s)".
     func testAForgedResultIsRemovedWhenABounceHasNoAddress() throws {
-        try makeProfiles()
+        try makePolicyProfiles()
         let policy = try save("[message filters]\nb: if (subject == \"bounce\") { bounce(); }\n", "b.policy")
         let inbox = try maildir(
             "in",
@@ -290,7 +272,7 @@ final class PolicyAttackTests: CLITestCase {
         let out = path("out")
         try smimegate(
             ["process", "incoming", inbox, "--out", out, "--policy", policy, "--authserv-id", "mx.example.test"])
-        let record = try XCTUnwrap(try attackRecords(out)["m"])
+        let record = try XCTUnwrap(try recordsByInput(out)["m"])
         for index in record.outputs.indices {
             XCTAssertFalse(outputText(out, record, index).contains("smime=pass"), record.outputs[index].file)
         }
@@ -316,7 +298,7 @@ final class PolicyAttackTests: CLITestCase {
             ])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", policy])
-        let record = try XCTUnwrap(try attackRecords(out)["dsn"])
+        let record = try XCTUnwrap(try recordsByInput(out)["dsn"])
         XCTAssertNotEqual(record.outcome, "bounced")
         XCTAssertFalse(record.outputs.contains { $0.file.hasPrefix("bounced/") })
     }
@@ -324,7 +306,7 @@ final class PolicyAttackTests: CLITestCase {
     /// A content filter can insert a From (or Sender) before a signing transform; the F5 check
     /// runs on the message as received, so the organisation signs for `ceo@other.test`.
     func testAHeaderInsertedByAFilterCannotAddAnUncoveredAuthor() throws {
-        try makeProfiles()
+        try makePolicyProfiles()
         let policy = try save(
             """
             [content filters]
@@ -336,7 +318,7 @@ final class PolicyAttackTests: CLITestCase {
         let inbox = try maildir("in", ["m": "From: x@example.test\nTo: bob@partner.example\nSubject: hi\n\nbody\n"])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", policy])
-        let record = try XCTUnwrap(try attackRecords(out)["m"])
+        let record = try XCTUnwrap(try recordsByInput(out)["m"])
         XCTAssertNotEqual(record.outcome, "signed", "signed with ceo@other.test as an author")
     }
 
@@ -344,7 +326,7 @@ final class PolicyAttackTests: CLITestCase {
     /// `quarantine` field, and the summary counts nothing under quarantined/NAME although a
     /// file is held there.
     func testAQuarantinedCopyOfASplinteredMessageIsRecordedAsQuarantined() throws {
-        try makeProfiles()
+        try makePolicyProfiles()
         let policy = try save(
             """
             [content filters]
@@ -361,7 +343,7 @@ final class PolicyAttackTests: CLITestCase {
             "in", ["m": "From: x@example.test\nTo: bob@partner.example, c@customer.test\nSubject: hi\n\nbody\n"])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", policy]).expect(0)
-        let record = try XCTUnwrap(try attackRecords(out)["m"])
+        let record = try XCTUnwrap(try recordsByInput(out)["m"])
         XCTAssertTrue(record.outputs.contains { $0.file.hasPrefix("quarantined/Hold/new/") })
         XCTAssertEqual(record.quarantine, "Hold")
     }
@@ -369,7 +351,7 @@ final class PolicyAttackTests: CLITestCase {
     /// The notice of a message filter and the notice of copy 0's content filter get the same
     /// Message-ID (`<HASH-0.notice@host>`): a mail store that drops duplicates keeps one.
     func testEveryNoticeHasItsOwnMessageID() throws {
-        try makeProfiles()
+        try makePolicyProfiles()
         let policy = try save(
             """
             [message filters]
@@ -383,7 +365,7 @@ final class PolicyAttackTests: CLITestCase {
         let inbox = try maildir("in", ["m": "From: x@example.test\nTo: bob@partner.example\nSubject: hi\n\nbody\n"])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", policy]).expect(0)
-        let record = try XCTUnwrap(try attackRecords(out)["m"])
+        let record = try XCTUnwrap(try recordsByInput(out)["m"])
         let ids = record.outputs.indices.filter { record.outputs[$0].file.hasPrefix("notifications/") }.compactMap {
             outputText(out, record, $0).split(whereSeparator: \.isNewline).first { $0.hasPrefix("Message-ID:") }
         }
@@ -403,7 +385,7 @@ final class PolicyAttackTests: CLITestCase {
             ])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", policy]).expect(0)
-        let record = try XCTUnwrap(try attackRecords(out)["m"])
+        let record = try XCTUnwrap(try recordsByInput(out)["m"])
         let notice = try XCTUnwrap(record.outputs.firstIndex { $0.file.hasPrefix("notifications/") })
         XCTAssertFalse(outputText(out, record, notice).contains("secret-friend@rival.test"))
     }

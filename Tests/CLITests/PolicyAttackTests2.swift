@@ -17,18 +17,6 @@ final class PolicyAttackTests2: CLITestCase {
         return records
     }
 
-    func records(_ out: String) throws -> [String: ManifestEntry] {
-        Dictionary(
-            try manifestEntries(out).map { (URL(fileURLWithPath: $0.input).lastPathComponent, $0) },
-            uniquingKeysWith: { a, _ in a })
-    }
-
-    func makeProfiles() throws {
-        try smimegate(["cert", "create", "org", "--cn", "gw.example.test", "--san-domain", "example.test"]).expect(0)
-        try smimegate(["profile", "create", "sgn", "--mode", "sign", "--cert", "org"]).expect(0)
-        try smimegate(["profile", "create", "enc", "--mode", "encrypt"]).expect(0)
-    }
-
     static let splinterPolicy = """
         [content filters]
         s: if (true) { smime-gateway("sgn"); }
@@ -55,7 +43,7 @@ final class PolicyAttackTests2: CLITestCase {
     /// second copy failed for want of a sender, `"outcome":"failed"` with the same code. A script
     /// keyed on reason_code never sees the quarantine or the failure.
     func testTheReasonCodeOfASplinteredMessageIsTheOneThatDecidedItsOutcome() throws {
-        try makeProfiles()
+        try makePolicyProfiles()
         let policy = try save(Self.splinterPolicy, "split.policy")
         let inbox = try maildir(
             "in",
@@ -76,13 +64,13 @@ final class PolicyAttackTests2: CLITestCase {
     /// an encrypted copy already delivered to Bob: nothing says the failure concerns only
     /// c@customer.test, so whoever retries failed/ sends Bob a second copy.
     func testAFailedCopyOfASplinteredMessageNamesItsRecipients() throws {
-        try makeProfiles()
+        try makePolicyProfiles()
         let policy = try save(Self.splinterPolicy, "split.policy")
         let inbox = try maildir(
             "in", ["m": "To: bob@partner.example, c@customer.test\nSubject: s\n\nbody\n"])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", policy]).expect(1)
-        let record = try XCTUnwrap(try records(out)["m"])
+        let record = try XCTUnwrap(try recordsByInput(out)["m"])
         XCTAssertEqual(record.outcome, "failed")
         let failed = try XCTUnwrap(record.outputs.first { $0.file.hasPrefix("failed/") })
         XCTAssertEqual(failed.recipients, ["c@customer.test"])
@@ -93,7 +81,7 @@ final class PolicyAttackTests2: CLITestCase {
     /// RecipientInfo naming Dan's certificate (issuer and serial), so Bob learns who was
     /// blind-copied. Splintering already makes separate copies; a Bcc recipient needs their own.
     func testABccRecipientDoesNotShareAnEnvelopeWithTheVisibleRecipients() throws {
-        try makeProfiles()
+        try makePolicyProfiles()
         let policy = try save(
             "[content filters]\ne: if (true) { smime-gateway(\"enc\"); }\n[outgoing policy default]\ncontent-filters = e\n",
             "e.policy")
@@ -102,7 +90,7 @@ final class PolicyAttackTests2: CLITestCase {
             ["m": "From: x@example.test\nTo: bob@partner.example\nBcc: dan@partner.example\nSubject: s\n\nbody\n"])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", policy]).expect(0)
-        let record = try XCTUnwrap(try records(out)["m"])
+        let record = try XCTUnwrap(try recordsByInput(out)["m"])
         for output in record.outputs where output.recipients.contains("bob@partner.example") {
             XCTAssertFalse(output.recipients.contains("dan@partner.example"), "Bob's envelope names Dan: \(output)")
         }
@@ -115,7 +103,7 @@ final class PolicyAttackTests2: CLITestCase {
     /// a *different* file name (names derive from the outcome), and the first run's signed copy
     /// stays in signed/ with no record — delivered although the manifest says quarantined.
     func testResumeUnderAChangedPolicyLeavesNoUnrecordedOutput() throws {
-        try makeProfiles()
+        try makePolicyProfiles()
         let sign = try save(
             "[content filters]\ns: if (true) { smime-gateway(\"sgn\"); }\n[outgoing policy default]\ncontent-filters = s\n",
             "sign.policy")
@@ -152,7 +140,7 @@ final class PolicyAttackTests2: CLITestCase {
         ).expect(0)
         let raw = try XCTUnwrap(try rawRecords(out)["m"])
         XCTAssertEqual(raw["reason_code"] as? String, "not-verified", "\(raw)")
-        let record = try XCTUnwrap(try records(out)["m"])
+        let record = try XCTUnwrap(try recordsByInput(out)["m"])
         for output in record.outputs {
             let text = string(bytes(of: URL(fileURLWithPath: out + "/" + output.file)))
             XCTAssertFalse(text.contains("not signed)"), "a signed message described as not signed")
@@ -184,7 +172,7 @@ final class PolicyAttackTests2: CLITestCase {
         try smimegate([
             "process", "incoming", inbox, "--out", out, "--policy", file, "--authserv-id", "mx.example.test",
         ])
-        let record = try XCTUnwrap(try records(out)["m"])
+        let record = try XCTUnwrap(try recordsByInput(out)["m"])
         XCTAssertEqual(record.outcome, "unverified")
         for output in record.outputs {
             let text = string(bytes(of: URL(fileURLWithPath: out + "/" + output.file)))
@@ -215,6 +203,6 @@ final class PolicyAttackTests2: CLITestCase {
         let out = path("out")
         try smimegate(["process", "incoming", inbox, "--out", out, "--policy", policy, "--authserv-id", "mx.test"])
             .expect(0)
-        XCTAssertEqual(try records(out)["m"]?.outcome, "quarantined")
+        XCTAssertEqual(try recordsByInput(out)["m"]?.outcome, "quarantined")
     }
 }

@@ -9,23 +9,10 @@ final class PolicyRunTests: CLITestCase {
     /// The policy file of issue 10, exactly as written there.
     static let example = string(bytes(of: Paths.fixture("example.policy")))
 
-    /// The manifest's records by the file name of their input.
-    func records(_ out: String) throws -> [String: ManifestEntry] {
-        let all = try manifestEntries(out)
-        return Dictionary(
-            all.map { (URL(fileURLWithPath: $0.input).lastPathComponent, $0) }, uniquingKeysWith: { a, _ in a })
-    }
-
-    func file(_ out: String, _ record: ManifestEntry, _ index: Int = 0) -> String {
-        string(bytes(of: URL(fileURLWithPath: out + "/" + record.outputs[index].file)))
-    }
-
     /// The organisation certificate for example.test (SAN domain), the profiles the example names,
     /// and the example loaded.
     func loadExample() throws {
-        try smimegate(["cert", "create", "org", "--cn", "gw.example.test", "--san-domain", "example.test"]).expect(0)
-        try smimegate(["profile", "create", "sgn", "--mode", "sign", "--cert", "org"]).expect(0)
-        try smimegate(["profile", "create", "enc", "--mode", "encrypt"]).expect(0)
+        try makePolicyProfiles()
         try smimegate(["policy", "load", try save(Self.example, "policy.txt")]).expect(0)
     }
 
@@ -72,7 +59,7 @@ final class PolicyRunTests: CLITestCase {
             ])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out]).expect(0)
-        let r = try records(out)
+        let r = try recordsByInput(out)
 
         XCTAssertEqual(r["drop"]?.outcome, "dropped")
         XCTAssertEqual(r["drop"]?.outputs.count, 0)
@@ -96,14 +83,14 @@ final class PolicyRunTests: CLITestCase {
         XCTAssertEqual(customer.profile, "sgn")
         XCTAssertTrue(customer.file.hasPrefix("signed/new/"))
         // The final action stopped the content filters: no footer on the encrypted copy.
-        let encrypted = file(out, splinter, 0)
+        let encrypted = outputText(out, splinter, 0)
         XCTAssertFalse(encrypted.contains("X-Footer"))
         XCTAssertTrue(
             try openssl(
                 ["cms", "-decrypt", "-recip", fixture("bob.pem"), "-inkey", fixture("bob.key")],
                 input: Array(encrypted.utf8)
             ).expect(0).out.contains("the plan"))
-        let signed = file(out, splinter, 1)
+        let signed = outputText(out, splinter, 1)
         XCTAssertTrue(signed.contains("X-Footer: added"))
         XCTAssertFalse(signed.contains("X-Internal"))
         try smimegate(["cert", "export", "org", "-o", path("org.pem")]).expect(0)
@@ -116,7 +103,7 @@ final class PolicyRunTests: CLITestCase {
         XCTAssertEqual(deferred.outcome, "signed")
         XCTAssertEqual(deferred.outputs[0].policy, "partners")
         XCTAssertEqual(deferred.outputs[0].filters, ["sign-later", "footer"])
-        let deferredCopy = file(out, deferred)
+        let deferredCopy = outputText(out, deferred)
         XCTAssertTrue(deferredCopy.contains("X-Footer: added"), "a header inserted after a deferred mark is present")
         XCTAssertFalse(deferredCopy.contains("X-Internal"), "strip-header removes every instance")
 
@@ -132,7 +119,7 @@ final class PolicyRunTests: CLITestCase {
         try other.run(["policy", "load", try save(Self.example, "policy.txt")]).expect(0)
         let out = path("tb-out")
         try other.run(["process", "incoming", inbox, "--out", out, "--authserv-id", "mx.example.com"]).expect(0)
-        let r = try records(out)
+        let r = try recordsByInput(out)
         XCTAssertEqual(r.count, 66)
         var quarantined = 0
         for (name, record) in r {
@@ -149,7 +136,7 @@ final class PolicyRunTests: CLITestCase {
                 XCTAssertEqual(record.outputs[0].filters, ["quarantine_smime_messages"], name)
                 XCTAssertTrue(record.reason?.contains("quarantine_smime_messages") == true, name)
                 // Quarantined with its result, so whoever releases it knows why.
-                XCTAssertTrue(file(out, record).hasPrefix("Authentication-Results: mx.example.com; smime="), name)
+                XCTAssertTrue(outputText(out, record).hasPrefix("Authentication-Results: mx.example.com; smime="), name)
             }
             XCTAssertEqual(record.outputs[0].policy, "default", name)
         }
@@ -189,12 +176,12 @@ final class PolicyRunTests: CLITestCase {
         let inbox = try maildir("in", ["signed": signed, "unchecked": unchecked, "forged": forged])
         let out = path("out")
         try smimegate(["process", "incoming", inbox, "--out", out, "--authserv-id", "mx.example.com"]).expect(0)
-        let r = try records(out)
+        let r = try recordsByInput(out)
 
         let good = try XCTUnwrap(r["signed"])
         XCTAssertEqual(good.outcome, "verified", good.reason ?? "")
         XCTAssertEqual(good.outputs[0].filters, ["tag_verified"])
-        let delivered = file(out, good)
+        let delivered = outputText(out, good)
         XCTAssertTrue(delivered.contains("X-Verified: yes"))
         XCTAssertFalse(delivered.contains("application/pkcs7-signature"), "signature = remove")
 
@@ -203,13 +190,13 @@ final class PolicyRunTests: CLITestCase {
         XCTAssertEqual(skipped.outcome, "quarantined")
         XCTAssertEqual(skipped.outputs[0].policy, "nocheck")
         XCTAssertTrue(skipped.reason?.contains("incoming policy nocheck has verify = no") == true, skipped.reason ?? "")
-        XCTAssertTrue(file(out, skipped).contains("application/pkcs7-signature"))
+        XCTAssertTrue(outputText(out, skipped).contains("application/pkcs7-signature"))
 
         // The forged pass was removed before the filters looked, so 'trust_results' did not fire.
         let spoof = try XCTUnwrap(r["forged"])
         XCTAssertEqual(spoof.outcome, "passed")
         XCTAssertTrue(spoof.warning?.contains("removed 1 Authentication-Results") == true, spoof.warning ?? "")
-        XCTAssertFalse(file(out, spoof).contains("smime=pass"))
+        XCTAssertFalse(outputText(out, spoof).contains("smime=pass"))
     }
 
     func testAlreadyEncryptedMailPassesUnchangedAndNoticesAndBouncesAreDelivered() throws {
@@ -247,26 +234,26 @@ final class PolicyRunTests: CLITestCase {
             ])
         let out = path("out")
         try smimegate(["process", "outgoing", inbox, "--out", out, "--policy", file]).expect(0)
-        let r = try records(out)
+        let r = try recordsByInput(out)
 
         let passed = try XCTUnwrap(r["encrypted"])
         XCTAssertEqual(passed.outcome, "passed")
         let digest = try openssl(["dgst", "-sha256", "-r", file]).expect(0).out.prefix(64)
         XCTAssertEqual(passed.policySha256, String(digest), "--policy FILE: that file's digest")
         XCTAssertEqual(passed.reason, "already S/MIME-encrypted")
-        XCTAssertEqual(bodyText(Array(self.file(out, passed).utf8)), bodyText(Array(encrypted.utf8)))
+        XCTAssertEqual(bodyText(Array(self.outputText(out, passed).utf8)), bodyText(Array(encrypted.utf8)))
 
         let bounced = try XCTUnwrap(r["spam"])
         XCTAssertEqual(bounced.outcome, "bounced")
         XCTAssertEqual(bounced.outputs[0].recipients, ["alice@example.com"])
-        XCTAssertTrue(self.file(out, bounced).contains("report-type=delivery-status"))
+        XCTAssertTrue(self.outputText(out, bounced).contains("report-type=delivery-status"))
 
         let noticed = try XCTUnwrap(r["big"])
         XCTAssertEqual(noticed.outcome, "passed")
         XCTAssertEqual(noticed.outputs.count, 2)
         XCTAssertTrue(noticed.outputs[1].file.hasPrefix("notifications/new/"))
         XCTAssertEqual(noticed.outputs[1].recipients, ["postmaster@example.com"])
-        let notice = self.file(out, noticed, 1)
+        let notice = self.outputText(out, noticed, 1)
         XCTAssertTrue(notice.contains("To: <postmaster@example.com>"))
         XCTAssertTrue(notice.contains("Filters: watch_big"))
         XCTAssertTrue(notice.contains("Auto-Submitted: auto-generated"))
@@ -275,7 +262,7 @@ final class PolicyRunTests: CLITestCase {
         XCTAssertEqual(tagged.outcome, "passed")
         XCTAssertEqual(tagged.outputs[0].policy, "tagged")
         XCTAssertEqual(tagged.outputs[0].filters, ["tag"])
-        XCTAssertTrue(self.file(out, tagged).contains("X-Was-Encrypted: yes"))
+        XCTAssertTrue(self.outputText(out, tagged).contains("X-Was-Encrypted: yes"))
         XCTAssertEqual(tagged.outputs[1].recipients, ["audit@example.com"])
     }
 
@@ -305,7 +292,7 @@ final class PolicyRunTests: CLITestCase {
 
         let inbox = try maildir("in", ["m": message])
         try smimegate(["process", "outgoing", inbox, "--out", path("out"), "--profile", "sgn"]).expect(0)
-        let record = try XCTUnwrap(try records(path("out"))["m"])
+        let record = try XCTUnwrap(try recordsByInput(path("out"))["m"])
         XCTAssertEqual(record.outcome, "signed")
         XCTAssertNil(record.outputs[0].policy)
         XCTAssertNil(record.policySha256)
