@@ -23,6 +23,7 @@ public enum FilterEvaluator {
         body: MessageFacts.BodyCache = MessageFacts.BodyCache()
     ) throws(FilterError) -> FilterDecision {
         var decision = FilterDecision()
+        decision.steps.reserveCapacity(filters.count)
         let facts = MessageFacts(message: message, context: context, matchingBudget: matchingBudget, body: body)
         filters: for filter in filters {
             let matched: Bool

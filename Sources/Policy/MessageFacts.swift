@@ -70,7 +70,7 @@ public final class MessageFacts {
     public func holds(_ condition: Condition) throws(ConditionFailure) -> Bool {
         switch condition {
         case .constant(let value): return value
-        case .subject(let test): return try holds(test, for: [subject])
+        case .subject(let test): return try holds(test, forOne: subject)
         case .header(let name, let test):
             let values = decoded(name)
             guard let test else { return !values.isEmpty }
@@ -79,7 +79,7 @@ public final class MessageFacts {
         case .attachmentFilename(let test):
             return try holds(test, for: try body().attachments.lazy.flatMap(\.filenames))
         case .attachmentType(let test): return test.holds(for: try body().attachments.lazy.map(\.mediaType))
-        case .mailFrom(let test): return try holds(test, for: [context.mailFrom ?? ""])
+        case .mailFrom(let test): return try holds(test, forOne: context.mailFrom ?? "")
         case .rcptTo(let test): return try holds(test, for: context.recipients)
         case .bodySize(let comparison, let limit): return comparison.holds(context.size, limit)
         case .encrypted: return context.encrypted
@@ -99,6 +99,11 @@ public final class MessageFacts {
     /// `==`: some value matches; `!=`: none does (so `!=` holds when there is no value at all).
     private func holds(_ test: TextTest, for values: some Sequence<String>) throws(ConditionFailure) -> Bool {
         try anyMatches(test.pattern, values) != test.negated
+    }
+
+    /// `holds(_:for:)` for one value, without an array a call (this runs per condition per message).
+    private func holds(_ test: TextTest, forOne value: String) throws(ConditionFailure) -> Bool {
+        try budget.match(test.pattern, value) != test.negated
     }
 
     /// Whether the pattern matches one of the texts, every match paid from the budget.
