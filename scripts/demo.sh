@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, command 1: build smimegate and run its demo on built-in defaults
-# (a throwaway home, two organisations' keys, one message signed, encrypted,
-# verified and decrypted back). Extra arguments go to `smimegate demo`.
+# (our organisation and two partners, a maildir of 300 messages, `process
+# outgoing` by a policy, then `process incoming` at a partner). Extra arguments
+# go to `smimegate demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
