@@ -16,17 +16,17 @@ struct ProcessCommand: ParsableCommand {
         commandName: "process",
         abstract: "Process maildirs and mbox files in bulk into one maildir per outcome.",
         discussion: """
-            Outgoing outcomes: signed, encrypted, split (clear copies for recipients without keys), bounced (RFC 3464
-            DSNs), passed, failed; 'dropped' messages are only in the manifest. Incoming outcomes: verified,
-            decrypted, unverified, passed, failed. With a policy (see 'smimegate policy'): quarantined/NAME (what a
-            filter held back), notifications (notices filters sent), and bounced for incoming mail too.
-            DIR/manifest.jsonl gets one JSON line per input message, written once all of the message's outputs are
-            delivered. One run per DIR at a time (DIR/.lock).
-            Only regular files are read from maildirs: symbolic links, FIFOs, sockets, devices, unreadable files are
-            reported (input errors), never read. A write error (full disk, say) stops the run at once and loses
-            nothing; rerun with --resume. SIGINT/SIGTERM let in-flight messages finish, then stop; --resume goes on.
-            Exit 0 when no message failed; 1 when some did or an input could not be read; 2 usage or configuration
-            error; 75 try again later (DIR is locked by another run, or a write failed); 130/143 stopped by
+            Outgoing outcomes: signed, encrypted, split (clear copies for recipients without keys), bounced (RFC 3464 \
+            DSNs), passed, failed; 'dropped' messages are only in the manifest. Incoming outcomes: verified, \
+            decrypted, unverified, passed, failed. With a policy (see 'smimegate policy'): quarantined/NAME (what a \
+            filter held back), notifications (notices filters sent), and bounced for incoming mail too. \
+            DIR/manifest.jsonl gets one JSON line per input message, written once all of the message's outputs are \
+            delivered. One run per DIR at a time (DIR/.lock). \
+            Only regular files are read from maildirs: symbolic links, FIFOs, sockets, devices, unreadable files are \
+            reported (input errors), never read. A write error (full disk, say) stops the run at once and loses \
+            nothing; rerun with --resume. SIGINT/SIGTERM let in-flight messages finish, then stop; --resume goes on. \
+            Exit 0 when no message failed; 1 when some did or an input could not be read; 2 usage or configuration \
+            error; 75 try again later (DIR is locked by another run, or a write failed); 130/143 stopped by \
             SIGINT/SIGTERM.
             """,
         subcommands: [ProcessOutgoing.self, ProcessIncoming.self])
@@ -286,14 +286,14 @@ struct ProcessIncoming: ParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "incoming",
-        abstract: "Decrypt and verify every message, delivering each whatever the result (SPEC F10–F13).",
+        abstract: "Decrypt and verify every message, delivering each whatever the result (SPEC F10–F14).",
         discussion: """
-            Authentication-Results fields that carry this run's authserv-id are removed from every input first:
-            the only one delivered is ours. Unwrapping keeps the outer header; inner fields other than Content-*
-            are dropped. Mail decrypted from CBC (no integrity) says so in its result; if its content looks
-            tampered with it goes to unverified/, and its HTML has remote references neutralised.
-            With a policy (loaded, or --policy FILE), the first incoming policy covering the sender decides whether
-            to decrypt and verify and whether the signature stays (settings it leaves out take these options'
+            Authentication-Results fields that carry this run's authserv-id are removed from every input first: \
+            the only one delivered is ours. Unwrapping keeps the outer header; inner fields other than Content-* \
+            are dropped. Mail decrypted from CBC (no integrity) says so in its result; if its content looks \
+            tampered with it goes to unverified/, and its HTML has remote references neutralised. \
+            With a policy (loaded, or --policy FILE), the first incoming policy covering the sender decides whether \
+            to decrypt and verify and whether the signature stays (settings it leaves out take these options' \
             values); then its message filters act on the results (quarantine, drop, bounce, headers, notices).
             """)
     @OptionGroup var home: HomeOptions
