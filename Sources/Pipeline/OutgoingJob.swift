@@ -87,8 +87,8 @@ public struct OutgoingJob: Job {
         guard let policy else {
             guard let single else { throw PipelineError("no sending profile and no policy") }
             return try transform(
-                message, with: single, parsed: parsed, recipients: envelope.recipients, input: input, copy: 0,
-                irregularity: irregularity)
+                message, with: single, parsed: parsed, sender: envelope.sender, recipients: envelope.recipients,
+                input: input, copy: 0, irregularity: irregularity)
         }
         let plan = try self.plan(message, envelope: envelope, size: input.bytes.count, policy: policy)
         let disposer = Disposer(
@@ -111,8 +111,8 @@ public struct OutgoingJob: Job {
             } else if let name = decision.profile {
                 guard let chosen = transforms[name] else { throw PipelineError("no sending profile \"\(name)\"") }
                 result = try transform(
-                    copy.message, with: chosen, parsed: parsed, recipients: copy.recipients, input: input, copy: index,
-                    irregularity: irregularity)
+                    copy.message, with: chosen, parsed: parsed, sender: envelope.sender, recipients: copy.recipients,
+                    input: input, copy: index, irregularity: irregularity)
                 if result.outcome == .failed {
                     // Whoever retries failed/ must know whom this copy was for: the other copies went out.
                     result.outputs = result.outputs.map {
@@ -176,11 +176,11 @@ public struct OutgoingJob: Job {
     }
 
     private func transform(
-        _ message: Entity, with chosen: ProfileTransform, parsed: Entity, recipients: [String], input: InputMessage,
-        copy: Int, irregularity: Irregularity?
+        _ message: Entity, with chosen: ProfileTransform, parsed: Entity, sender: String?, recipients: [String],
+        input: InputMessage, copy: Int, irregularity: Irregularity?
     ) throws -> JobResult {
         var result = try chosen.apply(
-            to: message, original: parsed, recipients: recipients, sender: Envelope(parsed).sender, job: self,
+            to: message, original: parsed, recipients: recipients, sender: sender, job: self,
             input: input, copy: copy, irregularity: irregularity)
         result.warning = irregularity.map { chosen.warning(for: $0, outcome: result.outcome) }
         return result
