@@ -27,7 +27,11 @@ final class StaleOutputs: Sendable {
         }
         for folder in folders {
             for file in (try? fm.contentsOfDirectory(atPath: folder + "/new")) ?? [] {
-                guard let dot = file.firstIndex(of: "."), dot != file.startIndex else { continue }
+                // Only our output names (24 hex digits, a dot, ...): a spool or a --consumed-into maildir
+                // kept under DIR holds other names, which are never touched.
+                guard let dot = file.firstIndex(of: "."), file.distance(from: file.startIndex, to: dot) == 24,
+                    file[..<dot].allSatisfy({ $0.isHexDigit && !$0.isUppercase })
+                else { continue }
                 found[String(file[..<dot]), default: []].append(folder + "/new/" + file)
             }
         }

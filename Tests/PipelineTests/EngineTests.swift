@@ -203,6 +203,28 @@ final class EngineTests: XCTestCase {
 
     // MARK: Run lock
 
+    /// After an unclean end, earlier outputs of an input being processed again are removed by their
+    /// hash prefix, wherever they went; files with other names (a spool kept under DIR) never are.
+    func testStaleOutputsAreRemovedByHashPrefixOnly() throws {
+        let dir = try temporaryDirectory("smimegate-stale").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let prefix = "0123456789abcdef01234567"
+        let files = [
+            "signed/new/\(prefix).signed.0", "quarantined/Q/new/\(prefix).quarantined.0",
+            "spool/new/\(prefix)", "spool/new/1700000000.M1P2.host", "encrypted/new/\(prefix).encrypted.0",
+        ]
+        for file in files {
+            let path = dir + "/" + file
+            try FileManager.default.createDirectory(
+                at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try write("x", to: URL(fileURLWithPath: path))
+        }
+        StaleOutputs.scan(dir).remove(prefix: prefix, keeping: [dir + "/encrypted/new/\(prefix).encrypted.0"])
+        let left = files.filter { FileManager.default.fileExists(atPath: dir + "/" + $0) }
+        XCTAssertEqual(
+            left, ["spool/new/\(prefix)", "spool/new/1700000000.M1P2.host", "encrypted/new/\(prefix).encrypted.0"])
+    }
+
     func testTheRunLockIsExclusiveAndNamesItsHolder() throws {
         let dir = try temporaryDirectory("lock").path
         let held = Mutex<RunLock?>(try RunLock.acquire(directory: dir))
