@@ -86,21 +86,14 @@ public final class Pattern: @unchecked Sendable, CustomStringConvertible {
         defer { pcre2_match_data_free_8(data) }
         var text = text
         let result = text.withUTF8 { utf8 in
-            if let asciiCode, Self.isASCII(utf8) {
-                var rc = pcre2_match_8(asciiCode, utf8.baseAddress, utf8.count, 0, 0, data, context)
-                if rc == PCRE2_ERROR_JIT_STACKLIMIT {
-                    rc = pcre2_match_8(asciiCode, utf8.baseAddress, utf8.count, 0, UInt32(PCRE2_NO_JIT), data, context)
-                }
-                return rc
-            }
-            // A Swift string is valid UTF-8: PCRE2 need not check it again on every call.
-            var options = UInt32(PCRE2_NO_UTF_CHECK)
-            var rc = pcre2_match_8(code, utf8.baseAddress, utf8.count, 0, options, data, context)
-            if rc == PCRE2_ERROR_JIT_STACKLIMIT {
-                options |= UInt32(PCRE2_NO_JIT)
-                rc = pcre2_match_8(code, utf8.baseAddress, utf8.count, 0, options, data, context)
-            }
-            return rc
+            // Byte mode on ASCII text; else UTF mode, whose input (a Swift string) is valid UTF-8 already.
+            let (compiled, options) =
+                asciiCode.map { Self.isASCII(utf8) ? ($0, UInt32(0)) : (code, UInt32(PCRE2_NO_UTF_CHECK)) }
+                ?? (code, UInt32(PCRE2_NO_UTF_CHECK))
+            let rc = pcre2_match_8(compiled, utf8.baseAddress, utf8.count, 0, options, data, context)
+            guard rc == PCRE2_ERROR_JIT_STACKLIMIT else { return rc }
+            return pcre2_match_8(
+                compiled, utf8.baseAddress, utf8.count, 0, options | UInt32(PCRE2_NO_JIT), data, context)
         }
         if result >= 0 { return true }
         if result == PCRE2_ERROR_NOMATCH { return false }

@@ -31,8 +31,7 @@ struct PolicyTraceCommand: ParsableCommand {
 
     func run() throws {
         let store = try home.open()
-        let choice = try PolicyChoice.parse(policy.map { ["--policy", $0] } ?? [])
-        guard let document = try choice.document(store) else {
+        guard let document = try PolicyChoice.document(file: policy, store: store) else {
             throw Failure.usage(
                 "no policy is loaded: load one with 'smimegate policy load FILE', or give --policy FILE")
         }

@@ -207,8 +207,14 @@ struct PolicyChoice: ParsableArguments {
     }
 
     func document(_ store: Keystore) throws -> PolicyDocument? {
+        try Self.document(file: policy, noPolicy: noPolicy, store: store)
+    }
+
+    /// The policy for a run or a trace: `file` checked against the stored profiles (its digest is the
+    /// file's), else the loaded one unless `noPolicy`; nil when none applies.
+    static func document(file: String?, noPolicy: Bool = false, store: Keystore) throws -> PolicyDocument? {
         let book = KeystoreRepositories(store).policyBook
-        if let file = policy {
+        if let file {
             let text = try readPolicyText(file)
             var document = try withPolicy(file) { try book.check(text) }
             document.digest = CMS.hex(CMS.sha256(Array(text.utf8)))
