@@ -15,7 +15,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(
-            name: "COpenSSL", pkgConfig: "libcrypto",
+            name: "COpenSSL", pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]),
         .systemLibrary(
             name: "CArchive", pkgConfig: "libarchive",
@@ -38,9 +38,13 @@ let package = Package(
         .target(name: "FileIO", dependencies: ["CSystem"]),
         .target(name: "Mailstore", dependencies: ["FileIO"]),
         .target(name: "Policy", dependencies: ["MIME", "CPCRE2"]),
+        // Handing mail to the mail system: an SMTP client (STARTTLS via CMS/TLS.swift) and sendmail.
+        .target(name: "Submission", dependencies: ["CMS", "FileIO", "CSystem"]),
         .target(
             name: "Pipeline",
-            dependencies: ["MIME", "CMS", "PKI", "SMIME", "Keystore", "Policy", "Mailstore", "FileIO"]),
+            dependencies: [
+                "MIME", "CMS", "PKI", "SMIME", "Keystore", "Policy", "Mailstore", "FileIO", "Submission",
+            ]),
         .executableTarget(
             name: "smimegate",
             dependencies: [

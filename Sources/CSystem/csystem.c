@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "csystem.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #if defined(__GLIBC__) || defined(__linux__)
@@ -27,3 +28,5 @@ int smg_syncfs(int fd) {
     return 0;
 #endif
 }
+
+int smg_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

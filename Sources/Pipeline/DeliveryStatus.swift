@@ -9,9 +9,20 @@ public struct DeliveryStatus: Sendable {
     public struct Recipient: Sendable {
         public let address: String
         public let reason: String
-        public init(address: String, reason: String) {
+        /// RFC 3463 status; 5.7.1 (delivery not authorized) for the gateway's own refusals.
+        public let status: String
+        /// The receiving server's reply, when it refused: the Diagnostic-Code, with Remote-MTA.
+        public let serverReply: String?
+        public let remoteMTA: String?
+        public init(
+            address: String, reason: String, status: String = "5.7.1", serverReply: String? = nil,
+            remoteMTA: String? = nil
+        ) {
             self.address = address
             self.reason = reason
+            self.status = status
+            self.serverReply = serverReply
+            self.remoteMTA = remoteMTA
         }
     }
 
@@ -33,8 +44,10 @@ public struct DeliveryStatus: Sendable {
         var status = "Reporting-MTA: dns; \(reportingHost)\r\nArrival-Date: \(date)\r\n"
         if let id = original.messageID { status += "X-Original-Message-ID: <\(id)>\r\n" }
         for recipient in recipients {
-            status += "\r\nFinal-Recipient: rfc822; \(recipient.address)\r\nAction: failed\r\nStatus: 5.7.1\r\n"
-            status += "Diagnostic-Code: smtp; 554 5.7.1 \(recipient.reason)\r\n"
+            status += "\r\nFinal-Recipient: rfc822; \(recipient.address)\r\nAction: failed\r\n"
+            status += "Status: \(recipient.status)\r\n"
+            if let remote = recipient.remoteMTA { status += "Remote-MTA: dns; \(remote)\r\n" }
+            status += "Diagnostic-Code: smtp; \(recipient.serverReply ?? "554 5.7.1 \(recipient.reason)")\r\n"
         }
         let headers: [UInt8] = original.fields.flatMap { $0.serialized(.crlf) }
         var body: [UInt8] = Array("This is a delivery status notification (RFC 3464).\r\n".utf8)

@@ -24,6 +24,8 @@ public struct RunOptions: Sendable {
     public var consumedInto: String?
     /// How long to wait for another run's lock on the output directory.
     public var waitLock: Double
+    /// `--deliver`: hand each record's outputs to the mail system right after the record is written.
+    public var delivery: (agent: any DeliveryAgent, options: DeliveryOptions)?
 
     public init(
         outDirectory: String, workers: Int, resume: Bool, progress: Bool, durable: Bool = false,
@@ -53,6 +55,8 @@ public struct RunSummary: Sendable {
     public var seconds: Double
     public var inputErrors: [String]
     public var stop: PoolStop?
+    /// With `--deliver`: what the delivery did.
+    public var delivery: DeliverySummary?
 
     public var failed: Int { outcomes[.failed, default: 0] }
     public var messagesPerSecond: Double { seconds > 0 ? Double(messages) / seconds : 0 }
@@ -106,9 +110,18 @@ public enum Engine {
         // Enough slack that the scanner rarely waits (each wait is a wake-up per message),
         // still a fixed bound: memory stays (queue + workers) × message size.
         let pool = WorkerPool<InputMessage>(workers: options.workers, capacity: options.workers * 4 + 4)
+        // With --deliver: the closing sweep over what earlier runs left undelivered.
+        let sweep = WorkerPool<Deliverer.Parcel>(
+            workers: options.delivery?.options.workers ?? 1, capacity: options.workers * 4 + 4)
         // From the start: a signal during set-up stops the run before its first message.
-        let trap = SignalTrap { pool.cancel(.signal($0)) }
-        defer { trap.release() }
+        let trap = SignalTrap {
+            pool.cancel(.signal($0))
+            sweep.cancel(.signal($0))
+        }
+        defer {
+            trap.release()
+            options.delivery?.agent.finish()
+        }
         try validate(inputs: inputs, consume: options.consume)
         let out = options.outDirectory
         try FileSystem.makeDirectories(out)
@@ -137,7 +150,10 @@ public enum Engine {
         }
         // Before an input recorded by an earlier run is consumed, that run's outputs and records are made durable.
         if consumer != nil { try FileSystem.syncFileSystem(of: out) }
-        let router = Router(writers: writers, manifest: manifest, job: job, options: options, stale: stale)
+        if options.delivery != nil { Delivery.ignoreBrokenPipes() }
+        let deliverer = try options.delivery.map { try Deliverer(directory: out, agent: $0.agent, options: $0.options) }
+        let router = Router(
+            writers: writers, manifest: manifest, job: job, options: options, stale: stale, deliverer: deliverer)
         let start = ContinuousClock.now
 
         var stop = pool.run(
@@ -174,8 +190,12 @@ public enum Engine {
             if stop == nil { stop = .failure("\(error)") }
         }
         manifest.writeIndex(done, adding: router.recordedKeys)
+        if let deliverer, stop == nil {
+            stop = deliverer.deliverPending(pool: sweep)  // what earlier runs left deferred or undelivered
+        }
         var summary = router.summary(seconds: (ContinuousClock.now - start).seconds)
         summary.stop = stop
+        summary.delivery = deliverer?.summary
         return summary
     }
 
@@ -254,14 +274,16 @@ final class Router: Sendable {
     private let policyDigest: String?
     private let options: RunOptions
     private let stale: StaleOutputs
+    private let deliverer: Deliverer?
     private let started = ContinuousClock.now
     private let state = Mutex(State())
 
     init(
         writers: [Folder: MaildirWriter], manifest: ManifestWriter, job: any Job, options: RunOptions,
-        stale: StaleOutputs = StaleOutputs()
+        stale: StaleOutputs = StaleOutputs(), deliverer: Deliverer? = nil
     ) {
         self.stale = stale
+        self.deliverer = deliverer
         self.writers = writers
         self.manifest = manifest
         self.direction = job.direction
@@ -285,7 +307,8 @@ final class Router: Sendable {
                 files.append(
                     ManifestRecord.File(
                         file: "\(path)/new/\(file)", recipients: output.recipients, policy: output.policy,
-                        filters: output.filters, profile: output.profile))
+                        filters: output.filters, profile: output.profile,
+                        sender: output.folder.generated && result.sender != "<>" ? "<>" : nil))
             }
         } catch {
             for (writer, file) in delivered { writer.withdraw(name: file) }
@@ -296,7 +319,7 @@ final class Router: Sendable {
             input: input.source, offset: input.offset, messageId: result.messageID, direction: direction.rawValue,
             outcome: result.outcome.name, quarantine: result.outcome.quarantine, policySha256: policyDigest,
             profile: profile, outputs: files, reason: result.reason?.description, reasonCode: result.reason?.code,
-            signer: result.signer, warning: result.warning,
+            signer: result.signer, sender: result.sender, warning: result.warning,
             authenticated: result.authenticated, bytes: input.bytes.count,
             elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
         try state.withLock { state in
@@ -316,6 +339,7 @@ final class Router: Sendable {
             // the input is not consumed, since what it was consumed for is not known to be on disk.
             if options.durable { try manifest.sync() }
         }
+        try deliverer?.deliver(record)
     }
 
     private func progress(_ state: inout State) {

@@ -13,6 +13,10 @@ public struct Envelope: Sendable, Equatable {
     /// (RFC 5321 §4.5.5), so bounces loop nowhere.
     public let nullReversePath: Bool
 
+    /// The reverse-path for MAIL FROM as the manifest records it: the sender, or "<>" for the
+    /// null reverse-path and for a message that names no one.
+    public var reversePath: String { nullReversePath ? "<>" : sender ?? "<>" }
+
     public init(_ message: Entity) {
         let path = message.field("Return-Path")?.trimmingCharacters(in: .whitespaces)
         nullReversePath = path.map { $0.filter { $0 != " " && $0 != "\t" } == "<>" } ?? false

@@ -125,7 +125,8 @@ public struct IncomingJob: Job {
         }
         let (message, removed, cleaned) = AuthenticationResults.removingOurs(
             from: reading.entity, authservID: authservID)
-        let sender = Envelope(message).sender
+        let envelope = Envelope(message)
+        let sender = envelope.sender
         // A policy file without a default behaves as if it ended with an empty one (PolicyDocument).
         let chosen =
             policy.map {
@@ -142,6 +143,7 @@ public struct IncomingJob: Job {
         let warnings = [reading.irregularity.map { "\($0)" }, forged, result.warning].compactMap { $0 }
         result.warning = warnings.isEmpty ? nil : warnings.joined(separator: "; ")
         if let policy { result = filtered(result, policy: policy, settings: chosen, input: input, received: message) }
+        result.sender = envelope.reversePath
         return result
     }
 

@@ -48,6 +48,9 @@ public struct JobResult: Sendable {
     /// integrity. The manifest records it; a later message-filter condition
     /// (`smime-gateway-authenticated`) reads it. nil for outgoing mail.
     public var authenticated: Bool?
+    /// The message's reverse-path (`Envelope.reversePath`), for the manifest's `sender`; nil when the
+    /// message could not be read.
+    public var sender: String?
     /// Incoming mail: S/MIME was found (the filter condition `smime-gateway-message`).
     var smime = false
 

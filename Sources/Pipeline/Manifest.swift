@@ -17,11 +17,15 @@ public struct ManifestRecord: Codable, Sendable {
         public var policy: String?
         public var filters: [String]?
         public var profile: String?
+        /// The envelope sender of this copy when it is not the record's: "<>" for bounces and notices.
+        public var sender: String?
         public init(
-            file: String, recipients: [String], policy: String? = nil, filters: [String] = [], profile: String? = nil
+            file: String, recipients: [String], policy: String? = nil, filters: [String] = [], profile: String? = nil,
+            sender: String? = nil
         ) {
             self.file = file
             self.recipients = recipients
+            self.sender = sender
             self.policy = policy
             self.filters = filters.isEmpty ? nil : filters
             self.profile = profile
@@ -43,6 +47,9 @@ public struct ManifestRecord: Codable, Sendable {
     /// `Reason.code`: a stable identifier of `reason` for scripts.
     public var reasonCode: String?
     public var signer: String?
+    /// The message's envelope sender (the reverse-path `deliver` gives in MAIL FROM): Return-Path,
+    /// else Sender, else From; "<>" for the null reverse-path or when the message names no one.
+    public var sender: String?
     public var warning: String?
     /// Incoming mail only: `JobResult.authenticated`.
     public var authenticated: Bool?
@@ -53,7 +60,8 @@ public struct ManifestRecord: Codable, Sendable {
         input: String, offset: Int?, messageId: String?, direction: String, outcome: String, quarantine: String? = nil,
         policySha256: String? = nil,
         profile: String?, outputs: [File],
-        reason: String?, reasonCode: String? = nil, signer: String?, warning: String? = nil, authenticated: Bool? = nil,
+        reason: String?, reasonCode: String? = nil, signer: String?, sender: String? = nil, warning: String? = nil,
+        authenticated: Bool? = nil,
         bytes: Int,
         elapsedMs: Double
     ) {
@@ -67,6 +75,7 @@ public struct ManifestRecord: Codable, Sendable {
         self.quarantine = quarantine
         self.policySha256 = policySha256
         self.reasonCode = reasonCode
+        self.sender = sender
     }
 
     /// The resume key: the same as `InputMessage.key`.
@@ -112,6 +121,10 @@ public struct ManifestRecord: Codable, Sendable {
             }
             out += Array(",\"recipients\":".utf8)
             JSON.strings(file.recipients, into: &out)
+            if let sender = file.sender {
+                out += Array(",\"sender\":".utf8)
+                JSON.string(sender, into: &out)
+            }
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
@@ -120,6 +133,7 @@ public struct ManifestRecord: Codable, Sendable {
         if let quarantine { key("quarantine"); JSON.string(quarantine, into: &out) }
         if let reason { key("reason"); JSON.string(reason, into: &out) }
         if let reasonCode { key("reason_code"); JSON.string(reasonCode, into: &out) }
+        if let sender { key("sender"); JSON.string(sender, into: &out) }
         if let signer { key("signer"); JSON.string(signer, into: &out) }
         if let warning { key("warning"); JSON.string(warning, into: &out) }
         out += [UInt8(ascii: "}"), 10]
@@ -157,112 +171,48 @@ enum JSON {
     }
 }
 
-/// The append-only manifest. Each record is one `write(2)` of one line, after
-/// the record's outputs are delivered. A write that fails part-way is cut back
-/// off, so the file only ever holds whole records; a run killed mid-write leaves
-/// at most a partial last line, which `open(resume:)` cuts off.
+/// The append-only manifest (an `AppendOnlyLog`): each record is one line, written after
+/// the record's outputs are delivered; a run killed mid-write leaves at most a partial
+/// last line, which opening cuts off.
 public final class ManifestWriter: Sendable {
     public static let fileName = "manifest.jsonl"
-    let path: String
     let directory: String
-    private let fd: Int32
-    /// The file's length: where a failed append is cut back to.
-    private let length: Mutex<Int>
+    private let log: AppendOnlyLog
 
     /// Opens DIR/manifest.jsonl (0600). Without `resume`, an existing non-empty
     /// manifest is an error (a second run would mix two runs' records). With it,
     /// also returns the index of the inputs already done.
     static func open(directory: String, resume: Bool) throws -> (ManifestWriter, ResumeIndex) {
-        let path = directory + "/" + fileName
-        // O_NOFOLLOW and O_NONBLOCK: a symbolic link or a FIFO planted here is refused, never followed or waited on.
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            if errno == ELOOP { throw PipelineError("\(path): a symbolic link, not a manifest") }
-            throw WriteError(path, "open")
-        }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            close(fd)
-            throw PipelineError("\(path): not a regular file")
-        }
-        guard fchmod(fd, 0o600) == 0 else {
-            let failure = WriteError(path, "set the mode")
-            close(fd)
-            throw failure
-        }
+        let log = try AppendOnlyLog(path: directory + "/" + fileName, what: "manifest")
         var index = ResumeIndex.empty
-        var cutShort = false
-        var size = Int(info.st_size)
-        if size > 0 {
+        if log.size > 0 || log.cutShort {
             guard resume else {
-                close(fd)
-                throw PipelineError("\(path) already holds a run: add --resume to continue it, or choose another --out")
+                throw PipelineError(
+                    "\(log.path) already holds a run: add --resume to continue it, or choose another --out")
             }
-            let complete = try completeLength(fd, size: size, path: path)
-            if complete != size { cutShort = true }
-            if complete != size {
-                guard ftruncate(fd, off_t(complete)) == 0 else {
-                    let failure = WriteError(path, "truncate")
-                    close(fd)
-                    throw failure
-                }
-                size = complete
-            }
-            do {
-                index = try ResumeIndex.load(directory: directory, manifest: fd, path: path, length: size)
-            } catch {
-                close(fd)
-                throw error
-            }
+            index = try ResumeIndex.load(directory: directory, manifest: log.fd, path: log.path, length: log.size)
         }
-        if cutShort { index = index.notEndedCleanly }
-        return (ManifestWriter(path: path, directory: directory, fd: fd, length: size), index)
+        if log.cutShort { index = index.notEndedCleanly }
+        return (ManifestWriter(directory: directory, log: log), index)
     }
 
-    /// The length up to and including the last newline (a killed run's partial line excluded).
-    private static func completeLength(_ fd: Int32, size: Int, path: String) throws -> Int {
-        var end = size
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while end > 0 {
-            let start = max(0, end - chunk.count)
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, end - start, off_t(start)) }
-            guard n == end - start else { throw PipelineError("\(path): cannot read (\(errorText(errno)))") }
-            if let newline = chunk[0..<n].lastIndex(of: 10) { return start + newline + 1 }
-            end = start
-        }
-        return 0
-    }
-
-    private init(path: String, directory: String, fd: Int32, length: Int) {
-        self.path = path
+    private init(directory: String, log: AppendOnlyLog) {
         self.directory = directory
-        self.fd = fd
-        self.length = Mutex(length)
+        self.log = log
     }
 
-    deinit { close(fd) }
+    var path: String { log.path }
 
     /// The manifest's length now (whole records only).
-    var size: Int { length.withLock { $0 } }
+    var size: Int { log.size }
 
-    public func append(_ record: ManifestRecord) throws {
-        let line = record.jsonLine
-        try length.withLock { length in
-            do {
-                try FileSystem.writeAll(fd, line, path: path)
-                length += line.count
-            } catch {
-                _ = ftruncate(fd, off_t(length))  // no partial record stays behind
-                throw error
-            }
-        }
-    }
+    public func append(_ record: ManifestRecord) throws { try log.append(record.jsonLine) }
 
-    public func sync() throws { try FileSystem.sync(fd, path: path) }
+    public func sync() throws { try log.sync() }
 
     /// Rewrites DIR/manifest.index to cover the manifest as it is now: `index` plus `added`.
     func writeIndex(_ index: ResumeIndex, adding added: [KeyHash]) {
-        length.withLock { length in index.write(directory: directory, manifest: fd, length: length, added: added) }
+        log.withLength { length in index.write(directory: directory, manifest: log.fd, length: length, added: added) }
     }
 }
 

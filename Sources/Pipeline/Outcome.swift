@@ -65,6 +65,10 @@ public enum Folder: Hashable, Sendable {
     case outcome(Outcome)
     case notifications
 
+    /// Messages the gateway wrote itself (DSNs, notices): sent with the null reverse-path `<>`
+    /// (RFC 5321 §4.5.5, RFC 3834), so nothing answers them.
+    public var generated: Bool { self == .outcome(.bounced) || self == .notifications }
+
     /// The path under DIR; nil for an outcome without a folder.
     public var path: String? {
         switch self {

@@ -82,6 +82,14 @@ public struct OutgoingJob: Job {
 
     private func decide(_ parsed: Entity, input: InputMessage, irregularity: Irregularity?) throws -> JobResult {
         let envelope = Envelope(parsed)
+        var result = try decide(parsed, envelope: envelope, input: input, irregularity: irregularity)
+        result.sender = envelope.reversePath
+        return result
+    }
+
+    private func decide(
+        _ parsed: Entity, envelope: Envelope, input: InputMessage, irregularity: Irregularity?
+    ) throws -> JobResult {
         var message = parsed
         message.removeFields(named: "Bcc")  // DESIGN.md: Bcc is removed from every output
         guard let policy else {

@@ -66,9 +66,19 @@ struct RunFlags: ParsableArguments {
             "Wait up to SECONDS for another run to release DIR/.lock (default: exit 75 at once).", valueName: "SECONDS")
     )
     var waitLock: Double = 0
+    @Option(
+        help: ArgumentHelp(
+            "Deliver each output right after it is written, and what earlier runs left undelivered: "
+                + "smtp://HOST[:PORT], smtp+starttls://…, smtps://… or sendmail:[PATH] (see 'smimegate deliver').",
+            valueName: "URL"))
+    var deliver: String?
+    @OptionGroup var client: SMTPClientOptions
 
     func validate() throws {
         if workers < 1 || workers > 256 { throw ValidationError("--workers must be between 1 and 256") }
+        if deliver == nil && (client.smtpCa != nil || client.smtpAuthFile != nil || client.smtpHelo != nil) {
+            throw ValidationError("--smtp-ca, --smtp-auth-file and --smtp-helo go with --deliver")
+        }
         if consumedInto != nil && !consume { throw ValidationError("--consumed-into goes with --consume") }
         if waitLock < 0 { throw ValidationError("--wait-lock takes a number of seconds, 0 or more") }
     }
@@ -83,6 +93,12 @@ struct RunFlags: ParsableArguments {
     /// Runs the job, prints the summary, and exits with the run's code: 1 when something
     /// failed, 75 when a write failed, 128 + N when signal N stopped it.
     func execute(_ job: any Job) throws {
+        var options = self.options
+        if let deliver {
+            options.delivery = (
+                try client.agent(deliver), try deliveryOptions(nil, consume: false, workers: min(workers, 64))
+            )
+        }
         let summary: RunSummary
         do {
             summary = try Engine.run(inputs: inputs, job: job, options: options)
@@ -94,7 +110,15 @@ struct RunFlags: ParsableArguments {
             throw Failure.usage(error.reason)
         }
         for error in summary.inputErrors { printErr("smimegate: \(error)") }
-        if json { try printJSON(SummaryJSON(summary)) } else { printSummary(summary, outcomes: job.outcomes, out: out) }
+        for problem in summary.delivery?.problems ?? [] { printErr("smimegate: \(problem)") }
+        if json {
+            try printJSON(SummaryJSON(summary))
+        } else {
+            printSummary(summary, outcomes: job.outcomes, out: out)
+            if let delivery = summary.delivery, let target = options.delivery?.agent.target {
+                printDeliverySummary(delivery, target: target)
+            }
+        }
         switch summary.stop {
         case .failure(let reason):
             throw Failure.tryAgain(
@@ -108,6 +132,16 @@ struct RunFlags: ParsableArguments {
                     + "\(summary.messages) message(s); rerun with --resume to go on")
         case nil:
             break
+        }
+        if let delivery = summary.delivery, delivery.deferred > 0 {
+            throw Failure.tryAgain(
+                "\(delivery.deferred) recipient(s) deferred, \(summary.failed) message(s) failed; "
+                    + "'smimegate deliver' or the next run with --deliver tries the deferred again")
+        }
+        if let delivery = summary.delivery, delivery.rejected > 0 || !delivery.problems.isEmpty {
+            throw Failure.problem(
+                "\(summary.failed) message(s) failed, \(delivery.rejected) recipient(s) rejected; "
+                    + "see \(out)/manifest.jsonl and \(out)/delivery.jsonl")
         }
         if summary.failed > 0 || !summary.inputErrors.isEmpty {
             throw Failure.problem(
@@ -151,6 +185,16 @@ func signalName(_ number: Int32) -> String {
     }
 }
 
+extension PoolStop {
+    /// "SIGTERM"/"SIGINT", or the write error: a summary's `stopped_by`.
+    var text: String {
+        switch self {
+        case .signal(let number): return signalName(number)
+        case .failure(let reason): return reason
+        }
+    }
+}
+
 /// The summary for `--json`, with the manifest's snake_case keys.
 struct SummaryJSON: Encodable {
     let outcomes: [String: Int]
@@ -167,14 +211,17 @@ struct SummaryJSON: Encodable {
     let inputErrors: [String]
     /// "SIGTERM"/"SIGINT", or the write error, when the run stopped early.
     let stoppedBy: String?
+    /// With --deliver.
+    let delivery: DeliverySummaryJSON?
 
     enum CodingKeys: String, CodingKey {
         case outcomes, quarantined, messages, skipped, consumed, warnings, bytes, seconds
         case messagesPerSecond = "messages_per_second", megabytesPerSecond = "megabytes_per_second"
-        case inputErrors = "input_errors", stoppedBy = "stopped_by"
+        case inputErrors = "input_errors", stoppedBy = "stopped_by", delivery
     }
 
     init(_ s: RunSummary) {
+        delivery = s.delivery.map(DeliverySummaryJSON.init)
         outcomes = s.outcomes.reduce(into: [:]) { $0[$1.key.name, default: 0] += $1.value }
         quarantined = s.outcomes.reduce(into: [:]) { sums, entry in
             if let name = entry.key.quarantine { sums[name, default: 0] += entry.value }
@@ -184,11 +231,7 @@ struct SummaryJSON: Encodable {
         (messagesPerSecond, megabytesPerSecond, inputErrors) = (
             s.messagesPerSecond, s.megabytesPerSecond, s.inputErrors
         )
-        switch s.stop {
-        case .signal(let number): stoppedBy = signalName(number)
-        case .failure(let reason): stoppedBy = reason
-        case nil: stoppedBy = nil
-        }
+        stoppedBy = s.stop?.text
     }
 }
 

@@ -17,13 +17,14 @@ struct SmimeGate: ParsableCommand {
             Exit codes: 0 success; 1 the operation ran and found a problem (bad or untrusted
             signature, wrong key, no certificate for a recipient, malformed message);
             2 usage or configuration error; 75 try again later (process: the output directory is
-            locked by another run, or a write failed — a full disk, say); 130/143 stopped by SIGINT/SIGTERM.
+            locked by another run, or a write failed — a full disk, say; deliver: some mail is deferred);
+            130/143 stopped by SIGINT/SIGTERM.
             """,
         version: "0.1.0",
         subcommands: [
             Init.self, Home.self, Cert.self, Keys.self, CA.self, Profile.self, PolicyCommand.self, Sign.self,
             Encrypt.self, Verify.self, Decrypt.self,
-            ProcessCommand.self, Demo.self,
+            ProcessCommand.self, Deliver.self, Demo.self,
         ])
 
     /// Runs the command; maps every failure to one line on stderr and the
@@ -31,7 +32,7 @@ struct SmimeGate: ParsableCommand {
     static func main() {
         smg_tune_allocator()
         do {
-            var command = try parseAsRoot(hoistingHome(Array(CommandLine.arguments.dropFirst())))
+            var command = try parseAsRoot(defaultingSendmail(hoistingHome(Array(CommandLine.arguments.dropFirst()))))
             try command.run()
         } catch let failure as Failure {
             FileHandle.standardError.write(Data("smimegate: \(failure.message)\n".utf8))

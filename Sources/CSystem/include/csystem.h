@@ -1,4 +1,4 @@
-// What Swift cannot reach in glibc: mallopt and syncfs are not in the Glibc module.
+// What Swift cannot reach in glibc: mallopt, syncfs and pipe2 are not in the Glibc module.
 #ifndef SMIMEGATE_CSYSTEM_H
 #define SMIMEGATE_CSYSTEM_H
 
@@ -9,5 +9,9 @@ void smg_tune_allocator(void);
 /// syncfs(2) (a GNU extension, hidden from Swift's Glibc module): flushes the
 /// whole file system holding `fd`. Returns 0, or -1 with errno set.
 int smg_syncfs(int fd);
+
+/// pipe2(fds, O_CLOEXEC): a pipe whose ends no concurrently spawned child inherits.
+/// Returns 0, or -1 with errno set.
+int smg_pipe_cloexec(int fds[2]);
 
 #endif

@@ -1,0 +1,361 @@
+import CMS
+import FileIO
+import Foundation
+import MIME
+import Mailstore
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Settings of a delivery (`smimegate deliver`, `process --deliver`).
+public struct DeliveryOptions: Sendable {
+    /// The folders delivered by default: every outcome that is mail for someone, both
+    /// directions, and the notices filters sent. Never quarantined/ or failed/.
+    public static let defaultFolders: [String] = [
+        "signed", "encrypted", "split", "bounced", "passed", "verified", "decrypted", "unverified", "notifications",
+    ]
+    public static let neverDelivered: [String] = ["failed", "quarantined"]
+
+    public var folders: Set<String>
+    /// Remove each output once every one of its recipients has a final result.
+    public var consume: Bool
+    public var workers: Int
+    /// The name DSNs give as the reporting MTA.
+    public var reportingHost: String
+    /// fsync the delivery log after each record (implied by `consume`).
+    public var durable: Bool
+
+    public init(
+        folders: [String] = defaultFolders, consume: Bool = false, workers: Int = 2, reportingHost: String,
+        durable: Bool = false
+    ) throws {
+        for folder in folders where Self.neverDelivered.contains(folder) || folder.hasPrefix("quarantined/") {
+            throw PipelineError("\(folder): quarantined and failed mail is never delivered")
+        }
+        for folder in folders where !Self.defaultFolders.contains(folder) {
+            throw PipelineError(
+                "\(folder): not an outcome that is delivered (\(Self.defaultFolders.joined(separator: ", ")))")
+        }
+        self.folders = Set(folders)
+        self.consume = consume
+        self.workers = max(1, workers)
+        self.reportingHost = reportingHost
+        self.durable = durable || consume
+    }
+}
+
+/// What a delivery did, counted per recipient (an output to three people is three).
+public struct DeliverySummary: Sendable {
+    public var recipients: [DeliveryResult: Int] = [:]
+    /// Outputs submitted (once each per attempt).
+    public var submitted = 0
+    /// Outputs with nothing left to do, skipped.
+    public var alreadyDone = 0
+    /// DSNs made from rejections.
+    public var bounces = 0
+    /// Output files removed (`consume`).
+    public var consumed = 0
+    /// Outputs that could not be read or are not ours to deliver, one line each.
+    public var problems: [String] = []
+    public var seconds = 0.0
+    public var stop: PoolStop?
+
+    public var deferred: Int { recipients[.deferred, default: 0] }
+    public var rejected: Int { recipients[.rejected, default: 0] }
+
+    mutating func merge(_ other: DeliverySummary) {
+        for (result, count) in other.recipients { recipients[result, default: 0] += count }
+        submitted += other.submitted
+        alreadyDone += other.alreadyDone
+        bounces += other.bounces
+        consumed += other.consumed
+        problems += other.problems
+        seconds += other.seconds
+        stop = stop ?? other.stop
+    }
+}
+
+/// Delivers the outputs of one output directory (the caller holds its lock): each output
+/// recorded in DIR/manifest.jsonl whose folder is chosen, with the manifest's envelope —
+/// MAIL FROM its `sender` ("<>" for DSNs and notices), RCPT TO exactly its `recipients` —
+/// to each recipient that DIR/delivery.jsonl does not already settle. Every attempt is
+/// recorded there before the next step. A rejection of outgoing mail becomes a DSN to its
+/// sender in DIR/bounced/, delivered in turn.
+///
+/// Exactly once: a recipient is submitted again only while no final result is recorded for
+/// it. The one window is between the server's acceptance and the record's write: a process
+/// killed there submits that message once more on the next run (at most one per worker).
+public final class Deliverer: Sendable {
+    /// One output on its way: where it is, its envelope, and whether a rejection is answered with a DSN.
+    struct Parcel: Sendable {
+        let file: String
+        let sender: String
+        let recipients: [String]
+        let bounceable: Bool
+    }
+
+    let directory: String
+    let agent: any DeliveryAgent
+    let options: DeliveryOptions
+    private let log: DeliveryLog
+    private let bounced: MaildirWriter
+    /// Outputs handed over during this process: the closing sweep does not try them again.
+    private let attempted = Mutex<Set<String>>([])
+    private let counters = Mutex(DeliverySummary())
+
+    public init(directory: String, agent: any DeliveryAgent, options: DeliveryOptions) throws {
+        self.directory = directory
+        self.agent = agent
+        self.options = options
+        log = try DeliveryLog(directory: directory)
+        bounced = try MaildirWriter(directory + "/" + Outcome.bounced.name, durable: options.durable)
+    }
+
+    public var summary: DeliverySummary { counters.withLock { $0 } }
+
+    /// Delivers the outputs of one manifest record (right after `process` wrote it).
+    func deliver(_ record: ManifestRecord) throws {
+        for parcel in parcels(record) { try deliver(parcel) }
+    }
+
+    /// Delivers everything the manifest and the log leave pending, on `options.workers` workers.
+    func deliverPending(pool: WorkerPool<Parcel>) -> PoolStop? {
+        let start = ContinuousClock.now
+        let manifestPath = directory + "/" + ManifestWriter.fileName
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let stop = pool.run(
+            produce: { submit in
+                do {
+                    var line = 0
+                    try AppendOnlyLog.forEachLine(path: manifestPath) { bytes in
+                        line += 1
+                        guard pool.stop == nil else { return }
+                        guard let record = try? decoder.decode(ManifestRecord.self, from: Data(bytes)) else {
+                            problem("\(manifestPath):\(line): not a manifest record")
+                            return
+                        }
+                        for parcel in parcels(record) where !attempted.withLock({ $0.contains(parcel.file) }) {
+                            guard submit(parcel) else { return }
+                        }
+                    }
+                    // DSNs made by earlier runs that are not delivered yet.
+                    for (file, recipient) in log.current.bounces where pool.stop == nil {
+                        let parcel = Parcel(file: file, sender: "", recipients: [recipient], bounceable: false)
+                        if attempted.withLock({ $0.contains(file) }) { continue }
+                        guard let pending = pendingParcel(parcel) else { continue }
+                        guard submit(pending) else { return }
+                    }
+                } catch {
+                    problem("\(error)")
+                }
+            },
+            work: { parcel in try self.deliver(parcel) })
+        counters.withLock { $0.seconds += (ContinuousClock.now - start).seconds }
+        return stop
+    }
+
+    /// The chosen outputs of `record`, each with the recipients still pending.
+    func parcels(_ record: ManifestRecord) -> [Parcel] {
+        var parcels: [Parcel] = []
+        for output in record.outputs {
+            guard let folder = Self.folder(of: output.file) else {
+                problem("\(directory)/\(ManifestWriter.fileName): \(output.file) is not an output file of ours")
+                continue
+            }
+            guard options.folders.contains(folder) else { continue }
+            if output.recipients.isEmpty {
+                problem("\(directory)/\(output.file): no recipients recorded; not delivered")
+                continue
+            }
+            guard let sender = output.sender ?? record.sender else {
+                problem(
+                    "\(directory)/\(output.file): the manifest records no envelope sender "
+                        + "(written by an older smimegate); process the input again to deliver it")
+                continue
+            }
+            let generated = sender == "<>"
+            let parcel = Parcel(
+                file: output.file, sender: generated ? "" : sender, recipients: output.recipients,
+                bounceable: record.direction == Direction.outgoing.rawValue && !generated
+                    && folder != Outcome.bounced.name && folder != "notifications")
+            if let pending = pendingParcel(parcel) { parcels.append(pending) }
+        }
+        return parcels
+    }
+
+    /// The parcel cut down to its unsettled recipients; nil (counted, and consumed when asked) when none is left.
+    private func pendingParcel(_ parcel: Parcel) -> Parcel? {
+        let pending = log.pending(parcel.file, of: parcel.recipients)
+        if !pending.isEmpty {
+            return Parcel(file: parcel.file, sender: parcel.sender, recipients: pending, bounceable: parcel.bounceable)
+        }
+        counters.withLock { $0.alreadyDone += 1 }
+        if options.consume { consume(parcel.file) }
+        return nil
+    }
+
+    /// "signed/new/NAME" → "signed"; nil for anything else (no other path is ever opened).
+    static func folder(of file: String) -> String? {
+        let parts = file.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts[parts.count - 2] == "new", let name = parts.last, !name.isEmpty,
+            name != ".", name != "..", !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
+        else { return nil }
+        let folder = parts.dropLast(2).joined(separator: "/")
+        if folder.hasPrefix("quarantined/") { return folder }
+        return parts.count == 3 ? folder : nil
+    }
+
+    private func problem(_ line: String) { counters.withLock { $0.problems.append(line) } }
+
+    func deliver(_ parcel: Parcel) throws {
+        attempted.withLock { _ = $0.insert(parcel.file) }
+        let path = directory + "/" + parcel.file
+        let message: [UInt8]
+        do {
+            message = try Self.read(path)
+        } catch {
+            problem("\(path): \(error)")
+            return
+        }
+        let outcomes = agent.submit(sender: parcel.sender, recipients: parcel.recipients, message: message)
+        counters.withLock { counters in
+            counters.submitted += 1
+            for outcome in outcomes { counters.recipients[outcome.result, default: 0] += 1 }
+        }
+        let time = DeliveryRecord.now()
+        var groups: [(DeliveryResult, String, [RecipientOutcome])] = []
+        for outcome in outcomes {
+            if let index = groups.firstIndex(where: { $0.0 == outcome.result && $0.1 == outcome.reply }) {
+                groups[index].2.append(outcome)
+            } else {
+                groups.append((outcome.result, outcome.reply, [outcome]))
+            }
+        }
+        var dsn: Parcel?
+        for (result, reply, members) in groups {
+            var record = DeliveryRecord(
+                file: parcel.file, sender: parcel.sender.isEmpty ? "<>" : parcel.sender,
+                recipients: members.map(\.recipient), result: result, reply: Self.oneLine(reply), target: agent.target,
+                time: time)
+            if result == .rejected && parcel.bounceable {
+                let made = try bounce(parcel, message: message, rejected: members)
+                record.bounce = made.file
+                dsn = made
+            }
+            try log.append(record)
+        }
+        if options.durable { try log.log.sync() }
+        if let dsn { try deliver(dsn) }
+        if options.consume && log.pending(parcel.file, of: parcel.recipients).isEmpty
+            && outcomes.allSatisfy({ $0.result != .deferred })
+        {
+            consume(parcel.file)
+        }
+    }
+
+    /// A DSN to the parcel's sender for the rejected recipients, written to DIR/bounced/ under a
+    /// name derived from the output and those recipients (a rerun writes the same file again).
+    private func bounce(_ parcel: Parcel, message: [UInt8], rejected: [RecipientOutcome]) throws -> Parcel {
+        let key = parcel.file + "\n" + rejected.map { $0.recipient.lowercased() }.sorted().joined(separator: "\n")
+        let id = "dsn-" + CMS.hex(CMS.sha256(Array(key.utf8)).prefix(12))
+        let original =
+            (try? Entity.parseMessage(message).entity)
+            ?? Entity(fields: [HeaderField(name: "Subject", value: "(unreadable)")], body: [], lineEnding: .lf)
+        let host = agent.target
+        let dsn = DeliveryStatus(reportingHost: options.reportingHost).bounce(
+            original: original, sender: parcel.sender,
+            reason: "the receiving mail system (\(host)) refused it",
+            recipients: rejected.map {
+                DeliveryStatus.Recipient(
+                    address: $0.recipient, reason: Self.oneLine($0.reply), status: $0.status,
+                    serverReply: Self.oneLine($0.reply), remoteMTA: nil)
+            }, id: id)
+        try bounced.deliver(dsn.serialized(), name: id)
+        counters.withLock { $0.bounces += 1 }
+        return Parcel(
+            file: Outcome.bounced.name + "/new/" + id, sender: "", recipients: [parcel.sender], bounceable: false)
+    }
+
+    private func consume(_ file: String) {
+        if unlink(directory + "/" + file) == 0 {
+            counters.withLock { $0.consumed += 1 }
+        } else if errno != ENOENT {
+            problem("\(directory)/\(file): cannot remove (\(errorText(errno)))")
+        }
+    }
+
+    /// A reply as one line, without control characters (it goes into logs and DSN fields).
+    static func oneLine(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 32 || $0.value == 127 ? " " : $0 }))
+    }
+
+    /// An output file's bytes; a symbolic link or anything but a regular file is refused.
+    static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw PipelineError(errno == ENOENT ? "missing" : errorText(errno).lowercased()) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw PipelineError("not a regular file")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(done)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw PipelineError("cannot read (\(errorText(errno)))") }
+            done += n
+        }
+        return bytes
+    }
+}
+
+/// `smimegate deliver DIR...`: each directory locked like a `process` run, its pending outputs delivered.
+public enum Delivery {
+    public static func run(
+        directories: [String], agent: any DeliveryAgent, options: DeliveryOptions, waitLock: Double = 0
+    ) throws -> DeliverySummary {
+        ignoreBrokenPipes()
+        var total = DeliverySummary()
+        // One pool per directory; a signal stops the current one and the rest are not started.
+        let current = Mutex<WorkerPool<Deliverer.Parcel>?>(nil)
+        let signalled = Mutex<Int32?>(nil)
+        let trap = SignalTrap { number in
+            signalled.withLock { $0 = $0 ?? number }
+            current.withLock { $0 }?.cancel(.signal(number))
+        }
+        defer {
+            trap.release()
+            agent.finish()
+        }
+        for directory in directories {
+            guard FileSystem.exists(directory + "/" + ManifestWriter.fileName) else {
+                throw PipelineError("\(directory): no \(ManifestWriter.fileName) (not the output of a run)")
+            }
+        }
+        for directory in directories {
+            if let number = signalled.withLock({ $0 }) {
+                total.stop = .signal(number)
+                break
+            }
+            let lock = try RunLock.acquire(directory: directory, wait: waitLock)
+            defer { withExtendedLifetime(lock) {} }
+            let deliverer = try Deliverer(directory: directory, agent: agent, options: options)
+            let pool = WorkerPool<Deliverer.Parcel>(workers: options.workers, capacity: options.workers * 4 + 4)
+            current.withLock { $0 = pool }
+            if let number = signalled.withLock({ $0 }) { pool.cancel(.signal(number)) }
+            let stop = deliverer.deliverPending(pool: pool)
+            var summary = deliverer.summary
+            summary.stop = stop
+            total.merge(summary)
+            if stop != nil { break }
+        }
+        return total
+    }
+
+    /// A server or sendmail that goes away mid-write must fail that write, not kill the process.
+    static func ignoreBrokenPipes() { signal(SIGPIPE, SIG_IGN) }
+}
