@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(
             name: "PipelineTests", dependencies: ["Mailstore", "Policy", "Pipeline", "MIME", "CMS", "PKI", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "MIME", "TestSupport"]),
+        .testTarget(name: "SubmissionTests", dependencies: ["Submission"]),
         .testTarget(name: "CLITests", dependencies: ["smimegate", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

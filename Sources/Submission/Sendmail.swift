@@ -51,7 +51,8 @@ public struct Sendmail: Sendable {
                 return .rejected("sendmail exit \(code)\(said)")
             case .exited(let code): return .deferred("sendmail exit \(code)\(said)")
             case .signalled(let number): return .deferred("sendmail killed by signal \(number)\(said)")
-            case .timedOut: return .deferred("sendmail did not finish within \(Int(timeout)) s")
+            case .timedOut:
+                return .deferred("sendmail did not finish within \(String(format: "%g", timeout)) s")
             }
         } catch {
             return .deferred("\(error)")
@@ -66,7 +67,8 @@ public struct Sendmail: Sendable {
 
     /// Runs `arguments` with `input` on its standard input; its standard output and error
     /// together come back as text. The child starts with default signal dispositions (a run
-    /// ignores SIGINT/SIGTERM to handle them itself) and is killed after `timeout` seconds.
+    /// ignores SIGINT/SIGTERM to handle them itself) in a process group of its own, which is
+    /// killed after `timeout` seconds.
     static func run(_ arguments: [String], input: [UInt8], timeout: Double) throws -> (Status, String) {
         var inPipe: [Int32] = [0, 0]
         var outPipe: [Int32] = [0, 0]
@@ -92,7 +94,11 @@ public struct Sendmail: Sendable {
         sigemptyset(&mask)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setsigmask(&attributes, &mask)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        // A process group of its own: a timeout kills whatever it started too (postdrop, say), so its
+        // output pipe closes.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
@@ -125,7 +131,7 @@ public struct Sendmail: Sendable {
             if waited < 0 && errno != EINTR { break }
             if ContinuousClock.now > deadline && !timedOut {
                 timedOut = true
-                kill(pid, SIGKILL)
+                kill(-pid, SIGKILL)
             }
             usleep(2_000)
         }

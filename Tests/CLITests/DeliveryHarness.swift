@@ -1,0 +1,129 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// A real SMTP server on 127.0.0.1 for a test (Tests/peers/smtp_server.py, aiosmtpd), started
+/// with the given options; `stop()` (or deinit) ends it. What it accepted is in `received`.
+final class SMTPPeer {
+    struct Message: Decodable {
+        let mailFrom: String
+        let rcptTos: [String]
+        let mailOptions: [String]
+        let data: String
+        let tls: Bool
+        let auth: String?
+        /// The content as received, line ends made LF.
+        var text: String {
+            string(Array(Data(base64Encoded: data) ?? Data())).replacingOccurrences(of: "\r\n", with: "\n")
+        }
+    }
+
+    let port: Int
+    let record: String
+    let log: String
+    private let process: Process
+
+    init(_ dir: URL, name: String = "smtp", options: [String] = []) throws {
+        record = dir.appendingPathComponent("\(name)-record.jsonl").path
+        log = dir.appendingPathComponent("\(name)-commands.log").path
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments =
+            [Paths.python, Paths.packageRoot.appendingPathComponent("Tests/peers/smtp_server.py").path]
+            + ["--record", record, "--log", log] + options
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        var line = Data()
+        let deadline = Date().addingTimeInterval(30)
+        while !line.contains(10) && Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line += chunk
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("READY "), let port = Int(text.dropFirst(6).prefix { $0.isNumber }) else {
+            process.terminate()
+            throw TestFailure("the SMTP peer did not start: \(text)")
+        }
+        self.port = port
+    }
+
+    deinit { stop() }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    var url: String { "smtp://127.0.0.1:\(port)" }
+
+    var received: [Message] {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return string(bytes(of: URL(fileURLWithPath: record))).split(separator: "\n").compactMap {
+            try? decoder.decode(Message.self, from: Data($0.utf8))
+        }
+    }
+
+    var commands: [String] { string(bytes(of: URL(fileURLWithPath: log))).split(separator: "\n").map(String.init) }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One line of DIR/delivery.jsonl.
+struct DeliveryEntry: Decodable {
+    let file: String
+    let sender: String
+    let recipients: [String]
+    let result: String
+    let reply: String
+    let bounce: String?
+}
+
+extension CLITestCase {
+    func deliveryEntries(_ out: String) throws -> [DeliveryEntry] {
+        try string(bytes(of: URL(fileURLWithPath: out + "/delivery.jsonl"))).split(separator: "\n").map {
+            try JSONDecoder().decode(DeliveryEntry.self, from: Data($0.utf8))
+        }
+    }
+
+    /// The manifest's outputs in the folders `deliver` sends by default, with their record.
+    func deliverableOutputs(_ out: String) throws -> [(record: ManifestEntry, output: ManifestEntry.File)] {
+        let folders = ["signed", "encrypted", "split", "bounced", "passed", "verified", "decrypted", "unverified"]
+        return try manifestEntries(out).flatMap { record in
+            record.outputs.filter { output in
+                folders.contains(where: { output.file.hasPrefix($0 + "/new/") })
+                    || output.file.hasPrefix("notifications/")
+            }.map { (record, $0) }
+        }
+    }
+
+    /// A file's text with line ends made LF (what an SMTP server's copy is compared with).
+    func fileText(_ path: String) -> String {
+        string(bytes(of: URL(fileURLWithPath: path))).replacingOccurrences(of: "\r\n", with: "\n")
+    }
+
+    /// A certificate for 127.0.0.1 (IP SAN) and `localhost`-less, issued by the fixture CA.
+    func serverCertificate() throws -> (cert: String, key: String) {
+        let key = path("server.key")
+        let csr = path("server.csr")
+        let cert = path("server.pem")
+        let ext = try save("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n", "server.ext")
+        try openssl([
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1",
+        ])
+        .expect(0)
+        try openssl([
+            "x509", "-req", "-in", csr, "-CA", fixture("ca.pem"), "-CAkey", fixture("ca.key"), "-CAcreateserial",
+            "-CAserial", path("ca.srl"), "-days", "2", "-out", cert, "-extfile", ext,
+        ]).expect(0)
+        return (cert, key)
+    }
+}
