@@ -100,7 +100,8 @@ public final class Deliverer: Sendable {
     let agent: any DeliveryAgent
     let options: DeliveryOptions
     private let log: DeliveryLog
-    private let bounced: MaildirWriter
+    /// DIR/bounced/, made at the first DSN (an incoming run's DIR has none otherwise).
+    private let bounced = Mutex<MaildirWriter?>(nil)
     /// Outputs handed over during this process: the closing sweep does not try them again.
     private let attempted = Mutex<Set<String>>([])
     private let counters = Mutex(DeliverySummary())
@@ -110,7 +111,6 @@ public final class Deliverer: Sendable {
         self.agent = agent
         self.options = options
         log = try DeliveryLog(directory: directory)
-        bounced = try MaildirWriter(directory + "/" + Outcome.bounced.name, durable: options.durable)
     }
 
     public var summary: DeliverySummary { counters.withLock { $0 } }
@@ -273,7 +273,13 @@ public final class Deliverer: Sendable {
                     address: $0.recipient, reason: Self.oneLine($0.reply), status: $0.status,
                     serverReply: Self.oneLine($0.reply), remoteMTA: nil)
             }, id: id)
-        try bounced.deliver(dsn.serialized(), name: id)
+        let writer = try bounced.withLock { writer in
+            if let writer { return writer }
+            let made = try MaildirWriter(directory + "/" + Outcome.bounced.name, durable: options.durable)
+            writer = made
+            return made
+        }
+        try writer.deliver(dsn.serialized(), name: id)
         counters.withLock { $0.bounces += 1 }
         return Parcel(
             file: Outcome.bounced.name + "/new/" + id, sender: "", recipients: [parcel.sender], bounceable: false)
