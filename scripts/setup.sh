@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what smimegate needs to build and test on Debian 12, when missing:
 # the C libraries (OpenSSL 3, libarchive, SQLite, PCRE2) with pkg-config, the openssl
-# and sqlite3 command lines used as test peers, and a Python with
+# and sqlite3 command lines used as test peers, Postfix (the delivery tests' mail server,
+# run only as throwaway instances by Tests/peers/postfix_instance.sh), and a Python with
 # cryptography >= 45 (the second S/MIME peer). Sourced by demo.sh and test.sh.
 set -euo pipefail
 
@@ -22,12 +23,25 @@ if ! command -v swift >/dev/null; then
 fi
 
 need=()
-for pkg in libssl-dev libarchive-dev libsqlite3-dev libpcre2-dev pkg-config openssl sqlite3 python3 python3-venv ca-certificates; do
+for pkg in libssl-dev libarchive-dev libsqlite3-dev libpcre2-dev pkg-config openssl sqlite3 \
+  python3 python3-venv ca-certificates postfix; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]}" >&2
   if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  # Postfix without a system configuration, and no service started by a postinst (a
+  # container may have no init system): policy-rc.d says no while apt-get runs, unless
+  # the machine has its own policy.
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  (
+    policy_rc=/usr/sbin/policy-rc.d
+    if [[ ! -e $policy_rc ]]; then
+      trap '$SUDO rm -f "$policy_rc"' EXIT
+      printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy_rc" >/dev/null
+      $SUDO chmod 0755 "$policy_rc"
+    fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  )
 fi

@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 # The pyca peer needs cryptography >= 45 (PKCS #7 envelopes with AES-256, pkcs7_decrypt_smime);
-# asn1crypto builds hand-made CMS structures for the attack tests.
+# asn1crypto builds hand-made CMS structures for the attack tests; aiosmtpd is the SMTP
+# server of the delivery tests (Tests/peers/smtp_server.py).
 has_pyca() {
-  "$1" -c 'import asn1crypto, cryptography, sys; sys.exit(int(cryptography.__version__.split(".")[0]) < 45)' 2>/dev/null
+  "$1" -c 'import aiosmtpd, asn1crypto, cryptography, sys
+sys.exit(int(cryptography.__version__.split(".")[0]) < 45)' 2>/dev/null
 }
 if [[ -n "${SMIMEGATE_PYTHON:-}" ]] && has_pyca "$SMIMEGATE_PYTHON"; then
   :
@@ -17,9 +19,9 @@ elif has_pyca python3; then
   export SMIMEGATE_PYTHON=python3
 else
   if ! has_pyca .build/pyenv/bin/python; then
-    echo "test: installing Python cryptography into .build/pyenv" >&2
+    echo "test: installing Python cryptography, asn1crypto and aiosmtpd into .build/pyenv" >&2
     python3 -m venv .build/pyenv
-    .build/pyenv/bin/pip install -q "cryptography>=45" asn1crypto
+    .build/pyenv/bin/pip install -q "cryptography>=45" asn1crypto aiosmtpd
   fi
   export SMIMEGATE_PYTHON="$PWD/.build/pyenv/bin/python"
 fi
