@@ -88,6 +88,46 @@ struct DeliveryEntry: Decodable {
 }
 
 extension CLITestCase {
+    func mail(_ id: String, from: String = "alice@example.com", to: String, extra: String = "", body: String? = nil)
+        -> String
+    {
+        """
+        From: Alice <\(from)>
+        To: \(to)
+        \(extra)Subject: message \(id)
+        Message-ID: <\(id)@example.com>
+        MIME-Version: 1.0
+        Content-Type: text/plain; charset=us-ascii
+
+        \(body ?? "body of \(id)")
+
+        """
+    }
+
+    /// Outgoing mail of every shape: encrypted to a keyed partner, a clear split copy for a recipient
+    /// without a key, a Bcc recipient alone, a Return-Path sender, and (second DIR) a DSN.
+    func outgoingRun() throws -> (out: String, bounced: String) {
+        try smimegate([
+            "profile", "create", "sp", "--mode", "sign-encrypt", "--cert", "alice", "--missing-key", "split",
+        ]).expect(0)
+        try smimegate(["profile", "create", "bb", "--mode", "encrypt", "--missing-key", "bounce"]).expect(0)
+        let inbox = try maildir(
+            "in",
+            [
+                "split": mail(
+                    "split", to: "Bob <bob@partner.example>, zed@elsewhere.test", extra: "Bcc: dan@partner.example\n"),
+                "returnpath": "Return-Path: <bounces@example.com>\n" + mail("rp", to: "bob@partner.example"),
+                "plain": mail("plain", to: "carol@partner.example, yves@elsewhere.test"),
+            ])
+        let out = path("out")
+        try smimegate(["process", "outgoing", inbox, "--out", out, "--profile", "sp", "--no-progress"]).expect(0)
+        let bounceInbox = try maildir("in2", ["nokey": mail("nokey", to: "zed@elsewhere.test")])
+        let bounced = path("out2")
+        try smimegate(["process", "outgoing", bounceInbox, "--out", bounced, "--profile", "bb", "--no-progress"])
+            .expect(0)
+        return (out, bounced)
+    }
+
     func deliveryEntries(_ out: String) throws -> [DeliveryEntry] {
         try string(bytes(of: URL(fileURLWithPath: out + "/delivery.jsonl"))).split(separator: "\n").map {
             try JSONDecoder().decode(DeliveryEntry.self, from: Data($0.utf8))

@@ -9,6 +9,7 @@ usage: smtp_server.py [--port N] [--record FILE] [--log FILE]
                       [--defer ADDR]... [--reject ADDR]... [--reject-data | --defer-data]
                       [--starttls CERT KEY] [--auth USER:PASSWORD] [--size N]
                       [--smtputf8] [--pipelining] [--no-8bitmime] [--drop-after-data]
+                      [--delay SECONDS]
 
 --record FILE  one JSON line per accepted message (DATA answered 250, or recorded just
                before --drop-after-data): mail_from ("" for <>), rcpt_tos, mail_options,
@@ -96,6 +97,8 @@ class Handler:
             return "554 5.6.0 Message rejected"
         if self.options.defer_data:
             return DEFERRED
+        if self.options.delay:
+            await asyncio.sleep(self.options.delay)  # a server that takes its time over each message
         # aiosmtpd reads MAIL FROM:<> as the address "<>".
         sender = "" if envelope.mail_from == "<>" else envelope.mail_from
         self.record.write(json.dumps({
@@ -183,6 +186,7 @@ def parse_arguments():
     parser.add_argument("--pipelining", action="store_true")
     parser.add_argument("--no-8bitmime", action="store_true")
     parser.add_argument("--drop-after-data", action="store_true")
+    parser.add_argument("--delay", type=float, default=0, metavar="SECONDS")
     options = parser.parse_args()
     if options.auth is not None and ":" not in options.auth:
         parser.error("--auth takes USER:PASSWORD")
