@@ -26,7 +26,7 @@ struct SMTPClientOptions: ParsableArguments {
     var smtpHelo: String?
     @Option(
         help: ArgumentHelp(
-            "Seconds to wait for a connection, a reply, or sendmail to finish (default 120).", valueName: "SECONDS"))
+            "Seconds to wait for a connection, a reply, or sendmail to finish.", valueName: "SECONDS"))
     var deliveryTimeout: Double = 120
 
     func validate() throws {

@@ -214,6 +214,28 @@ final class DeliveryTests: CLITestCase {
             modern.commands.contains { $0.contains("BODY=8BITMIME") }, modern.commands.joined(separator: "\n"))
     }
 
+    func testANonASCIIAddressGoesOnlyWithSMTPUTF8() throws {
+        try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
+        let out = path("out")
+        try smimegate([
+            "process", "outgoing",
+            try maildir("in", ["u": mail("u", to: "Zoë <zoë@exämple.test>, bob@partner.example")]), "--out", out,
+            "--profile", "s",
+        ]).expect(0)
+        XCTAssertEqual(
+            try manifestEntries(out).first?.outputs.first?.recipients, ["zoë@exämple.test", "bob@partner.example"])
+        let plain = try SMTPPeer(dir, name: "plain")
+        try smimegate(["deliver", out, "--smtp", plain.url]).expect(1)
+        XCTAssertTrue(try deliveryEntries(out).contains { $0.result == "rejected" && $0.reply.hasPrefix("553 5.6.7") })
+        XCTAssertTrue(plain.received.allSatisfy { $0.mailFrom == "" }, "only the DSN went")
+        let modern = try SMTPPeer(dir, name: "modern", options: ["--smtputf8"])
+        try FileManager.default.removeItem(atPath: out + "/delivery.jsonl")
+        try smimegate(["deliver", out, "--smtp", modern.url, "--outcomes", "signed"]).expect(0)
+        let got = try XCTUnwrap(modern.received.first)
+        XCTAssertEqual(Set(got.rcptTos), ["zoë@exämple.test", "bob@partner.example"])
+        XCTAssertTrue(got.mailOptions.contains("SMTPUTF8"), "\(got.mailOptions)")
+    }
+
     func testAKillDuringDeliveryAndARerunSendNothingTwiceBeyondTheWindow() throws {
         try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
         var messages: [String: String] = [:]
