@@ -24,7 +24,9 @@ public enum Address {
                 if angle != nil { angle!.append(c) } else { current.append(c) }
                 continue
             }
-            if c == "\\" { escaped = true; continue }
+            // A quoted-pair exists only in quoted strings and comments (RFC 5322 §3.2.4): elsewhere a
+            // backslash stays, and makes the address invalid (`evil@x.test\>@victim.example` is no address).
+            if c == "\\" && (inQuotes || commentDepth > 0) { escaped = true; continue }
             if commentDepth > 0 {
                 if c == "(" { commentDepth += 1 }
                 if c == ")" { commentDepth -= 1 }
@@ -105,7 +107,29 @@ public enum Address {
         guard let at = address.lastIndex(of: "@"), at != 0, at + 1 != address.count else { return nil }
         // A fully qualified domain's trailing dot ("example.com.") names the same domain.
         while address.last == ".", address.count - 1 > at + 1 { address.removeLast() }
+        guard isAddrSpec(local: address[..<at], domain: address[(at + 1)...]) else { return nil }
         return String(String.UnicodeScalarView(address))
+    }
+
+    /// An addr-spec's parts as RFC 5322 §3.4.1 (and RFC 6532, non-ASCII) allow them: a dot-atom or
+    /// a quoted string, and a domain of letters, digits, hyphens and dots or a [literal]; never a
+    /// control character, a bracket or a backslash outside quotes. What fails is not an address:
+    /// it cannot steer a policy by a domain it does not have, nor reach an SMTP command.
+    private static func isAddrSpec(local: ArraySlice<Unicode.Scalar>, domain: ArraySlice<Unicode.Scalar>) -> Bool {
+        func isControl(_ c: Unicode.Scalar) -> Bool { c.value < 32 || (127...159).contains(c.value) }
+        if local.contains(where: isControl) || domain.contains(where: isControl) { return false }
+        let localOK =
+            local.count >= 2 && local.first == "\"" && local.last == "\""
+            || local.allSatisfy { $0.value > 127 || $0 == "." || atext.contains($0) }
+        if domain.first == "[" {
+            return localOK && domain.last == "]"
+                && !domain.dropFirst().dropLast().contains { "[]\\".unicodeScalars.contains($0) }
+        }
+        return localOK
+            && domain.allSatisfy {
+                $0.value > 127 || $0 == "." || $0 == "-" || ("a"..."z").contains($0) || ("A"..."Z").contains($0)
+                    || ("0"..."9").contains($0) || $0 == "_"
+            }
     }
 
     /// The domain of an address, lower-cased.

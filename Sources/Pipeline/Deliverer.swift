@@ -3,6 +3,7 @@ import FileIO
 import Foundation
 import MIME
 import Mailstore
+import Submission
 import Synchronization
 
 #if canImport(Glibc)
@@ -208,18 +209,29 @@ public final class Deliverer: Sendable {
         return parts.count == 3 ? folder : nil
     }
 
-    private func problem(_ line: String) { counters.withLock { $0.problems.append(line) } }
+    /// One line for stderr and `--json`: whatever a manifest holds reaches a terminal as printable ASCII only.
+    private func problem(_ line: String) { counters.withLock { $0.problems.append(SMTPReply.printable(line)) } }
 
     func deliver(_ parcel: Parcel) throws {
-        attempted.withLock { _ = $0.insert(parcel.file) }
+        // Once per output and run, to the recipients still unsettled now (a manifest naming one output
+        // twice, or a sweep after --deliver, must not send it twice).
+        guard attempted.withLock({ $0.insert(parcel.file).inserted }) else { return }
+        let recipients = log.pending(parcel.file, of: parcel.recipients)
+        guard !recipients.isEmpty else { return }
         let path = directory + "/" + parcel.file
+        if let bad = ([parcel.sender] + recipients).first(where: { !Self.isDeliverable($0) }) {
+            problem("\(path): the manifest names an address that cannot go into SMTP: \(bad)")
+            return
+        }
         let message: [UInt8]
         do {
-            message = try Self.read(path)
+            message = try Self.read(parcel.file, in: directory)
         } catch {
             problem("\(path): \(error)")
             return
         }
+        let parcel = Parcel(
+            file: parcel.file, sender: parcel.sender, recipients: recipients, bounceable: parcel.bounceable)
         let outcomes = agent.submit(sender: parcel.sender, recipients: parcel.recipients, message: message)
         counters.withLock { counters in
             counters.submitted += 1
@@ -286,26 +298,87 @@ public final class Deliverer: Sendable {
     }
 
     private func consume(_ file: String) {
-        if unlink(directory + "/" + file) == 0 {
-            counters.withLock { $0.consumed += 1 }
-        } else if errno != ENOENT {
-            problem("\(directory)/\(file): cannot remove (\(errorText(errno)))")
+        do {
+            try Self.inFolder(file, of: directory) { folder, name in
+                if unlinkat(folder, name, 0) == 0 {
+                    counters.withLock { $0.consumed += 1 }
+                } else if errno != ENOENT {
+                    problem("\(directory)/\(file): cannot remove (\(errorText(errno)))")
+                }
+            }
+        } catch {
+            problem("\(directory)/\(file): \(error)")
         }
     }
 
-    /// A reply as one line, without control characters (it goes into logs and DSN fields).
-    static func oneLine(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 32 || $0.value == 127 ? " " : $0 }))
+    /// A reply as one line of printable ASCII (it goes into logs and DSN fields).
+    static func oneLine(_ text: String) -> String { SMTPReply.printable(text) }
+
+    /// Whether an address from the manifest can be given in MAIL FROM or RCPT TO as it is: an
+    /// addr-spec (a dot-atom or quoted local part, "@", a domain), nothing that could end the
+    /// command or the brackets around it. "" is the null reverse-path.
+    static func isDeliverable(_ address: String) -> Bool {
+        if address.isEmpty { return true }
+        let scalars = Array(address.unicodeScalars)
+        if scalars.contains(where: { $0.value < 32 || (127...159).contains($0.value) || $0 == "\u{2028}" }) {
+            return false
+        }
+        guard let at = scalars.lastIndex(of: "@"), at > 0, at + 1 < scalars.count else { return false }
+        let local = scalars[..<at]
+        let domain = scalars[(at + 1)...]
+        let domainOK = domain.allSatisfy {
+            $0.value > 127 || $0.properties.isAlphabetic || ("0"..."9").contains($0)
+                || "-.[]:".unicodeScalars.contains($0)
+        }
+        if local.first == "\"", local.count >= 2, local.last == "\"" { return domainOK }
+        let localOK = local.allSatisfy { $0.value > 127 || Self.atext.contains($0) }
+        return localOK && domainOK
     }
 
-    /// An output file's bytes; a symbolic link or anything but a regular file is refused.
-    static func read(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw PipelineError(errno == ENOENT ? "missing" : errorText(errno).lowercased()) }
+    private static let atext = Set(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~.".unicodeScalars)
+
+    /// The largest output handed over (a message at rest bigger than this is not mail).
+    static let largestOutput = 512 << 20
+
+    /// Runs `body` with the folder of `file` ("signed/new/NAME") opened under `directory`, one
+    /// component at a time with O_NOFOLLOW: a symbolic link anywhere below DIR is never followed.
+    static func inFolder<T>(_ file: String, of directory: String, _ body: (Int32, String) throws -> T) throws -> T {
+        var parts = file.split(separator: "/").map(String.init)
+        guard let name = parts.popLast() else { throw PipelineError("not an output file") }
+        var fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw PipelineError("\(directory): \(errorText(errno).lowercased())") }
+        defer { close(fd) }
+        for part in parts {
+            let next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard next >= 0 else {
+                throw PipelineError(
+                    errno == ENOENT
+                        ? "missing"
+                        : errno == ELOOP || errno == ENOTDIR
+                            ? "\(part) is not a directory (a symbolic link?)" : errorText(errno).lowercased())
+            }
+            close(fd)
+            fd = next
+        }
+        return try body(fd, name)
+    }
+
+    /// An output file's bytes; a symbolic link (anywhere below DIR) or anything but a regular file
+    /// is refused.
+    static func read(_ file: String, in directory: String) throws -> [UInt8] {
+        let (fd, code) = try inFolder(file, of: directory) { folder, name in
+            let fd = openat(folder, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            return (fd, errno)
+        }
+        guard fd >= 0 else { throw PipelineError(code == ENOENT ? "missing" : errorText(code).lowercased()) }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
             throw PipelineError("not a regular file")
+        }
+        guard Int(info.st_size) <= largestOutput else {
+            throw PipelineError("\(info.st_size) bytes, more than the \(largestOutput >> 20) MiB delivered at most")
         }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var done = 0

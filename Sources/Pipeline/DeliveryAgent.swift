@@ -53,74 +53,123 @@ public struct SendmailAgent: DeliveryAgent {
 }
 
 /// `--smtp URL`: at most one open session per worker, reused across messages (RSET between
-/// them). When no session can be opened — the server is down, refuses us, TLS or AUTH fails —
-/// every later message of the run is deferred at once with that reason, instead of each
-/// waiting for its own timeout.
+/// them). A server that refuses more connections than it already has open (a connection limit)
+/// is used with the sessions it took. When no session can be opened at all — the server is
+/// down, refuses us, TLS or AUTH fails — every later message of the run is deferred at once
+/// with that reason, instead of each waiting for its own timeout.
 public final class SMTPAgent: DeliveryAgent {
     let settings: SMTPSettings
-    private let idle = Mutex<[SMTPSession]>([])
-    private let unavailable = Mutex<String?>(nil)
+    private struct Sessions {
+        var idle: [SMTPSession] = []
+        var open = 0
+        /// How many the server takes, once one was refused while others were open.
+        var limit = Int.max
+        var unavailable: String?
+    }
+    private let sessions = Mutex(Sessions())
 
     public init(_ settings: SMTPSettings) { self.settings = settings }
 
     public var target: String { settings.endpoint.description }
 
+    private enum Pick {
+        case reuse(SMTPSession)
+        case open
+        case wait
+        case unavailable(String)
+    }
+
     public func submit(sender: String, recipients: [String], message: [UInt8]) -> [RecipientOutcome] {
         func deferred(_ reason: String) -> [RecipientOutcome] {
             recipients.map { RecipientOutcome(recipient: $0, result: .deferred, reply: reason, status: "4.4.1") }
         }
-        // A reused session may have been closed by the server meanwhile: once, a fresh one is tried,
-        // but only when the failure came before the content went (no second copy can result).
-        for attempt in 0..<2 {
-            if let reason = unavailable.withLock({ $0 }) { return deferred(reason) }
-            let reused = idle.withLock { $0.popLast() }
+        let waitUntil = ContinuousClock.now + .milliseconds(Int(settings.timeout * 1000))
+        var retried = false
+        while true {
+            let pick: Pick = sessions.withLock { state in
+                if let session = state.idle.popLast() { return .reuse(session) }
+                if let reason = state.unavailable { return .unavailable(reason) }
+                if state.open < state.limit {
+                    state.open += 1
+                    return .open
+                }
+                return .wait
+            }
             let session: SMTPSession
-            if let reused {
-                session = reused
-            } else {
+            switch pick {
+            case .unavailable(let reason): return deferred(reason)
+            case .wait:
+                // Every session the server takes is busy: wait for one to come back.
+                guard ContinuousClock.now < waitUntil else { return deferred("\(target): no connection free") }
+                usleep(5_000)
+                continue
+            case .reuse(let reused): session = reused
+            case .open:
                 do {
                     session = try SMTPSession(settings)
                 } catch {
                     let reason = "\(error)"
-                    unavailable.withLock { if $0 == nil { $0 = reason } }
-                    return deferred(reason)
+                    let giveUp = sessions.withLock { state in
+                        state.open -= 1
+                        if state.open > 0 {
+                            state.limit = state.open  // it takes no more than it has
+                            return false
+                        }
+                        if state.unavailable == nil { state.unavailable = reason }
+                        return true
+                    }
+                    if giveUp { return deferred(reason) }
+                    continue
                 }
             }
             do {
                 let transaction = try session.submit(sender: sender, recipients: recipients, message: message)
-                idle.withLock { $0.append(session) }
+                sessions.withLock { $0.idle.append(session) }
                 return Self.outcomes(transaction, recipients: recipients)
             } catch {
                 session.quit()
-                if reused != nil && attempt == 0 && !session.sentContent { continue }
+                sessions.withLock { $0.open -= 1 }
+                // A reused session the server closed meanwhile: once, a fresh one is tried, but only
+                // when the failure came before the content went (no second copy can result).
+                if case .reuse = pick, !retried, !session.sentContent {
+                    retried = true
+                    continue
+                }
                 return deferred("\(error)")
             }
         }
-        return deferred("\(settings.endpoint): the connection was lost")
     }
 
     public func finish() {
-        let sessions = idle.withLock { sessions in
-            defer { sessions.removeAll() }
-            return sessions
+        let idle = sessions.withLock { state in
+            defer {
+                state.open -= state.idle.count
+                state.idle.removeAll()
+            }
+            return state.idle
         }
-        for session in sessions { session.quit() }
+        for session in idle { session.quit() }
     }
 
-    /// Each recipient's result: MAIL's refusal applies to all; then its own RCPT reply; then DATA's.
+    /// Each recipient's result: MAIL's refusal applies to all; then its own RCPT reply; then the
+    /// reply to the content. Only a 2xx there delivers, only a 5xx rejects; anything else (4xx,
+    /// a code outside 2xx–5xx) defers. 552 to RCPT is "too many recipients", temporary
+    /// (RFC 5321 §4.5.3.1.10).
     static func outcomes(_ transaction: SMTPTransaction, recipients: [String]) -> [RecipientOutcome] {
-        func outcome(_ recipient: String, _ reply: SMTPReply) -> RecipientOutcome {
-            let result: DeliveryResult = reply.isPermanent ? .rejected : reply.isTransient ? .deferred : .delivered
-            return RecipientOutcome(recipient: recipient, result: result, reply: "\(reply)", status: reply.status)
+        func outcome(_ recipient: String, _ reply: SMTPReply, rcpt: Bool = false) -> RecipientOutcome {
+            let result: DeliveryResult =
+                reply.isSuccess ? .delivered : reply.isPermanent && !(rcpt && reply.code == 552) ? .rejected : .deferred
+            let status = result == .deferred && reply.isPermanent ? "4.5.3" : reply.status
+            return RecipientOutcome(recipient: recipient, result: result, reply: "\(reply)", status: status)
         }
-        guard transaction.mail.isPositive else { return recipients.map { outcome($0, transaction.mail) } }
+        guard transaction.mail.isSuccess else { return recipients.map { outcome($0, transaction.mail) } }
         let replies = Dictionary(
             transaction.recipients.map { ($0.address, $0.reply) }, uniquingKeysWith: { first, _ in first })
         return recipients.map { recipient in
             guard let reply = replies[recipient] else {
                 return outcome(recipient, SMTPReply(code: 451, lines: ["4.4.0 no reply for this recipient"]))
             }
-            guard reply.isPositive else { return outcome(recipient, reply) }
+            guard reply.isSuccess else { return outcome(recipient, reply, rcpt: true) }
             return outcome(
                 recipient, transaction.data ?? SMTPReply(code: 451, lines: ["4.4.0 the content was not sent"]))
         }

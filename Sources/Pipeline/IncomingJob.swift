@@ -80,6 +80,9 @@ public struct IncomingJob: Job {
     /// The authserv-id of Authentication-Results (RFC 8601 §2.5): this host's name.
     public let authservID: String
     public let reportingHost: String
+    /// Domains (`*.example.com` allowed) whose addresses incoming mail may be delivered to, besides
+    /// those our organisation certificates cover.
+    public let localDomains: [String]
     static let maxLayers = 8
 
     /// The organisation keys as decryption candidates, made once per run.
@@ -97,9 +100,10 @@ public struct IncomingJob: Job {
     public init(
         identities: [Identity], validation: SignerValidation, keepSignature: Bool, authservID: String,
         unauthenticatedHTML: UnauthenticatedHTML = .neutralise, policy: PolicyDocument? = nil,
-        reportingHost: String? = nil
+        reportingHost: String? = nil, localDomains: [String] = []
     ) {
         self.identities = identities
+        self.localDomains = localDomains
         self.candidates = identities.map { ($0.certificate, $0.key) }
         let settings = Settings(
             keepSignature: keepSignature, validation: validation, unauthenticatedHTML: unauthenticatedHTML)
@@ -133,10 +137,15 @@ public struct IncomingJob: Job {
                 let incoming = $0.incomingPolicy(sender: sender)
                 return settingsByPolicy[incoming.name] ?? settings.applying(incoming)
             } ?? settings
+        let delivery = recipients(of: message, envelope: envelope)
         var result = examine(
             message, input: input, messageStart: reading.messageStart, changed: removed > 0 || cleaned > 0,
-            settings: chosen)
+            settings: chosen, recipients: delivery.local)
         var remarks: [String] = []
+        if !delivery.outside.isEmpty {
+            let named = delivery.outside.prefix(3).joined(separator: ", ") + (delivery.outside.count > 3 ? ", ..." : "")
+            remarks.append("not delivered to \(delivery.outside.count) recipient(s) outside our domains: \(named)")
+        }
         if removed > 0 { remarks.append(removedRemark(removed)) }
         if cleaned > 0 { remarks.append("made stray CRs or NULs in \(cleaned) header field(s) spaces") }
         let forged = remarks.isEmpty ? nil : remarks.joined(separator: "; ")
@@ -184,7 +193,7 @@ public struct IncomingJob: Job {
         let disposer = Disposer(input: input, original: received, sender: envelope.sender, reportingHost: reportingHost)
         if decision.disposition != .deliver {
             var disposed = disposer.dispose(
-                delivered, decision, recipients: envelope.recipients, policy: settings.policy, copy: 0)
+                delivered, decision, recipients: result.outputs[0].recipients, policy: settings.policy, copy: 0)
             disposed.reason = Reason.joined([disposed.reason, result.reason])
             (disposed.signer, disposed.warning, disposed.authenticated) = (
                 result.signer, result.warning, result.authenticated
@@ -206,8 +215,29 @@ public struct IncomingJob: Job {
 
     /// `messageStart`: where the message begins in the input (after an mbox envelope line);
     /// `changed`: the message is no longer the input's bytes (fields were removed).
+    /// Whom incoming mail is delivered to: the envelope recipient the receiving MTA wrote on top
+    /// (the first Delivered-To, else X-Original-To), else the header's To, Cc and Bcc — and of
+    /// those only addresses that are ours: covered by an organisation certificate or in
+    /// `localDomains`. The header is the sender's to write: without this, a ciphertext meant for
+    /// us, resent with `To: someone@elsewhere`, would be decrypted and delivered there.
+    func recipients(of message: Entity, envelope: Envelope) -> (local: [String], outside: [String]) {
+        let delivered = ["Delivered-To", "X-Original-To"].lazy.compactMap { Address.first(message.field($0)) }.first
+        let candidates = delivered.map { [$0] } ?? envelope.recipients
+        var local: [String] = []
+        var outside: [String] = []
+        for address in candidates {
+            let domain = Address.domain(address) ?? ""
+            let ours =
+                identities.contains { AddressMatch.covers($0.certificate, address) }
+                || localDomains.contains { AddressMatch.domainMatches(pattern: $0, domain: domain) }
+            if ours { local.append(address) } else { outside.append(address) }
+        }
+        return (local, outside)
+    }
+
     private func examine(
-        _ message: Entity, input: InputMessage, messageStart: Int, changed: Bool, settings: Settings
+        _ message: Entity, input: InputMessage, messageStart: Int, changed: Bool, settings: Settings,
+        recipients: [String]
     ) -> JobResult {
         var current = message
         var innermostSigned: Entity? = nil
@@ -219,7 +249,6 @@ public struct IncomingJob: Job {
         var layers = 0
         /// Why processing stopped before the content (an incoming policy said not to decrypt or verify).
         var notProcessed: Reason? = nil
-        let recipients = Envelope(message).recipients
 
         /// Unverified: the RFC 8551 result is the signature's own, else permerror.
         func unverified(_ reason: Reason, detail: String? = nil) -> JobResult {

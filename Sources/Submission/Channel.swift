@@ -13,6 +13,9 @@ final class Channel {
     private var buffer: [UInt8] = []
     private var start = 0
     let peer: String
+    /// When the reply being read must be complete: each read waits only for what is left of it,
+    /// so a server that drips a byte at a time cannot hold a worker beyond it.
+    var deadline: ContinuousClock.Instant?
 
     /// The longest reply line accepted (RFC 5321 §4.5.3.1.5 allows 512 octets; servers send longer).
     static let maximumLine = 65_536
@@ -137,6 +140,14 @@ final class Channel {
         if start > 0 {
             buffer.removeFirst(start)
             start = 0
+        }
+        if let deadline {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { throw SMTPError.connection("\(peer): timed out waiting for a reply") }
+            let seconds = left.components.seconds
+            let micro = max(1000, Int(left.components.attoseconds / 1_000_000_000_000))
+            var limit = timeval(tv_sec: Int(seconds), tv_usec: seconds > 0 ? micro % 1_000_000 : micro)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         }
         var chunk = [UInt8](repeating: 0, count: 16_384)
         let n: Int

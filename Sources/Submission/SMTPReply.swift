@@ -9,9 +9,10 @@ public struct SMTPReply: Sendable, Equatable, CustomStringConvertible {
         self.lines = lines.isEmpty ? [""] : lines
     }
 
-    public var isPositive: Bool { (200..<400).contains(code) }
+    /// 2xx: done. Only this accepts a command (or, after the content, the message).
+    public var isSuccess: Bool { (200..<300).contains(code) }
     public var isTransient: Bool { (400..<500).contains(code) }
-    public var isPermanent: Bool { code >= 500 }
+    public var isPermanent: Bool { (500..<600).contains(code) }
 
     /// "5.1.1" in "550 5.1.1 User unknown", else the class the code implies ("5.0.0").
     public var status: String {
@@ -22,12 +23,20 @@ public struct SMTPReply: Sendable, Equatable, CustomStringConvertible {
         {
             return first
         }
-        return "\(code / 100).0.0"
+        return isPermanent ? "5.0.0" : "4.0.0"  // anything not a refusal is worth another try
     }
 
-    /// The reply as one line: "550 5.1.1 <bob@x>: User unknown" (continuation lines joined with " / ").
+    /// The reply as one line of printable ASCII: "550 5.1.1 <bob@x>: User unknown" (continuation
+    /// lines joined with " / "; control characters and anything not ASCII become "?"), fit for
+    /// a log, a terminal and a DSN's Diagnostic-Code.
     public var description: String {
-        let text = lines.map { $0.filter { !$0.isASCII || $0 >= " " } }.joined(separator: " / ")
-        return text.isEmpty ? "\(code)" : "\(code) \(text)"
+        let text = Self.printable(lines.joined(separator: " / "))
+        let number = String(format: "%03d", code)
+        return text.isEmpty ? number : "\(number) \(text)"
+    }
+
+    /// `text` with every scalar outside printable ASCII made "?".
+    public static func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { (32..<127).contains($0.value) ? $0 : "?" }))
     }
 }

@@ -53,9 +53,11 @@ public final class SMTPSession: @unchecked Sendable {
     /// connection may have lost the server's acceptance too, so it must not be retried blindly.
     public private(set) var sentContent = false
     public let endpoint: SMTPEndpoint
+    private let timeout: Double
 
     public init(_ settings: SMTPSettings) throws {
         endpoint = settings.endpoint
+        timeout = settings.timeout
         let endpoint = settings.endpoint
         channel = try Channel.connect(host: endpoint.host, port: endpoint.port, timeout: settings.timeout)
         if endpoint.security != .plain && settings.tls == nil {
@@ -134,14 +136,14 @@ public final class SMTPSession: @unchecked Sendable {
             var replies: [SMTPTransaction.RecipientReply] = []
             for address in recipients { replies.append(.init(address: address, reply: try reply())) }
             let dataReply = try reply()
-            if !mail.isPositive {
+            if !mail.isSuccess {
                 if dataReply.code == 354 { _ = try finish([]) }
                 return SMTPTransaction(mail: mail, recipients: recipients.map { .init(address: $0, reply: mail) })
             }
             guard dataReply.code == 354 else {
                 return SMTPTransaction(mail: mail, recipients: replies.map { Self.unsent($0, dataReply) })
             }
-            guard replies.contains(where: { $0.reply.isPositive }) else {
+            guard replies.contains(where: { $0.reply.isSuccess }) else {
                 _ = try finish([])  // RFC 2920 §3.1: the server took DATA though no recipient was accepted
                 return SMTPTransaction(mail: mail, recipients: replies)
             }
@@ -149,14 +151,14 @@ public final class SMTPSession: @unchecked Sendable {
         }
         if reset { try expectReset(try command("RSET")) }
         let mail = try command(mailCommand)
-        guard mail.isPositive else {
+        guard mail.isSuccess else {
             return SMTPTransaction(mail: mail, recipients: recipients.map { .init(address: $0, reply: mail) })
         }
         var replies: [SMTPTransaction.RecipientReply] = []
         for (address, line) in zip(recipients, recipientCommands) {
             replies.append(.init(address: address, reply: try command(line)))
         }
-        guard replies.contains(where: { $0.reply.isPositive }) else {
+        guard replies.contains(where: { $0.reply.isSuccess }) else {
             return SMTPTransaction(mail: mail, recipients: replies)
         }
         let go = try command("DATA")
@@ -166,18 +168,22 @@ public final class SMTPSession: @unchecked Sendable {
         return SMTPTransaction(mail: mail, recipients: replies, data: try finish(data))
     }
 
-    /// Sends the content (already dot-stuffed, ending in CRLF.CRLF) and reads the final reply.
+    /// Sends the content (already dot-stuffed, ending in CRLF.CRLF) and reads the final reply,
+    /// waiting for it at least the 10 minutes of RFC 5321 §4.5.3.2.6: giving up earlier on a slow
+    /// server would send the message again on the next run though it may have been accepted.
     private func finish(_ data: [UInt8]) throws -> SMTPReply {
         if !data.isEmpty { sentContent = true }
         try channel.write(data.isEmpty ? Array(".\r\n".utf8) : data)
-        return try reply()
+        return try reply(within: max(timeout, Self.finalReplyTimeout))
     }
+
+    static let finalReplyTimeout = 600.0
 
     /// A recipient the server accepted, but the content never went: it takes the reply that stopped it.
     private static func unsent(_ recipient: SMTPTransaction.RecipientReply, _ stop: SMTPReply)
         -> SMTPTransaction.RecipientReply
     {
-        recipient.reply.isPositive ? .init(address: recipient.address, reply: stop) : recipient
+        recipient.reply.isSuccess ? .init(address: recipient.address, reply: stop) : recipient
     }
 
     /// A refusal made here, before anything is sent (the server would refuse it, or mangle it).
@@ -228,7 +234,12 @@ public final class SMTPSession: @unchecked Sendable {
             throw SMTPError.connection(
                 "\(endpoint) offers no AUTH PLAIN or LOGIN (offers: \(extensions["AUTH"] ?? "no AUTH"))")
         }
-        guard answer.code == 235 else { throw refused("AUTH for \(credentials.user)", answer) }
+        // Only the codes: a server may echo what it was sent, and that holds the password.
+        guard answer.code == 235 else {
+            throw SMTPError.connection(
+                "\(endpoint) refused AUTH for \(SMTPReply.printable(credentials.user)): "
+                    + "\(String(format: "%03d", answer.code)) \(answer.status)")
+        }
     }
 
     private func refused(_ step: String, _ answer: SMTPReply) -> SMTPError {
@@ -241,8 +252,10 @@ public final class SMTPSession: @unchecked Sendable {
         return try reply()
     }
 
-    /// Reads one reply: "250-first", "250-more", "250 last".
-    private func reply() throws -> SMTPReply {
+    /// Reads one reply: "250-first", "250-more", "250 last" — all of it within `within` seconds
+    /// (the session's timeout by default), however slowly the server drips it.
+    private func reply(within: Double? = nil) throws -> SMTPReply {
+        channel.deadline = ContinuousClock.now + .milliseconds(Int((within ?? timeout) * 1000))
         var lines: [String] = []
         while true {
             let line = try channel.readLine()
@@ -259,19 +272,26 @@ public final class SMTPSession: @unchecked Sendable {
         }
     }
 
-    /// The content as DATA sends it: CRLF line ends, a leading "." doubled (RFC 5321 §4.5.2),
-    /// ending with CRLF "." CRLF.
+    /// The content as DATA sends it: every line end CRLF — a bare LF or a bare CR too, which
+    /// RFC 5321 §2.3.8 forbids on the wire (a bare CR before "." could otherwise pass for the end
+    /// of the data at a lenient server) —, a leading "." doubled (§4.5.2), ending with CRLF "." CRLF.
     static func dataBlock(_ message: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(message.count + message.count / 40 + 8)
         var lineStart = true
-        var previous: UInt8 = 0
-        for byte in message {
+        var index = 0
+        while index < message.count {
+            let byte = message[index]
+            index += 1
+            if byte == 13 || byte == 10 {
+                if byte == 13 && index < message.count && message[index] == 10 { index += 1 }
+                out += [13, 10]
+                lineStart = true
+                continue
+            }
             if lineStart && byte == UInt8(ascii: ".") { out.append(byte) }
-            if byte == 10 && previous != 13 { out.append(13) }
             out.append(byte)
-            lineStart = byte == 10
-            previous = byte
+            lineStart = false
         }
         if !lineStart { out += [13, 10] }
         out += Array(".\r\n".utf8)

@@ -135,7 +135,10 @@ public struct Sendmail: Sendable {
             }
             usleep(2_000)
         }
-        let text = collected.wait()
+        // Something it left running may hold the pipe open: its words are not waited for beyond a
+        // moment, and its process group goes.
+        let text = collected.wait(seconds: 2)
+        kill(-pid, SIGKILL)
         if timedOut { return (.timedOut, text) }
         let signal = status & 0x7f
         if signal != 0 { return (.signalled(signal), text) }
@@ -145,9 +148,11 @@ public struct Sendmail: Sendable {
 
 /// Reads a pipe to its end (at most 64 KiB kept) on a thread of its own.
 private final class OutputCollector: @unchecked Sendable {
-    // @unchecked Sendable: `bytes` is written only by the draining thread, and read after `done` is signalled.
+    // @unchecked Sendable: `bytes` is guarded by `lock`; the fd is closed by whichever side finishes last.
     private let fd: Int32
     private var bytes: [UInt8] = []
+    private var abandoned = false
+    private let lock = NSLock()
     private let done = DispatchSemaphore(value: 0)
 
     init(fd: Int32) { self.fd = fd }
@@ -155,17 +160,27 @@ private final class OutputCollector: @unchecked Sendable {
     func drain() {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 200)
+            if ready < 0 && errno != EINTR { break }
+            if lock.withLock({ abandoned }) { break }
+            if ready <= 0 { continue }
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
-            if bytes.count < 65_536 { bytes += chunk[0..<n] }
+            lock.withLock { if bytes.count < 65_536 { bytes += chunk[0..<n] } }
         }
         close(fd)
         done.signal()
     }
 
-    func wait() -> String {
-        done.wait()
-        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    /// What was read, once the pipe closed or `seconds` passed (then reading stops).
+    func wait(seconds: Double) -> String {
+        if done.wait(timeout: .now() + seconds) == .timedOut {
+            lock.withLock { abandoned = true }
+            done.wait()  // the reader notices within 200 ms
+        }
+        let text = lock.withLock { String(decoding: bytes, as: UTF8.self) }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -339,7 +339,9 @@ struct ProcessIncoming: ParsableCommand {
         discussion: """
             Authentication-Results fields that carry this run's authserv-id are removed from every input first: \
             the only one delivered is ours. Unwrapping keeps the outer header; inner fields other than Content-* \
-            are dropped. Mail decrypted from CBC (no integrity) says so in its result; if its content looks \
+            are dropped. Each output is for our recipients only: the envelope recipient the MTA wrote on top \
+            (Delivered-To, else X-Original-To), else To/Cc/Bcc, kept when an organisation certificate covers it or \
+            its domain is in --local-domains; the others are left out (a warning says so). Mail decrypted from CBC (no integrity) says so in its result; if its content looks \
             tampered with it goes to unverified/, and its HTML has remote references neutralised. \
             With a policy (loaded, or --policy FILE), the first incoming policy covering the sender decides whether \
             to decrypt and verify and whether the signature stays (settings it leaves out take these options' \
@@ -359,6 +361,12 @@ struct ProcessIncoming: ParsableCommand {
             "HTML decrypted from CBC (no integrity): neutralise remote references (src, href, CSS url()) or keep.",
             valueName: "neutralise|keep"))
     var unauthenticatedHtml: IncomingJob.UnauthenticatedHTML = .neutralise
+    @Option(
+        help: ArgumentHelp(
+            "Domains (comma-separated, *.example.com allowed) whose addresses incoming mail is delivered to, "
+                + "besides those the organisation certificates cover; other recipients are left out.",
+            valueName: "LIST"))
+    var localDomains: String?
 
     func run() throws {
         let store = try home.open()
@@ -372,7 +380,9 @@ struct ProcessIncoming: ParsableCommand {
                 anchors: anchors, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch),
             keepSignature: signature == .keep,
             authservID: authservId ?? ProcessInfo.processInfo.hostName, unauthenticatedHTML: unauthenticatedHtml,
-            policy: try choice.document(store), reportingHost: ProcessInfo.processInfo.hostName)
+            policy: try choice.document(store), reportingHost: ProcessInfo.processInfo.hostName,
+            localDomains: (localDomains ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty })
         try flags.execute(job)
     }
 }

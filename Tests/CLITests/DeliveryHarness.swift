@@ -23,14 +23,22 @@ final class SMTPPeer {
     let log: String
     private let process: Process
 
-    init(_ dir: URL, name: String = "smtp", options: [String] = []) throws {
+    /// `hostile`: a mode of Tests/peers/hostile_smtp.py instead of the aiosmtpd server.
+    init(_ dir: URL, name: String = "smtp", options: [String] = [], hostile: String? = nil) throws {
         record = dir.appendingPathComponent("\(name)-record.jsonl").path
         log = dir.appendingPathComponent("\(name)-commands.log").path
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments =
-            [Paths.python, Paths.packageRoot.appendingPathComponent("Tests/peers/smtp_server.py").path]
-            + ["--record", record, "--log", log] + options
+        let peers = Paths.packageRoot.appendingPathComponent("Tests/peers")
+        if let hostile {
+            process.arguments =
+                [Paths.python, peers.appendingPathComponent("hostile_smtp.py").path, hostile, "--record", record]
+                + options
+        } else {
+            process.arguments =
+                [Paths.python, peers.appendingPathComponent("smtp_server.py").path]
+                + ["--record", record, "--log", log] + options
+        }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -68,6 +76,9 @@ final class SMTPPeer {
             try? decoder.decode(Message.self, from: Data($0.utf8))
         }
     }
+
+    /// How many messages a hostile server took (its record has a line per message).
+    var taken: Int { string(bytes(of: URL(fileURLWithPath: record))).split(separator: "\n").count }
 
     var commands: [String] { string(bytes(of: URL(fileURLWithPath: log))).split(separator: "\n").map(String.init) }
 }

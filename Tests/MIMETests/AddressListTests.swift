@@ -24,4 +24,17 @@ final class AddressListTests: XCTestCase {
         XCTAssertEqual(Address.parseList("Bob <@a.test,@b.test:bob@partner.example>"), ["bob@partner.example"])
         XCTAssertEqual(Address.parseList("team: a@b.example, c@d.example;"), ["a@b.example", "c@d.example"])
     }
+
+    /// What is not an addr-spec is no address: a backslash outside quotes, a bracket, a control
+    /// character. Otherwise `evil@attacker.test\>@victim.example` would be read as an address at
+    /// victim.example (its policy) and reach SMTP as `RCPT TO:<evil@attacker.test>@victim.example>`.
+    func testWhatIsNotAnAddrSpecIsNoAddress() {
+        XCTAssertEqual(Address.parseList("evil@attacker.test\\>@victim.example, ok@x.example"), ["ok@x.example"])
+        XCTAssertEqual(Address.parseList("<x@attacker.test\\\" NOTIFY=NEVER\"@victim.example>"), [])
+        XCTAssertEqual(Address.parseList("a\u{1B}[2J@x.example, b\u{7F}@x.example, c@x\u{0B}.example"), [])
+        XCTAssertEqual(Address.parseList("<a@b.example>@c.example"), ["a@b.example"])
+        XCTAssertEqual(
+            Address.parseList("user@[192.0.2.1], zoë@exämple.test"), ["user@[192.0.2.1]", "zoë@exämple.test"])
+        XCTAssertEqual(Address.parseList("\"a\\\\b c\"@x.example").count, 1, "a quoted-pair inside quotes is fine")
+    }
 }

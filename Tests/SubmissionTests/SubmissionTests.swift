@@ -32,12 +32,19 @@ final class SubmissionTests: XCTestCase {
         XCTAssertTrue(SMTPReply(code: 451, lines: []).isTransient)
         XCTAssertEqual(SMTPReply(code: 554, lines: ["5.x.1 odd"]).status, "5.0.0")
         XCTAssertEqual(
-            SMTPReply(code: 250, lines: ["first", "second\u{1B}[31m"]).description, "250 first / second[31m")
+            SMTPReply(code: 250, lines: ["first", "second\u{1B}[31m\u{9B}é"]).description, "250 first / second?[31m??")
+        XCTAssertEqual(SMTPReply(code: 99, lines: ["odd"]).description, "099 odd")
+        XCTAssertFalse(SMTPReply(code: 199, lines: []).isSuccess)
+        XCTAssertFalse(SMTPReply(code: 354, lines: []).isSuccess)
+        XCTAssertFalse(SMTPReply(code: 600, lines: []).isPermanent)
     }
 
     func testDataIsDotStuffedWithCRLFLineEndsAndTerminated() {
         let block = SMTPSession.dataBlock(Array("a\n.\n..b\r\n.c\nend".utf8))
         XCTAssertEqual(String(decoding: block, as: UTF8.self), "a\r\n..\r\n...b\r\n..c\r\nend\r\n.\r\n")
+        // A bare CR is a line end too (RFC 5321 §2.3.8): "line\r.\r\n" must not end the data at a lenient server.
+        let smuggled = SMTPSession.dataBlock(Array("line\r.\r\nMAIL FROM:<ceo@x>\r\n".utf8))
+        XCTAssertEqual(String(decoding: smuggled, as: UTF8.self), "line\r\n..\r\nMAIL FROM:<ceo@x>\r\n.\r\n")
         XCTAssertEqual(String(decoding: SMTPSession.dataBlock([]), as: UTF8.self), ".\r\n")
         XCTAssertEqual(String(decoding: SMTPSession.dataBlock(Array(".\n".utf8)), as: UTF8.self), "..\r\n.\r\n")
     }
@@ -71,5 +78,12 @@ final class SubmissionTests: XCTestCase {
             slow.submit(sender: "a@b", recipients: ["c@d"], message: []),
             .deferred("sendmail did not finish within 0.3 s"))
         XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        // One that hands over the message and leaves a child holding its output open: accepted, not waited for.
+        try "#!/bin/sh\ncat >/dev/null\n(sleep 1000 &)\nexit 0\n".write(
+            toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let lingering = Date()
+        XCTAssertEqual(try Sendmail(path: script).submit(sender: "a@b", recipients: ["c@d"], message: []), .accepted)
+        XCTAssertLessThan(Date().timeIntervalSince(lingering), 10)
     }
 }
