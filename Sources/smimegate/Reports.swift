@@ -45,8 +45,7 @@ func printReport(_ lines: [(String, String)]) {
 /// One line per certificate for plain listings.
 func listLine(_ name: String, _ certificate: Certificate) -> String {
     let names = (certificate.emailAddresses + certificate.dnsNames).joined(separator: ",")
-    return
-        "\(name)\t\(certificate.subject)\t\(names.isEmpty ? "-" : names)\tuntil \(Requirements.day(certificate.notAfter))"
+    return "\(name)\t\(certificate.subject)\t\(names.isEmpty ? "-" : names)\tuntil \(Requirements.day(certificate.notAfter))"
 }
 
 struct JSONFlag: ParsableArguments {
