@@ -342,7 +342,8 @@ struct ProcessIncoming: ParsableCommand {
             are dropped. Each output is for our recipients only: the envelope recipient the MTA wrote on top \
             (Delivered-To, else X-Original-To), else To/Cc/Bcc, kept when an organisation certificate covers it or \
             its domain is in --local-domains; the others are left out (a warning says so). Mail decrypted from \
-            CBC (no integrity) says so in its result; if its content looks tampered with it goes to unverified/, and its HTML has remote references neutralised. \
+            CBC (no integrity) says so in its result; if its content looks tampered with it goes to unverified/, \
+            and its HTML has remote references neutralised. \
             With a policy (loaded, or --policy FILE), the first incoming policy covering the sender decides whether \
             to decrypt and verify and whether the signature stays (settings it leaves out take these options' \
             values); then its message filters act on the results (quarantine, drop, bounce, headers, notices).
