@@ -20,8 +20,12 @@ public enum Address {
 
         for c in value.unicodeScalars {
             if escaped {
+                // Kept as a quoted-pair: `"a\"@evil.test,\"b"@example.org` is one address whose local
+                // part holds quotes and a comma, not an address list a later reader could split.
                 escaped = false
-                if angle != nil { angle!.append(c) } else { current.append(c) }
+                if commentDepth == 0 {
+                    if angle != nil { angle! += ["\\", c] } else { current += ["\\", c] }
+                }
                 continue
             }
             // A quoted-pair exists only in quoted strings and comments (RFC 5322 §3.2.4): elsewhere a
@@ -67,7 +71,7 @@ public enum Address {
         var out: [Unicode.Scalar] = []
         var index = 0
         while index < text.count {
-            guard text[index] == "\"", let close = text[(index + 1)...].firstIndex(of: "\"") else {
+            guard text[index] == "\"", let close = closingQuote(text, after: index) else {
                 out.append(text[index])
                 index += 1
                 continue
@@ -77,6 +81,20 @@ public enum Address {
             index = close + 1
         }
         return out
+    }
+
+    /// The quote that ends the quoted string opened at `open` (a `\"` inside does not).
+    private static func closingQuote(_ text: [Unicode.Scalar], after open: Int) -> Int? {
+        var index = open + 1
+        while index < text.count {
+            if text[index] == "\\" {
+                index += 2
+                continue
+            }
+            if text[index] == "\"" { return index }
+            index += 1
+        }
+        return nil
     }
 
     private static let atext = Set(
@@ -99,8 +117,17 @@ public enum Address {
     private static func normalise(_ raw: [Unicode.Scalar]) -> String? {
         let text = raw.split(separator: "\u{0}").first.map(Array.init) ?? raw
         var quoted = false
+        var pair = false
         var address = unquotingLocalPart(
             text.filter { c in
+                if pair {
+                    pair = false
+                    return true
+                }
+                if quoted && c == "\\" {
+                    pair = true
+                    return true
+                }
                 if c == "\"" { quoted.toggle() }
                 return quoted || (c != " " && c != "\t")  // white space matters only inside quotes
             })
@@ -111,6 +138,22 @@ public enum Address {
         return String(String.UnicodeScalarView(address))
     }
 
+    /// A whole quoted string: `"` ... `"`, every `"` and `\` inside as a quoted-pair.
+    static func isQuotedString(_ local: ArraySlice<Unicode.Scalar>) -> Bool {
+        guard local.count >= 2, local.first == "\"", local.last == "\"" else { return false }
+        var pair = false
+        for c in local.dropFirst().dropLast() {
+            if pair {
+                pair = false
+            } else if c == "\\" {
+                pair = true
+            } else if c == "\"" {
+                return false
+            }
+        }
+        return !pair
+    }
+
     /// An addr-spec's parts as RFC 5322 §3.4.1 (and RFC 6532, non-ASCII) allow them: a dot-atom or
     /// a quoted string, and a domain of letters, digits, hyphens and dots or a [literal]; never a
     /// control character, a bracket or a backslash outside quotes. What fails is not an address:
@@ -119,8 +162,7 @@ public enum Address {
         func isControl(_ c: Unicode.Scalar) -> Bool { c.value < 32 || (127...159).contains(c.value) }
         if local.contains(where: isControl) || domain.contains(where: isControl) { return false }
         let localOK =
-            local.count >= 2 && local.first == "\"" && local.last == "\""
-            || local.allSatisfy { $0.value > 127 || $0 == "." || atext.contains($0) }
+            isQuotedString(local) || local.allSatisfy { $0.value > 127 || $0 == "." || atext.contains($0) }
         if domain.first == "[" {
             return localOK && domain.last == "]"
                 && !domain.dropFirst().dropLast().contains { "[]\\".unicodeScalars.contains($0) }

@@ -32,6 +32,7 @@ public struct DeliveryOptions: Sendable {
         folders: [String] = defaultFolders, consume: Bool = false, workers: Int = 2, reportingHost: String,
         durable: Bool = false
     ) throws {
+        if folders.isEmpty { throw PipelineError("no folder named") }
         for folder in folders where Self.neverDelivered.contains(folder) || folder.hasPrefix("quarantined/") {
             throw PipelineError("\(folder): quarantined and failed mail is never delivered")
         }
@@ -54,12 +55,16 @@ public struct DeliverySummary: Sendable {
     public var submitted = 0
     /// Outputs with nothing left to do, skipped.
     public var alreadyDone = 0
+    /// Outputs for no recipient (incoming mail for no one of ours): nothing to send.
+    public var unaddressed = 0
     /// DSNs made from rejections.
     public var bounces = 0
     /// Output files removed (`consume`).
     public var consumed = 0
     /// Outputs that could not be read or are not ours to deliver, one line each.
     public var problems: [String] = []
+    /// Directories skipped because another run held their lock (the others were delivered).
+    public var locked: [String] = []
     public var seconds = 0.0
     public var stop: PoolStop?
 
@@ -70,9 +75,11 @@ public struct DeliverySummary: Sendable {
         for (result, count) in other.recipients { recipients[result, default: 0] += count }
         submitted += other.submitted
         alreadyDone += other.alreadyDone
+        unaddressed += other.unaddressed
         bounces += other.bounces
         consumed += other.consumed
         problems += other.problems
+        locked += other.locked
         seconds += other.seconds
         stop = stop ?? other.stop
     }
@@ -114,7 +121,14 @@ public final class Deliverer: Sendable {
         log = try DeliveryLog(directory: directory)
     }
 
-    public var summary: DeliverySummary { counters.withLock { $0 } }
+    private let created = ContinuousClock.now
+
+    /// What it did so far; `seconds` since it was made.
+    public var summary: DeliverySummary {
+        var summary = counters.withLock { $0 }
+        summary.seconds = (ContinuousClock.now - created).seconds
+        return summary
+    }
 
     /// Delivers the outputs of one manifest record (right after `process` wrote it).
     func deliver(_ record: ManifestRecord) throws {
@@ -123,10 +137,7 @@ public final class Deliverer: Sendable {
 
     /// Delivers everything the manifest and the log leave pending, on `options.workers` workers.
     func deliverPending(pool: WorkerPool<Parcel>) -> PoolStop? {
-        let start = ContinuousClock.now
         let manifestPath = directory + "/" + ManifestWriter.fileName
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         let stop = pool.run(
             produce: { submit in
                 do {
@@ -134,11 +145,11 @@ public final class Deliverer: Sendable {
                     try AppendOnlyLog.forEachLine(path: manifestPath) { bytes in
                         line += 1
                         guard pool.stop == nil else { return }
-                        guard let record = try? decoder.decode(ManifestRecord.self, from: Data(bytes)) else {
+                        guard let record = JSONValue.parse(bytes).flatMap(ManifestRecord.envelope) else {
                             problem("\(manifestPath):\(line): not a manifest record")
                             return
                         }
-                        for parcel in parcels(record) where !attempted.withLock({ $0.contains(parcel.file) }) {
+                        for parcel in parcels(record, skippingAttempted: true) {
                             guard submit(parcel) else { return }
                         }
                     }
@@ -154,21 +165,23 @@ public final class Deliverer: Sendable {
                 }
             },
             work: { parcel in try self.deliver(parcel) })
-        counters.withLock { $0.seconds += (ContinuousClock.now - start).seconds }
         return stop
     }
 
-    /// The chosen outputs of `record`, each with the recipients still pending.
-    func parcels(_ record: ManifestRecord) -> [Parcel] {
+    /// The chosen outputs of `record`, each with the recipients still pending; `skippingAttempted`:
+    /// not those handed over earlier in this process (the sweep after `process --deliver`).
+    func parcels(_ record: ManifestRecord, skippingAttempted: Bool = false) -> [Parcel] {
         var parcels: [Parcel] = []
         for output in record.outputs {
+            if skippingAttempted && attempted.withLock({ $0.contains(output.file) }) { continue }
             guard let folder = Self.folder(of: output.file) else {
                 problem("\(directory)/\(ManifestWriter.fileName): \(output.file) is not an output file of ours")
                 continue
             }
             guard options.folders.contains(folder) else { continue }
             if output.recipients.isEmpty {
-                problem("\(directory)/\(output.file): no recipients recorded; not delivered")
+                // Incoming mail for no one of ours, or a message that named no one: nothing to send.
+                counters.withLock { $0.unaddressed += 1 }
                 continue
             }
             guard let sender = output.sender ?? record.sender else {
@@ -247,6 +260,8 @@ public final class Deliverer: Sendable {
             }
         }
         var dsn: Parcel?
+        // Acceptances first: whatever fails later (a DSN that cannot be written), what was delivered is recorded.
+        groups.sort { $0.0 != .rejected && $1.0 == .rejected }
         for (result, reply, members) in groups {
             var record = DeliveryRecord(
                 file: parcel.file, sender: parcel.sender.isEmpty ? "<>" : parcel.sender,
@@ -330,7 +345,12 @@ public final class Deliverer: Sendable {
             $0.value > 127 || $0.properties.isAlphabetic || ("0"..."9").contains($0)
                 || "-.[]:".unicodeScalars.contains($0)
         }
-        if local.first == "\"", local.count >= 2, local.last == "\"" { return domainOK }
+        // A quoted local part only as a plain quoted string: nothing a sendmail (which reads each argument
+        // as an address list) or a next hop could take for a list, a route or a second address.
+        if local.first == "\"" {
+            return domainOK && local.count >= 3 && local.last == "\""
+                && !local.dropFirst().dropLast().contains { "\"\\@,;:<>()%!".unicodeScalars.contains($0) }
+        }
         let localOK = local.allSatisfy { $0.value > 127 || Self.atext.contains($0) }
         return localOK && domainOK
     }
@@ -410,7 +430,11 @@ public enum Delivery {
             trap.release()
             agent.finish()
         }
+        var seen = Set<String>()
         for directory in directories {
+            guard seen.insert(URL(fileURLWithPath: directory).resolvingSymlinksInPath().path).inserted else {
+                throw PipelineError("\(directory) is given twice")
+            }
             guard FileSystem.exists(directory + "/" + ManifestWriter.fileName) else {
                 throw PipelineError("\(directory): no \(ManifestWriter.fileName) (not the output of a run)")
             }
@@ -420,7 +444,13 @@ public enum Delivery {
                 total.stop = .signal(number)
                 break
             }
-            let lock = try RunLock.acquire(directory: directory, wait: waitLock)
+            let lock: RunLock
+            do {
+                lock = try RunLock.acquire(directory: directory, wait: waitLock)
+            } catch let error as PipelineError where error.kind == .tryAgain {
+                total.locked.append(error.reason)  // the next run takes it; the others go now
+                continue
+            }
             defer { withExtendedLifetime(lock) {} }
             let deliverer = try Deliverer(directory: directory, agent: agent, options: options)
             let pool = WorkerPool<Deliverer.Parcel>(workers: options.workers, capacity: options.workers * 4 + 4)

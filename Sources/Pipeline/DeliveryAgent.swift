@@ -83,7 +83,7 @@ public final class SMTPAgent: DeliveryAgent {
         func deferred(_ reason: String) -> [RecipientOutcome] {
             recipients.map { RecipientOutcome(recipient: $0, result: .deferred, reply: reason, status: "4.4.1") }
         }
-        let waitUntil = ContinuousClock.now + .milliseconds(Int(settings.timeout * 1000))
+        var waitUntil: ContinuousClock.Instant? = nil
         var retried = false
         while true {
             let pick: Pick = sessions.withLock { state in
@@ -100,7 +100,10 @@ public final class SMTPAgent: DeliveryAgent {
             case .unavailable(let reason): return deferred(reason)
             case .wait:
                 // Every session the server takes is busy: wait for one to come back.
-                guard ContinuousClock.now < waitUntil else { return deferred("\(target): no connection free") }
+                // (Counted from the first wait: a connection attempt that timed out meanwhile does not count.)
+                let until = waitUntil ?? ContinuousClock.now + .milliseconds(Int(settings.timeout * 1000))
+                waitUntil = until
+                guard ContinuousClock.now < until else { return deferred("\(target): no connection free") }
                 usleep(5_000)
                 continue
             case .reuse(let reused): session = reused
@@ -160,7 +163,10 @@ public final class SMTPAgent: DeliveryAgent {
             let result: DeliveryResult =
                 reply.isSuccess ? .delivered : reply.isPermanent && !(rcpt && reply.code == 552) ? .rejected : .deferred
             let status = result == .deferred && reply.isPermanent ? "4.5.3" : reply.status
-            return RecipientOutcome(recipient: recipient, result: result, reply: "\(reply)", status: status)
+            // At most 500 characters: it goes into a DSN's Diagnostic-Code line too (RFC 5322's 998 limit).
+            let text = "\(reply)"
+            let short = text.count > 500 ? text.prefix(497) + "..." : text
+            return RecipientOutcome(recipient: recipient, result: result, reply: String(short), status: status)
         }
         guard transaction.mail.isSuccess else { return recipients.map { outcome($0, transaction.mail) } }
         let replies = Dictionary(

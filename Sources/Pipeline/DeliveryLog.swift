@@ -19,6 +19,18 @@ public struct DeliveryRecord: Codable, Sendable, Equatable {
     /// For a rejection of outgoing mail: the DSN to the sender that it became ("bounced/new/dsn-…").
     public var bounce: String?
 
+    /// What a log line says about who is settled (file, sender, recipients, result, bounce); nil
+    /// when the line is not a delivery record.
+    static func settling(_ json: JSONValue) -> DeliveryRecord? {
+        guard let file = json["file"]?.string, let sender = json["sender"]?.string,
+            let recipients = json["recipients"]?.strings,
+            let result = json["result"]?.string.flatMap(DeliveryResult.init(rawValue:))
+        else { return nil }
+        return DeliveryRecord(
+            file: file, sender: sender, recipients: recipients, result: result, reply: json["reply"]?.string ?? "",
+            target: json["target"]?.string ?? "", time: json["time"]?.string ?? "", bounce: json["bounce"]?.string)
+    }
+
     var jsonLine: [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -68,11 +80,10 @@ final class DeliveryLog: Sendable {
         let log = try AppendOnlyLog(path: directory + "/" + Self.fileName, what: "delivery log")
         self.log = log
         var settled = Settled()
-        let decoder = JSONDecoder()
         var line = 0
         try log.forEachLine { bytes in
             line += 1
-            guard let record = try? decoder.decode(DeliveryRecord.self, from: Data(bytes)) else {
+            guard let record = JSONValue.parse(bytes).flatMap(DeliveryRecord.settling) else {
                 throw PipelineError("\(log.path):\(line): not a delivery record; the log is damaged")
             }
             settled.add(record)

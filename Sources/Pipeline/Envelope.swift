@@ -19,7 +19,7 @@ public struct Envelope: Sendable, Equatable {
 
     public init(_ message: Entity) {
         let path = message.field("Return-Path")?.trimmingCharacters(in: .whitespaces)
-        nullReversePath = path.map { $0.filter { $0 != " " && $0 != "\t" } == "<>" } ?? false
+        nullReversePath = path.map { Self.withoutComments($0) == "<>" } ?? false
         let returnPath = nullReversePath ? nil : path.flatMap { Address.first($0) }
         sender = returnPath ?? Address.first(message.field("Sender")) ?? Address.first(message.field("From"))
         var seen = Set<String>()
@@ -35,6 +35,24 @@ public struct Envelope: Sendable, Equatable {
         }
         self.recipients = recipients
         self.blindRecipients = blind
+    }
+
+    /// `value` without RFC 5322 comments and white space: `<> (bounce)` and `<()>` are `<>`.
+    static func withoutComments(_ value: String) -> String {
+        var out = ""
+        var depth = 0
+        var escaped = false
+        for c in value.unicodeScalars {
+            if escaped {
+                escaped = false
+                continue
+            }
+            if depth > 0 && c == "\\" { escaped = true; continue }
+            if c == "(" { depth += 1; continue }
+            if c == ")" && depth > 0 { depth -= 1; continue }
+            if depth == 0 && c != " " && c != "\t" { out.unicodeScalars.append(c) }
+        }
+        return out
     }
 
     /// The address whose certificate must cover a signature: From (RFC 8550 §3), else the sender.

@@ -221,18 +221,33 @@ public struct IncomingJob: Job {
     /// `localDomains`. The header is the sender's to write: without this, a ciphertext meant for
     /// us, resent with `To: someone@elsewhere`, would be decrypted and delivered there.
     func recipients(of message: Entity, envelope: Envelope) -> (local: [String], outside: [String]) {
-        let delivered = ["Delivered-To", "X-Original-To"].lazy.compactMap { Address.first(message.field($0)) }.first
+        // Only the block of fields a delivering MTA prepends counts; a Delivered-To further down is the sender's.
+        let top = message.fields.prefix {
+            $0.hasName("Return-Path") || $0.hasName("Delivered-To") || $0.hasName("X-Original-To")
+        }
+        let delivered = ["Delivered-To", "X-Original-To"].lazy.compactMap { name in
+            top.first { $0.hasName(name) }.flatMap { Address.first($0.value) }
+        }.first
         let candidates = delivered.map { [$0] } ?? envelope.recipients
         var local: [String] = []
         var outside: [String] = []
         for address in candidates {
             let domain = Address.domain(address) ?? ""
             let ours =
-                identities.contains { AddressMatch.covers($0.certificate, address) }
-                || localDomains.contains { AddressMatch.domainMatches(pattern: $0, domain: domain) }
+                !Self.routes(address)
+                && (identities.contains { AddressMatch.covers($0.certificate, address) }
+                    || localDomains.contains { AddressMatch.domainMatches(pattern: $0, domain: domain) })
             if ours { local.append(address) } else { outside.append(address) }
         }
         return (local, outside)
+    }
+
+    /// Whether the local part could route elsewhere at the next MTA: a quoted part (`"c@evil"@ours`),
+    /// the percent hack (`a%evil@ours`) or a bang path (`evil!b@ours`), which Postfix honours by default.
+    static func routes(_ address: String) -> Bool {
+        guard let at = address.lastIndex(of: "@") else { return true }
+        let local = address[..<at]
+        return local.contains { $0 == "\"" || $0 == "%" || $0 == "!" || $0 == "@" }
     }
 
     private func examine(

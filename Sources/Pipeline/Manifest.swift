@@ -78,6 +78,21 @@ public struct ManifestRecord: Codable, Sendable {
         self.sender = sender
     }
 
+    /// What `deliver` needs of a manifest line: direction, sender, and each output's file,
+    /// recipients and own sender; nil when the line is not a record.
+    static func envelope(_ json: JSONValue) -> ManifestRecord? {
+        guard let direction = json["direction"]?.string, let outputs = json["outputs"]?.array else { return nil }
+        var files: [File] = []
+        for output in outputs {
+            guard let file = output["file"]?.string, let recipients = output["recipients"]?.strings else { return nil }
+            files.append(File(file: file, recipients: recipients, sender: output["sender"]?.string))
+        }
+        return ManifestRecord(
+            input: json["input"]?.string ?? "", offset: nil, messageId: nil, direction: direction,
+            outcome: json["outcome"]?.string ?? "", profile: nil, outputs: files, reason: nil, signer: nil,
+            sender: json["sender"]?.string, bytes: 0, elapsedMs: 0)
+    }
+
     /// The resume key: the same as `InputMessage.key`.
     public var key: String { InputKey.of(source: input, offset: offset) }
 

@@ -100,6 +100,20 @@ public final class SMTPSession: @unchecked Sendable {
     }
 
     private func transaction(sender: String, recipients: [String], message: [UInt8]) throws -> SMTPTransaction {
+        // Without SMTPUTF8, a non-ASCII recipient is refused here alone; the others still get the message.
+        if extensions["SMTPUTF8"] == nil && !sender.utf8.contains(where: { $0 >= 0x80 }) {
+            let (plain, international) = (
+                recipients.filter { $0.utf8.allSatisfy { $0 < 0x80 } },
+                recipients.filter { $0.utf8.contains { $0 >= 0x80 } }
+            )
+            if !international.isEmpty && !plain.isEmpty {
+                var result = try transaction(sender: sender, recipients: plain, message: message)
+                let refusal = SMTPReply(
+                    code: 553, lines: ["5.6.7 a non-ASCII address, and the server does not offer SMTPUTF8 (smimegate)"])
+                result.recipients += international.map { .init(address: $0, reply: refusal) }
+                return result
+            }
+        }
         let data = Self.dataBlock(message)
         let eightBit = message.contains { $0 >= 0x80 }
         let international = ([sender] + recipients).contains { $0.utf8.contains { $0 >= 0x80 } }
@@ -264,7 +278,8 @@ public final class SMTPSession: @unchecked Sendable {
                 bytes.count == 3 || bytes[3] == UInt8(ascii: " ") || bytes[3] == UInt8(ascii: "-"),
                 let code = Int(String(decoding: bytes[0..<3], as: UTF8.self))
             else {
-                throw SMTPError.connection("\(endpoint): not an SMTP reply: \(line.prefix(80))")
+                // Not the line itself: a server that echoes what it was sent would put AUTH's credentials here.
+                throw SMTPError.connection("\(endpoint): not an SMTP reply (a line of \(bytes.count) bytes)")
             }
             lines.append(bytes.count > 4 ? String(decoding: bytes[4...], as: UTF8.self) : "")
             if bytes.count == 3 || bytes[3] == UInt8(ascii: " ") { return SMTPReply(code: code, lines: lines) }

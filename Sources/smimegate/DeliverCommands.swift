@@ -164,7 +164,7 @@ struct Deliver: ParsableCommand {
         } catch let error as WriteError {
             throw Failure.tryAgain("\(error)")
         }
-        for problem in summary.problems { printErr("smimegate: \(problem)") }
+        for problem in summary.problems + summary.locked { printErr("smimegate: \(problem)") }
         if json {
             try printJSON(DeliverySummaryJSON(summary))
         } else {
@@ -175,13 +175,17 @@ struct Deliver: ParsableCommand {
 }
 
 /// `--outcomes LIST` checked, as delivery options.
-func deliveryOptions(_ outcomes: String?, consume: Bool, workers: Int) throws -> DeliveryOptions {
+func deliveryOptions(_ outcomes: String?, consume: Bool, workers: Int, durable: Bool = false) throws
+    -> DeliveryOptions
+{
     let folders =
-        outcomes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        ?? DeliveryOptions.defaultFolders
+        outcomes.map {
+            Array(Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }))
+        } ?? DeliveryOptions.defaultFolders
     do {
         return try DeliveryOptions(
-            folders: folders, consume: consume, workers: workers, reportingHost: ProcessInfo.processInfo.hostName)
+            folders: folders, consume: consume, workers: workers, reportingHost: ProcessInfo.processInfo.hostName,
+            durable: durable)
     } catch let error as PipelineError {
         throw Failure.usage("--outcomes: \(error.reason)")
     }
@@ -196,8 +200,10 @@ func deliveryExit(_ summary: DeliverySummary) throws {
         throw Failure.stopped(by: number, "stopped by \(signalName(number)); rerun to go on")
     case nil: break
     }
-    if summary.deferred > 0 {
-        throw Failure.tryAgain("\(summary.deferred) recipient(s) deferred; the next run tries them again")
+    if summary.deferred > 0 || !summary.locked.isEmpty {
+        throw Failure.tryAgain(
+            "\(summary.deferred) recipient(s) deferred, \(summary.locked.count) directory(ies) locked; "
+                + "the next run tries them again")
     }
     if summary.rejected > 0 || !summary.problems.isEmpty {
         throw Failure.problem(
@@ -218,6 +224,7 @@ func printDeliverySummary(_ summary: DeliverySummary, target: String) {
     if summary.alreadyDone > 0 { notes.append("\(summary.alreadyDone) already done") }
     if summary.bounces > 0 { notes.append("\(summary.bounces) DSNs made") }
     if summary.consumed > 0 { notes.append("\(summary.consumed) outputs removed") }
+    if summary.unaddressed > 0 { notes.append("\(summary.unaddressed) for no recipient of ours") }
     if !summary.problems.isEmpty { notes.append("\(summary.problems.count) not delivered") }
     print(String(format: "to %@ in %.2f s   (", target, summary.seconds) + notes.joined(separator: ", ") + ")")
 }
@@ -228,6 +235,7 @@ struct DeliverySummaryJSON: Encodable {
     let rejected: Int
     let submitted: Int
     let alreadyDone: Int
+    let unaddressed: Int
     let bounces: Int
     let consumed: Int
     let problems: [String]
@@ -236,7 +244,7 @@ struct DeliverySummaryJSON: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case delivered, deferred, rejected, submitted, bounces, consumed, problems, seconds
-        case alreadyDone = "already_done", stoppedBy = "stopped_by"
+        case alreadyDone = "already_done", stoppedBy = "stopped_by", unaddressed
     }
 
     init(_ s: DeliverySummary) {
@@ -244,6 +252,7 @@ struct DeliverySummaryJSON: Encodable {
         (submitted, alreadyDone, bounces, consumed, problems, seconds) = (
             s.submitted, s.alreadyDone, s.bounces, s.consumed, s.problems, s.seconds
         )
+        unaddressed = s.unaddressed
         stoppedBy = s.stop?.text
     }
 }

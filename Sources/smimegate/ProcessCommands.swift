@@ -96,7 +96,8 @@ struct RunFlags: ParsableArguments {
         var options = self.options
         if let deliver {
             options.delivery = (
-                try client.agent(deliver), try deliveryOptions(nil, consume: false, workers: min(workers, 64))
+                try client.agent(deliver),
+                try deliveryOptions(nil, consume: false, workers: min(workers, 64), durable: options.durable)
             )
         }
         let summary: RunSummary

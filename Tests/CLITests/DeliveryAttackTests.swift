@@ -85,9 +85,15 @@ final class DeliveryAttackTests: CLITestCase {
     }
 
     func testAnAuthRefusalThatEchoesTheCredentialsNeverRecordsThem() throws {
-        let out = try signedOutput()
+        try authEcho("auth-echo", expect: "refused AUTH for gateway: 535 5.7.8")
+        try authEcho("auth-echo-raw", expect: "not an SMTP reply")
+    }
+
+    func authEcho(_ mode: String, expect: String) throws {
+        let out = path("out")
+        if !FileManager.default.fileExists(atPath: out) { _ = try signedOutput() }
         let (cert, key) = try serverCertificate()
-        let server = try SMTPPeer(dir, options: ["--cert", cert, "--key", key], hostile: "auth-echo")
+        let server = try SMTPPeer(dir, name: mode, options: ["--cert", cert, "--key", key], hostile: mode)
         let auth = try save("gateway\ntopsecretpw\n", "auth")
         chmod(auth, 0o600)
         let run = try smimegate([
@@ -96,7 +102,7 @@ final class DeliveryAttackTests: CLITestCase {
         ]).expect(75)
         let encoded = Data("\0gateway\0topsecretpw".utf8).base64EncodedString()
         let log = string(read("out/delivery.jsonl"))
-        XCTAssertTrue(log.contains("refused AUTH for gateway: 535 5.7.8"), log)
+        XCTAssertTrue(log.contains(expect), log)
         for text in [log, run.stderr, run.out] {
             XCTAssertFalse(text.contains("topsecretpw") || text.contains(encoded), text)
         }
@@ -122,8 +128,8 @@ final class DeliveryAttackTests: CLITestCase {
         XCTAssertEqual(
             records["delivered"]?.outputs.first?.recipients, ["alice@example.com"], "the MTA's envelope recipient")
         let server = try SMTPPeer(dir)
-        let run = try smimegate(["deliver", incoming, "--smtp", server.url]).expect(1)
-        XCTAssertTrue(run.stderr.contains("no recipients recorded"), run.stderr)
+        let run = try smimegate(["deliver", incoming, "--smtp", server.url, "--json"]).expect(0)
+        XCTAssertTrue(run.out.contains("\"unaddressed\" : 1"), run.out)
         XCTAssertEqual(server.received.map(\.rcptTos), [["alice@example.com"]])
         // An operator who does deliver a domain's mail says so.
         let allowed = path("allowed")
@@ -179,5 +185,79 @@ final class DeliveryAttackTests: CLITestCase {
         let server = try SMTPPeer(dir)
         try smimegate(["deliver", out, "--smtp", server.url, "--workers", "4"]).expect(0)
         XCTAssertEqual(server.received.count, 1)
+    }
+
+    func testLocalPartsThatRouteElsewhereAreNotOurs() throws {
+        let clear = try save(mail("secret", to: "alice@example.com", body: "TOP SECRET"), "clear.eml")
+        let encrypted = try openssl(["cms", "-encrypt", "-aes256", "-in", clear, fixture("gateway.pem")]).expect(0).out
+        func resent(_ header: String) -> String { "From: mallory@evil.test\n" + header + "Subject: hi\n" + encrypted }
+        let incoming = path("incoming")
+        try smimegate([
+            "process", "incoming",
+            try maildir(
+                "in",
+                [
+                    // A quoted local part a sendmail would read as a list; the percent hack; a bang path; a quoted @.
+                    "list": resent("To: \"a\\\"@evil.test,\\\"b\"@example.com\n"),
+                    "percent": resent("To: a%evil.test@example.com\n"),
+                    "bang": resent("To: evil.test!b@example.com\n"),
+                    "quoted": resent("To: \"c@evil.test\"@example.com\n"),
+                    // A Delivered-To the sender wrote, below the MTA's block: not the envelope recipient.
+                    "below": "X-Original-To: alice@example.com\n"
+                        + resent("To: alice@example.com\nDelivered-To: bob@example.com\n"),
+                ]), "--out", incoming,
+        ]).expect(0)
+        let records = try recordsByInput(incoming)
+        for name in ["list", "percent", "bang", "quoted"] {
+            XCTAssertEqual(records[name]?.outputs.first?.recipients, [], name)
+        }
+        XCTAssertEqual(records["below"]?.outputs.first?.recipients, ["alice@example.com"])
+    }
+
+    func testAnAcceptanceIsRecordedEvenWhenTheDSNForAnotherRecipientCannotBeWritten() throws {
+        let out = try signedOutput(to: "bob@partner.example, dan@partner.example")
+        try FileManager.default.removeItem(atPath: out + "/bounced")
+        try FileManager.default.createSymbolicLink(atPath: out + "/bounced", withDestinationPath: "/tmp")
+        let server = try SMTPPeer(dir, options: ["--reject", "dan@partner.example"])
+        try smimegate(["deliver", out, "--smtp", server.url]).expect(75)
+        XCTAssertEqual(try deliveryEntries(out).map(\.result), ["delivered"])
+        try FileManager.default.removeItem(atPath: out + "/bounced")
+        try smimegate(["deliver", out, "--smtp", server.url]).expect(1)
+        XCTAssertEqual(server.received.filter { $0.rcptTos.contains("bob@partner.example") }.count, 1, "bob once")
+        XCTAssertEqual(server.received.filter { $0.mailFrom == "" }.count, 1, "the DSN for dan, once")
+    }
+
+    func testALockedDirectoryDoesNotHoldUpTheOthers() throws {
+        let out = try signedOutput()
+        let other = path("other")
+        try FileManager.default.copyItem(atPath: out, toPath: other)
+        let fd = open(out + "/.lock", O_RDWR | O_CREAT, 0o600)
+        XCTAssertEqual(flock(fd, LOCK_EX), 0)
+        defer { close(fd) }
+        let server = try SMTPPeer(dir)
+        let run = try smimegate(["deliver", out, other, "--smtp", server.url]).expect(75)
+        XCTAssertTrue(run.stderr.contains("\(out) is in use by another run"), run.stderr)
+        XCTAssertTrue(run.out.contains("delivered"), "the summary is printed")
+        XCTAssertEqual(server.received.count, 1, "the other directory went")
+        XCTAssertTrue(
+            try smimegate(["deliver", other, other + "/", "--smtp", server.url]).expect(2).stderr.contains(
+                "given twice"))
+        XCTAssertTrue(
+            try smimegate(["deliver", other, "--smtp", server.url, "--outcomes", ","]).expect(2).stderr.contains(
+                "no folder"))
+    }
+
+    func testANullReversePathWithACommentIsStillNull() throws {
+        try smimegate(["profile", "create", "bb", "--mode", "encrypt", "--missing-key", "bounce"]).expect(0)
+        let out = path("out")
+        try smimegate([
+            "process", "outgoing",
+            try maildir("in", ["dsn": "Return-Path: <> (a bounce)\n" + mail("dsn", to: "zed@elsewhere.test")]), "--out",
+            out,
+            "--profile", "bb",
+        ]).expect(0)
+        let record = try XCTUnwrap(try manifestEntries(out).first)
+        XCTAssertEqual(record.outcome, "dropped", "no DSN answers a DSN")
+        XCTAssertTrue(string(read("out/manifest.jsonl")).contains("\"sender\":\"<>\""))
     }
 }

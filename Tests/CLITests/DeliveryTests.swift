@@ -226,8 +226,13 @@ final class DeliveryTests: CLITestCase {
             try manifestEntries(out).first?.outputs.first?.recipients, ["zoë@exämple.test", "bob@partner.example"])
         let plain = try SMTPPeer(dir, name: "plain")
         try smimegate(["deliver", out, "--smtp", plain.url]).expect(1)
-        XCTAssertTrue(try deliveryEntries(out).contains { $0.result == "rejected" && $0.reply.hasPrefix("553 5.6.7") })
-        XCTAssertTrue(plain.received.allSatisfy { $0.mailFrom == "" }, "only the DSN went")
+        XCTAssertTrue(
+            try deliveryEntries(out).contains {
+                $0.result == "rejected" && $0.reply.hasPrefix("553 5.6.7") && $0.recipients == ["zoë@exämple.test"]
+            })
+        XCTAssertEqual(
+            plain.received.filter { $0.mailFrom != "" }.map(\.rcptTos), [["bob@partner.example"]], "bob still gets it")
+        XCTAssertEqual(plain.received.filter { $0.mailFrom == "" }.count, 1, "a DSN for Zoë")
         let modern = try SMTPPeer(dir, name: "modern", options: ["--smtputf8"])
         try FileManager.default.removeItem(atPath: out + "/delivery.jsonl")
         try smimegate(["deliver", out, "--smtp", modern.url, "--outcomes", "signed"]).expect(0)

@@ -37,4 +37,12 @@ final class AddressListTests: XCTestCase {
             Address.parseList("user@[192.0.2.1], zoë@exämple.test"), ["user@[192.0.2.1]", "zoë@exämple.test"])
         XCTAssertEqual(Address.parseList("\"a\\\\b c\"@x.example").count, 1, "a quoted-pair inside quotes is fine")
     }
+
+    /// A quoted-pair stays one: a later reader (sendmail reads each argument as a list) must see
+    /// one address with quotes and a comma in its local part, not `"a"@evil.test` and another.
+    func testQuotedPairsAreKept() {
+        XCTAssertEqual(
+            Address.parseList("\"a\\\"@evil.test,\\\"b\"@example.org"), ["\"a\\\"@evil.test,\\\"b\"@example.org"])
+        XCTAssertEqual(Address.parseList("Bob (a \\) comment) <bob@x.example>"), ["bob@x.example"])
+    }
 }

@@ -12,7 +12,8 @@ modes: code099-mail, code199-mail, code199-rcpt, code099-dot, code354-dot  (repl
        rcpt552 (552 "too many recipients" to every RCPT after the first); escapes (a 550 to the
        content full of terminal escapes, C1 controls and bytes that are not UTF-8);
        one-connection (a second concurrent connection gets 421 at the greeting);
-       auth-echo (STARTTLS with --cert/--key, then AUTH refused with the client's line echoed)
+       auth-echo (STARTTLS with --cert/--key, then AUTH refused with the client's line echoed);
+       auth-echo-raw (the same, but the client's line comes back bare, as no reply at all)
 """
 import argparse
 import socket
@@ -63,7 +64,7 @@ def serve(conn):
                 time.sleep(0.3)
         send("220 hostile.test ESMTP\r\n")
         line()  # EHLO
-        if mode == "auth-echo":
+        if mode in ("auth-echo", "auth-echo-raw"):
             send("250-hostile.test\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n")
             line()
             send("220 go ahead\r\n")
@@ -74,7 +75,10 @@ def serve(conn):
             line()  # EHLO again
             send("250-hostile.test\r\n250 AUTH PLAIN LOGIN\r\n")
             auth = line().strip()
-            send(b"535 5.7.8 Authentication failed for " + auth + b"\r\n")
+            if mode == "auth-echo-raw":
+                send(auth + b"\r\n")
+            else:
+                send(b"535 5.7.8 Authentication failed for " + auth + b"\r\n")
             line()
             return
         send("250-hostile.test\r\n250 8BITMIME\r\n")
