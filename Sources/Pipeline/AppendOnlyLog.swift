@@ -1,3 +1,4 @@
+import CMS
 import FileIO
 import Synchronization
 
@@ -75,28 +76,46 @@ final class AppendOnlyLog: Sendable {
     /// Runs `body` with the length under the append lock (nothing is appended meanwhile).
     func withLength<T>(_ body: (Int) throws -> T) rethrows -> T { try length.withLock { try body($0) } }
 
-    /// Calls `body` with each whole line (without its newline) up to the current length, in order.
-    func forEachLine(_ body: (ArraySlice<UInt8>) throws -> Void) throws {
-        try Self.forEachLine(fd: fd, end: size, path: path, body)
+    /// Calls `body` with each whole line (without its newline) from offset `start` up to the current
+    /// length, in order, and the offset just after the line.
+    func forEachLine(from start: Int = 0, _ body: (ArraySlice<UInt8>, Int) throws -> Void) throws {
+        try Self.forEachLine(fd: fd, start: start, end: size, path: path, body)
     }
+
+    /// Which file this is and how long: a later run trusts a position in it only if it is the same file.
+    var identity: FileIdentity? { FileIdentity(fd, length: size) }
 
     /// The same for a file only read (a manifest `deliver` reads): opened read-only, never created,
     /// never through a symbolic link; a partial last line (a writer still at work, or killed) is left out.
-    static func forEachLine(path: String, _ body: (ArraySlice<UInt8>) throws -> Void) throws {
+    /// `start(identity)` says where to begin, knowing which file it is.
+    static func forEachLine(
+        path: String, start: (FileIdentity) -> Int = { _ in 0 }, _ body: (ArraySlice<UInt8>, Int) throws -> Void
+    ) throws {
         let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw PipelineError("\(path): cannot open (\(errorText(errno).lowercased()))") }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, let identity = FileIdentity(fd) else {
             throw PipelineError("\(path): not a regular file")
         }
-        try forEachLine(fd: fd, end: Int(info.st_size), path: path, body)
+        try forEachLine(fd: fd, start: start(identity), end: Int(info.st_size), path: path, body)
+    }
+
+    /// A small file's bytes (a regular file, not through a symbolic link, at most `limit` bytes).
+    static func contents(path: String, limit: Int) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        try forEachLine(path: path) { line, _ in
+            bytes += line
+            bytes.append(10)
+            if bytes.count > limit { throw PipelineError("\(path): too large") }
+        }
+        return bytes
     }
 
     private static func forEachLine(
-        fd: Int32, end: Int, path: String, _ body: (ArraySlice<UInt8>) throws -> Void
+        fd: Int32, start: Int, end: Int, path: String, _ body: (ArraySlice<UInt8>, Int) throws -> Void
     ) throws {
-        var offset = 0
+        var offset = min(max(0, start), end)
         var pending: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while offset < end {
@@ -107,7 +126,7 @@ final class AppendOnlyLog: Sendable {
             pending += chunk[0..<n]
             var start = 0
             while let newline = pending[start...].firstIndex(of: 10) {
-                try body(pending[start..<newline])
+                try body(pending[start..<newline], offset - pending.count + newline + 1)
                 start = newline + 1
             }
             pending.removeFirst(start)
@@ -126,5 +145,48 @@ final class AppendOnlyLog: Sendable {
             end = start
         }
         return 0
+    }
+}
+
+/// A file by device and inode, and its length: where an earlier run stopped reading it is trusted
+/// only in the same file, no shorter (an editor's rewrite is another inode).
+struct FileIdentity: Codable, Equatable, Sendable {
+    var device: UInt64
+    var inode: UInt64
+    var length: Int
+
+    init?(_ fd: Int32, length: Int? = nil) {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        self.length = length ?? Int(info.st_size)
+    }
+
+    /// The identity of the regular file at `path` (not through a symbolic link), nil if there is none.
+    init?(path: String) {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        self.init(fd)
+    }
+
+    /// The SHA-256 (hex) of the up to 4 KiB before `position` in the file at `path`: a file rewritten
+    /// in place, or a new one that reused the inode number, differs there.
+    static func digest(before position: Int, path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let start = max(0, position - 4096)
+        var bytes = [UInt8](repeating: 0, count: position - start)
+        guard bytes.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, $0.count, off_t(start)) }) == bytes.count else {
+            return nil
+        }
+        return CMS.hex(CMS.sha256(bytes))
+    }
+
+    /// Whether `position` in the file this identity was taken of still holds in `now`.
+    func holds(_ position: Int, in now: FileIdentity) -> Bool {
+        device == now.device && inode == now.inode && position <= now.length && position <= length
     }
 }

@@ -118,7 +118,9 @@ public final class Deliverer: Sendable {
         self.directory = directory
         self.agent = agent
         self.options = options
-        log = try DeliveryLog(directory: directory)
+        log = try DeliveryLog(
+            directory: directory,
+            manifest: FileIdentity(path: directory + "/" + ManifestWriter.fileName))
     }
 
     private let created = ContinuousClock.now
@@ -135,18 +137,30 @@ public final class Deliverer: Sendable {
         for parcel in parcels(record) { try deliver(parcel) }
     }
 
-    /// Delivers everything the manifest and the log leave pending, on `options.workers` workers.
+    /// Delivers everything the manifest and the log leave pending, on `options.workers` workers;
+    /// then records in DIR/delivery.state how far the manifest is settled, so the next run starts there.
     func deliverPending(pool: WorkerPool<Parcel>) -> PoolStop? {
         let manifestPath = directory + "/" + ManifestWriter.fileName
+        var manifest: FileIdentity? = nil
+        var start = 0
+        /// Where the manifest is read from: the last run's settled position, when it holds for this file.
+        func startingPoint(_ identity: FileIdentity) -> Int {
+            manifest = identity
+            guard let state = log.resumedFrom, state.manifest.holds(state.manifestOffset, in: identity) else {
+                return 0
+            }
+            start = state.manifestOffset
+            return start
+        }
         let stop = pool.run(
             produce: { submit in
                 do {
                     var line = 0
-                    try AppendOnlyLog.forEachLine(path: manifestPath) { bytes in
+                    try AppendOnlyLog.forEachLine(path: manifestPath, start: startingPoint) { bytes, _ in
                         line += 1
                         guard pool.stop == nil else { return }
                         guard let record = JSONValue.parse(bytes).flatMap(ManifestRecord.envelope) else {
-                            problem("\(manifestPath):\(line): not a manifest record")
+                            problem("\(manifestPath): line \(line) after byte \(start): not a manifest record")
                             return
                         }
                         for parcel in parcels(record, skippingAttempted: true) {
@@ -165,7 +179,38 @@ public final class Deliverer: Sendable {
                 }
             },
             work: { parcel in try self.deliver(parcel) })
+        if stop == nil, let manifest { checkpoint(manifestPath, manifest, from: start) }
         return stop
+    }
+
+    /// The settled prefix of the manifest from `start`: records whose every output that any delivery
+    /// would send (the default folders, with recipients) has no recipient left. What lies beyond it is
+    /// remembered; what lies in it never needs reading again.
+    private func checkpoint(_ manifestPath: String, _ identity: FileIdentity, from start: Int) {
+        var settledUpTo = start
+        var prefix = true
+        var settledFiles = Set<String>()
+        do {
+            try AppendOnlyLog.forEachLine(path: manifestPath, start: { _ in start }) { bytes, end in
+                guard prefix, end <= identity.length else { return }
+                guard let record = JSONValue.parse(bytes).flatMap(ManifestRecord.envelope) else {
+                    prefix = false
+                    return
+                }
+                let outputs = record.outputs.filter {
+                    Self.folder(of: $0.file).map(DeliveryOptions.defaultFolders.contains) == true
+                }
+                guard outputs.allSatisfy({ log.pending($0.file, of: $0.recipients).isEmpty }) else {
+                    prefix = false
+                    return
+                }
+                settledFiles.formUnion(outputs.map(\.file))
+                settledUpTo = end
+            }
+        } catch {
+            return
+        }
+        log.checkpoint(directory: directory, manifest: identity, offset: settledUpTo) { !settledFiles.contains($0) }
     }
 
     /// The chosen outputs of `record`, each with the recipients still pending; `skippingAttempted`:

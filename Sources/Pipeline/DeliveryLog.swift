@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 import Synchronization
 
@@ -75,13 +76,35 @@ final class DeliveryLog: Sendable {
 
     let log: AppendOnlyLog
     private let settled: Mutex<Settled>
+    /// The state this log was read from (DIR/delivery.state), when it held: the manifest is then
+    /// read from its position on.
+    let resumedFrom: DeliveryState?
 
-    init(directory: String) throws {
+    /// `manifest`: the manifest as it is now; the saved state is used only if it was made for this
+    /// manifest file and this log file (else a settled output could be taken for a pending one).
+    init(directory: String, manifest: FileIdentity? = nil) throws {
         let log = try AppendOnlyLog(path: directory + "/" + Self.fileName, what: "delivery log")
         self.log = log
         var settled = Settled()
+        var start = 0
+        var resumed: DeliveryState? = nil
+        if let state = DeliveryState.load(directory: directory), let now = log.identity, let manifest,
+            state.log.holds(state.logOffset, in: now), state.manifest.holds(state.manifestOffset, in: manifest),
+            state.logDigest == FileIdentity.digest(before: state.logOffset, path: log.path),
+            state.manifestDigest
+                == FileIdentity.digest(before: state.manifestOffset, path: directory + "/" + ManifestWriter.fileName)
+        {
+            for partial in state.partial { settled.recipients[partial.file] = Set(partial.recipients) }
+            for bounce in state.bounces {
+                settled.bounces.append((bounce.file, bounce.recipient))
+                settled.bounceFiles.insert(bounce.file)
+            }
+            start = state.logOffset
+            resumed = state
+        }
+        resumedFrom = resumed
         var line = 0
-        try log.forEachLine { bytes in
+        try log.forEachLine(from: start) { bytes, _ in
             line += 1
             guard let record = JSONValue.parse(bytes).flatMap(DeliveryRecord.settling) else {
                 throw PipelineError("\(log.path):\(line): not a delivery record; the log is damaged")
@@ -89,6 +112,25 @@ final class DeliveryLog: Sendable {
             settled.add(record)
         }
         self.settled = Mutex(settled)
+    }
+
+    /// Writes DIR/delivery.state: the manifest is settled up to `manifest` (a position in the file
+    /// `manifestIdentity`), and of the rest only `keep` outputs and the unsettled DSNs need remembering.
+    func checkpoint(directory: String, manifest: FileIdentity, offset: Int, keep: (String) -> Bool) {
+        guard let logIdentity = log.identity else { return }
+        let now = current
+        let bounces = now.bounces.filter { !now.pending($0.file, of: [$0.recipient]).isEmpty }
+        let delivered = Set(now.bounces.map(\.file)).subtracting(bounces.map(\.file))
+        let state = DeliveryState(
+            manifest: manifest, manifestOffset: offset,
+            manifestDigest: FileIdentity.digest(before: offset, path: directory + "/" + ManifestWriter.fileName),
+            log: logIdentity, logOffset: logIdentity.length,
+            logDigest: FileIdentity.digest(before: logIdentity.length, path: log.path),
+            partial: now.recipients.filter { keep($0.key) && !delivered.contains($0.key) }.map {
+                DeliveryState.Partial(file: $0.key, recipients: $0.value.sorted())
+            }.sorted { $0.file < $1.file },
+            bounces: bounces.map { DeliveryState.Bounce(file: $0.file, recipient: $0.recipient) })
+        state.write(directory: directory)
     }
 
     /// The settled state as the log was opened, plus what was appended since.
@@ -101,5 +143,47 @@ final class DeliveryLog: Sendable {
     func append(_ record: DeliveryRecord) throws {
         try log.append(record.jsonLine)
         settled.withLock { $0.add(record) }
+    }
+}
+
+/// DIR/delivery.state: where the last delivery left off, so the next one reads only what is new.
+/// Every output of the manifest before `manifestOffset` is settled; `partial` holds the settled
+/// recipients of outputs after it, `bounces` the DSNs not yet delivered, both as of `logOffset`
+/// in the delivery log. Trusted only for the same manifest and log files, no shorter; otherwise
+/// (or when it cannot be read) both are read whole, as without it. Written at the end of a run.
+struct DeliveryState: Codable {
+    static let fileName = "delivery.state"
+
+    struct Partial: Codable {
+        var file: String
+        var recipients: [String]
+    }
+
+    struct Bounce: Codable {
+        var file: String
+        var recipient: String
+    }
+
+    var manifest: FileIdentity
+    var manifestOffset: Int
+    /// `FileIdentity.digest(before:)` of each position.
+    var manifestDigest: String?
+    var log: FileIdentity
+    var logOffset: Int
+    var logDigest: String?
+    var partial: [Partial]
+    var bounces: [Bounce]
+
+    static func load(directory: String) -> DeliveryState? {
+        guard let bytes = try? AppendOnlyLog.contents(path: directory + "/" + fileName, limit: 64 << 20) else {
+            return nil
+        }
+        return try? JSONDecoder().decode(DeliveryState.self, from: Data(bytes))
+    }
+
+    /// Replaced atomically (0600); a failure only costs the next run a whole read.
+    func write(directory: String) {
+        guard let bytes = try? JSONEncoder().encode(self) else { return }
+        try? OutputFile.write(Array(bytes) + [10], to: directory + "/" + Self.fileName, content: .secret)
     }
 }

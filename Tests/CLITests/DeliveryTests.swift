@@ -94,6 +94,52 @@ final class DeliveryTests: CLITestCase {
         XCTAssertEqual(healthy.received.count, 5, "nothing is left")
     }
 
+    /// DIR/delivery.state: the next run reads only what is not settled yet, and a state that does
+    /// not fit the files (a rewritten manifest) is ignored, never trusted into sending twice.
+    func testTheNextRunStartsWhereTheLastOneSettled() throws {
+        try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
+        let inbox = try maildir(
+            "in",
+            ["a": mail("a", to: "bob@partner.example"), "b": mail("b", to: "zed@later.test, carol@partner.example")])
+        let out = path("out")
+        try smimegate(["process", "outgoing", inbox, "--out", out, "--profile", "s"]).expect(0)
+        let first = try SMTPPeer(dir, name: "first", options: ["--defer", "zed@later.test"])
+        try smimegate(["deliver", out, "--smtp", first.url]).expect(75)
+        struct State: Decodable {
+            struct Partial: Decodable { let file: String; let recipients: [String] }
+            let manifestOffset: Int
+            let partial: [Partial]
+        }
+        func state() throws -> State { try JSONDecoder().decode(State.self, from: Data(read("out/delivery.state"))) }
+        let manifestSize = read("out/manifest.jsonl").count
+        // a's record is settled; b's is not (zed waits), and carol's acceptance is remembered.
+        let waiting = try state()
+        XCTAssertLessThan(waiting.manifestOffset, manifestSize)
+        XCTAssertTrue(waiting.partial.flatMap(\.recipients).contains("carol@partner.example"))
+        XCTAssertFalse(waiting.partial.flatMap(\.recipients).contains("zed@later.test"))
+        let second = try SMTPPeer(dir, name: "second")
+        try smimegate(["deliver", out, "--smtp", second.url]).expect(0)
+        XCTAssertEqual(second.received.map(\.rcptTos), [["zed@later.test"]], "only the deferred one, from the state")
+        XCTAssertEqual(try state().manifestOffset, manifestSize)
+        XCTAssertTrue(try state().partial.isEmpty)
+        // New mail: only it is read and sent.
+        try smimegate([
+            "process", "outgoing", try maildir("in", ["c": mail("c", to: "dan@partner.example")]), "--out", out,
+            "--profile", "s", "--resume",
+        ]).expect(0)
+        let run = try smimegate(["deliver", out, "--smtp", second.url, "--json"]).expect(0)
+        XCTAssertTrue(run.out.contains("\"already_done\" : 0"), run.out)
+        XCTAssertEqual(second.received.count, 2)
+        // A manifest rewritten (its records in another order, as long as before): the state does not fit it
+        // and is not trusted; the whole log is read, and nothing goes twice.
+        let lines = string(read("out/manifest.jsonl")).split(separator: "\n").reversed().map { $0 + "\n" }.joined()
+        try FileManager.default.removeItem(atPath: out + "/manifest.jsonl")
+        try write(lines, to: URL(fileURLWithPath: out + "/manifest.jsonl"))
+        let again = try smimegate(["deliver", out, "--smtp", second.url, "--json"]).expect(0)
+        XCTAssertTrue(again.out.contains("\"already_done\" : 3"), again.out)
+        XCTAssertEqual(second.received.count, 2)
+    }
+
     func testPermanentRefusalsOfIncomingMailAreRecordedWithoutABounceAndExitOne() throws {
         try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
         let out = path("out")
