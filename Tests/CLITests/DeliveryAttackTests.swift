@@ -5,16 +5,6 @@ import XCTest
 /// The adversarial pass over delivery (issue 11): every finding, as a test. Hostile servers
 /// come from Tests/peers/hostile_smtp.py; tampered output directories are made here.
 final class DeliveryAttackTests: CLITestCase {
-    /// One signed output for bob (and more recipients when given), in DIR "out".
-    func signedOutput(to recipients: String = "bob@partner.example", count: Int = 1) throws -> String {
-        try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
-        var messages: [String: String] = [:]
-        for index in 0..<count { messages["m\(index)"] = mail("m\(index)", to: recipients) }
-        let out = path("out")
-        try smimegate(["process", "outgoing", try maildir("in", messages), "--out", out, "--profile", "s"]).expect(0)
-        return out
-    }
-
     func testRepliesOutsideTheirClassNeverCountAsDelivered() throws {
         let out = try signedOutput()
         for mode in ["code099-mail", "code199-mail", "code199-rcpt", "code099-dot", "code354-dot"] {

@@ -139,6 +139,21 @@ extension CLITestCase {
         return (out, bounced)
     }
 
+    /// DIR "out" of `process outgoing` over maildir "in" holding `messages`, signed by profile `s` (alice).
+    func signedRun(_ messages: [String: String]) throws -> String {
+        try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
+        let out = path("out")
+        try smimegate(["process", "outgoing", try maildir("in", messages), "--out", out, "--profile", "s"]).expect(0)
+        return out
+    }
+
+    /// `signedRun` of `count` messages to `recipients`.
+    func signedOutput(to recipients: String = "bob@partner.example", count: Int = 1) throws -> String {
+        var messages: [String: String] = [:]
+        for index in 0..<count { messages["m\(index)"] = mail("m\(index)", to: recipients) }
+        return try signedRun(messages)
+    }
+
     func deliveryEntries(_ out: String) throws -> [DeliveryEntry] {
         try string(bytes(of: URL(fileURLWithPath: out + "/delivery.jsonl"))).split(separator: "\n").map {
             try JSONDecoder().decode(DeliveryEntry.self, from: Data($0.utf8))

@@ -141,12 +141,7 @@ final class DeliveryTests: CLITestCase {
     }
 
     func testPermanentRefusalsOfIncomingMailAreRecordedWithoutABounceAndExitOne() throws {
-        try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
-        let out = path("out")
-        try smimegate([
-            "process", "outgoing", try maildir("in", ["m": mail("m", to: "bob@partner.example")]), "--out", out,
-            "--profile", "s",
-        ]).expect(0)
+        let out = try signedRun(["m": mail("m", to: "bob@partner.example")])
         let incoming = path("incoming")
         try smimegate(["process", "incoming", out + "/signed", "--out", incoming]).expect(0)
         let server = try SMTPPeer(dir, options: ["--reject", "bob@partner.example"])
@@ -162,12 +157,7 @@ final class DeliveryTests: CLITestCase {
 
     func testStartTLSIsRequiredAndVerifiedAndAuthUsesTheCredentialsFile() throws {
         let (cert, key) = try serverCertificate()
-        try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
-        let out = path("out")
-        try smimegate([
-            "process", "outgoing", try maildir("in", ["a": mail("a", to: "bob@partner.example")]), "--out", out,
-            "--profile", "s",
-        ]).expect(0)
+        let out = try signedRun(["a": mail("a", to: "bob@partner.example")])
         let server = try SMTPPeer(dir, options: ["--starttls", cert, key, "--auth", "gateway:s3cret pass"])
         let url = "smtp+starttls://127.0.0.1:\(server.port)"
         let auth = try save("gateway\ns3cret pass\n", "auth")
@@ -209,12 +199,7 @@ final class DeliveryTests: CLITestCase {
     }
 
     func testStartTLSIsNeverSkippedWhenTheServerDoesNotOfferIt() throws {
-        try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
-        let out = path("out")
-        try smimegate([
-            "process", "outgoing", try maildir("in", ["a": mail("a", to: "bob@partner.example")]), "--out", out,
-            "--profile", "s",
-        ]).expect(0)
+        let out = try signedRun(["a": mail("a", to: "bob@partner.example")])
         let server = try SMTPPeer(dir)
         try smimegate(["deliver", out, "--smtp", "smtp+starttls://127.0.0.1:\(server.port)"]).expect(75)
         XCTAssertTrue(try deliveryEntries(out)[0].reply.contains("does not offer STARTTLS"))
@@ -261,13 +246,7 @@ final class DeliveryTests: CLITestCase {
     }
 
     func testANonASCIIAddressGoesOnlyWithSMTPUTF8() throws {
-        try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
-        let out = path("out")
-        try smimegate([
-            "process", "outgoing",
-            try maildir("in", ["u": mail("u", to: "Zoë <zoë@exämple.test>, bob@partner.example")]), "--out", out,
-            "--profile", "s",
-        ]).expect(0)
+        let out = try signedRun(["u": mail("u", to: "Zoë <zoë@exämple.test>, bob@partner.example")])
         XCTAssertEqual(
             try manifestEntries(out).first?.outputs.first?.recipients, ["zoë@exämple.test", "bob@partner.example"])
         let plain = try SMTPPeer(dir, name: "plain")
@@ -357,13 +336,7 @@ final class DeliveryTests: CLITestCase {
     }
 
     func testConsumeRemovesDeliveredOutputsOnly() throws {
-        try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
-        let out = path("out")
-        try smimegate([
-            "process", "outgoing",
-            try maildir("in", ["a": mail("a", to: "bob@partner.example"), "b": mail("b", to: "zed@later.test")]),
-            "--out", out, "--profile", "s",
-        ]).expect(0)
+        let out = try signedRun(["a": mail("a", to: "bob@partner.example"), "b": mail("b", to: "zed@later.test")])
         let server = try SMTPPeer(dir, options: ["--defer", "zed@later.test"])
         try smimegate(["deliver", out, "--smtp", server.url, "--consume"]).expect(75)
         let left = try FileManager.default.contentsOfDirectory(atPath: out + "/signed/new")
@@ -412,12 +385,7 @@ final class DeliveryTests: CLITestCase {
     }
 
     func testOneRunPerDirectory() throws {
-        try smimegate(["profile", "create", "s", "--mode", "sign", "--cert", "alice"]).expect(0)
-        let out = path("out")
-        try smimegate([
-            "process", "outgoing", try maildir("in", ["a": mail("a", to: "bob@partner.example")]), "--out", out,
-            "--profile", "s",
-        ]).expect(0)
+        let out = try signedRun(["a": mail("a", to: "bob@partner.example")])
         // This test process holds the lock, as a running 'process' or 'deliver' would.
         let fd = open(out + "/.lock", O_RDWR | O_CREAT, 0o600)
         XCTAssertEqual(flock(fd, LOCK_EX), 0)
