@@ -7,7 +7,7 @@ import COpenSSL
 /// A TLS client configuration (an `SSL_CTX`): TLS 1.2 or later, the peer's certificate
 /// verified against the system's CAs or the ones in `caFile`. Built once and shared by
 /// every connection of a run.
-// @unchecked Sendable: an SSL_CTX is only read once set up; OpenSSL 3 makes SSL_new on a
+// Unchecked Sendable: an SSL_CTX is only read once set up; OpenSSL 3 makes SSL_new on a
 // shared context thread-safe.
 public final class TLSContext: @unchecked Sendable {
     let context: OpaquePointer
@@ -37,7 +37,7 @@ public final class TLSContext: @unchecked Sendable {
 /// One TLS client session over a connected socket the caller owns (`fd`): the handshake
 /// verifies the server's certificate and that it names `host` (a DNS name, or an IP address).
 /// Reads and writes block, bounded by the socket's SO_RCVTIMEO/SO_SNDTIMEO.
-// @unchecked Sendable: used by one thread at a time (a delivery worker), handed over under a lock.
+// Unchecked Sendable: used by one thread at a time (a delivery worker), handed over under a lock.
 public final class TLSConnection: @unchecked Sendable {
     private let ssl: OpaquePointer
 

@@ -42,7 +42,7 @@ public struct SMTPTransaction: Sendable {
 /// only when offered, and mail that needs one the server lacks is refused here, not sent.
 /// A session is used by one thread at a time. Any failure of the connection throws
 /// `SMTPError.connection`; the session must then be discarded.
-// @unchecked Sendable: one worker at a time uses a session; the pool hands it over under a lock.
+// Unchecked Sendable: one worker at a time uses a session; the pool hands it over under a lock.
 public final class SMTPSession: @unchecked Sendable {
     private let channel: Channel
     /// EHLO keywords (upper case) and their parameters.

@@ -148,7 +148,7 @@ public struct Sendmail: Sendable {
 
 /// Reads a pipe to its end (at most 64 KiB kept) on a thread of its own.
 private final class OutputCollector: @unchecked Sendable {
-    // @unchecked Sendable: `bytes` and `abandoned` are guarded by `lock`; only the reader touches the fd.
+    // Unchecked Sendable: `bytes` and `abandoned` are guarded by `lock`; only the reader touches the fd.
     private let fd: Int32
     private var bytes: [UInt8] = []
     private var abandoned = false
