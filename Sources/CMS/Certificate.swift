@@ -173,8 +173,44 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         return (true, xku & UInt32(XKU_SMIME | XKU_ANYEKU) != 0)
     }
 
+    /// The http:// URIs of the CRL distribution points (RFC 5280 §4.2.1.13), full names only.
+    public var crlDistributionPoints: [String] {
+        guard let raw = X509_get_ext_d2i(x509, NID_crl_distribution_points, nil, nil) else { return [] }
+        let points = OpaquePointer(raw)
+        defer { CRL_DIST_POINTS_free(points) }
+        var uris: [String] = []
+        for i in 0..<OPENSSL_sk_num(points) {
+            guard let point = OPENSSL_sk_value(points, i)?.assumingMemoryBound(to: DIST_POINT.self),
+                let name = point.pointee.distpoint, name.pointee.type == 0, let full = name.pointee.name.fullname
+            else { continue }
+            uris += Certificate.uris(in: full)
+        }
+        return uris.filter { $0.lowercased().hasPrefix("http://") }
+    }
+
+    /// The OCSP responders the certificate names (authorityInfoAccess, RFC 5280 §4.2.2.1).
+    public var ocspResponders: [String] {
+        guard let list = X509_get1_ocsp(x509) else { return [] }
+        defer { X509_email_free(list) }
+        return (0..<OPENSSL_sk_num(list)).compactMap {
+            OPENSSL_sk_value(list, $0).map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }
+        }
+    }
+
+    private static func uris(in names: OpaquePointer) -> [String] {
+        (0..<OPENSSL_sk_num(names)).compactMap { i in
+            guard let gen = OPENSSL_sk_value(names, i) else { return nil }
+            var type: Int32 = 0
+            let value = GENERAL_NAME_get0_value(gen.assumingMemoryBound(to: GENERAL_NAME.self), &type)
+            guard type == GEN_URI, let value else { return nil }
+            return Certificate.asn1String(value.assumingMemoryBound(to: ASN1_STRING.self))
+        }
+    }
+
     public var isSelfSigned: Bool { X509_get_extension_flags(x509) & UInt32(EXFLAG_SS) != 0 }
     public var isCA: Bool { X509_check_ca(x509) != 0 }
+    /// basicConstraints says CA, whatever keyUsage allows (a CA certificate, if a broken one).
+    public var claimsCA: Bool { X509_get_extension_flags(x509) & UInt32(EXFLAG_CA) != 0 }
 
     /// "RSA", "EC", ... and the key size in bits.
     public var publicKey: (algorithm: String, bits: Int) {

@@ -30,6 +30,9 @@ public struct SignatureCheck: Sendable {
     public let certificates: [Certificate]
     public let signingTime: Date?
     public let digestAlgorithm: String?
+    /// The content ciphers the first signer announced in SMIMECapabilities (RFC 8551 §2.5.2), in its
+    /// order of preference, by OpenSSL name ("aes-256-gcm", "aes-256-cbc"); others left out.
+    public var capabilities: [String] = []
 }
 
 extension CMS {
@@ -94,12 +97,14 @@ extension CMS {
             OPENSSL_sk_free(stack)
         }
         let first = OPENSSL_sk_value(infos, 0).map { OpaquePointer($0) }
-        return SignatureCheck(
+        var check = SignatureCheck(
             content: detachedContent ?? out.bytes,
             signers: signers,
             certificates: cms.certificates,
             signingTime: first.flatMap(signingTime),
             digestAlgorithm: first.flatMap(digestName))
+        check.capabilities = first.map(capabilities) ?? []
+        return check
     }
 
     /// What OpenSSL accepts but mail must not: eContent beside a detached content that it
@@ -149,6 +154,35 @@ extension CMS {
             let time = type.pointee.value.utctime
         else { return nil }
         return Certificate.date(UnsafePointer(time))
+    }
+
+    static let announcedCiphers: [Int32: String] = [
+        NID_aes_256_gcm: "aes-256-gcm", NID_aes_128_gcm: "aes-128-gcm", NID_aes_256_cbc: "aes-256-cbc",
+        NID_aes_192_cbc: "aes-192-cbc", NID_aes_128_cbc: "aes-128-cbc", NID_des_ede3_cbc: "des-ede3-cbc",
+    ]
+
+    private static func capabilities(_ si: OpaquePointer) -> [String] {
+        let index = CMS_signed_get_attr_by_NID(si, NID_SMIMECapabilities, -1)
+        guard index >= 0, let attribute = CMS_signed_get_attr(si, index),
+            let type = X509_ATTRIBUTE_get0_type(attribute, 0), type.pointee.type == V_ASN1_SEQUENCE,
+            let sequence = type.pointee.value.sequence, let data = ASN1_STRING_get0_data(sequence)
+        else { return [] }
+        var pointer: UnsafePointer<UInt8>? = data
+        guard let algorithms = d2i_X509_ALGORS(nil, &pointer, Int(ASN1_STRING_length(sequence))) else {
+            ERR_clear_error()
+            return []
+        }
+        defer { smg_X509_ALGORS_free(algorithms) }
+        var names: [String] = []
+        for i in 0..<OPENSSL_sk_num(algorithms) {
+            guard let algorithm = OPENSSL_sk_value(algorithms, i) else { continue }
+            var object: OpaquePointer? = nil
+            X509_ALGOR_get0(&object, nil, nil, algorithm.assumingMemoryBound(to: X509_ALGOR.self))
+            if let object, let name = announcedCiphers[OBJ_obj2nid(object)], !names.contains(name) {
+                names.append(name)
+            }
+        }
+        return names
     }
 
     private static func digestName(_ si: OpaquePointer) -> String? {

@@ -79,6 +79,65 @@ public final class Keystore {
             loaded_at TEXT NOT NULL
         );
         """,
+        // 5: trust and harvesting (SPEC F21–F25, Keystore+Trust.swift, Keystore+Harvest.swift). A CA certificate
+        // with anchor = 0 is a known intermediate: an issuer to build paths with, trusted only through an anchor.
+        """
+        ALTER TABLE ca_certificates ADD COLUMN anchor INTEGER NOT NULL DEFAULT 1;
+        CREATE TABLE crls (
+            fingerprint TEXT PRIMARY KEY,
+            issuer TEXT NOT NULL,
+            this_update TEXT NOT NULL,
+            next_update TEXT,
+            entries INTEGER NOT NULL,
+            crl_pem TEXT NOT NULL,
+            source TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        );
+        CREATE TABLE crl_sources (
+            url TEXT PRIMARY KEY,
+            etag TEXT,
+            last_modified TEXT,
+            checked_at TEXT NOT NULL,
+            status TEXT NOT NULL
+        );
+        CREATE TABLE harvested (
+            fingerprint TEXT PRIMARY KEY,
+            subject TEXT NOT NULL,
+            certificate_pem TEXT NOT NULL,
+            is_ca INTEGER NOT NULL,
+            not_before TEXT NOT NULL,
+            not_after TEXT NOT NULL,
+            verified INTEGER NOT NULL,
+            capabilities TEXT NOT NULL DEFAULT '',
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            last_used TEXT NOT NULL,
+            message TEXT NOT NULL,
+            size INTEGER NOT NULL
+        );
+        CREATE INDEX harvested_last_used ON harvested(last_used);
+        CREATE TABLE harvested_names (
+            fingerprint TEXT NOT NULL REFERENCES harvested(fingerprint) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('email', 'domain')),
+            value TEXT NOT NULL COLLATE NOCASE
+        );
+        CREATE INDEX harvested_names_value ON harvested_names(value);
+        CREATE INDEX harvested_names_fingerprint ON harvested_names(fingerprint);
+        CREATE TABLE harvest_updates (
+            name TEXT NOT NULL COLLATE NOCASE,
+            fingerprint TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (name, fingerprint)
+        );
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            raised_at TEXT NOT NULL,
+            name TEXT NOT NULL,
+            fingerprints TEXT NOT NULL,
+            message TEXT NOT NULL,
+            text TEXT NOT NULL
+        );
+        """,
     ]
 
     public static var schemaVersion: Int { migrations.count }
@@ -247,6 +306,11 @@ public final class Keystore {
         try db.transaction { try insertPublicKey(name: name, certificate: certificate, source: source) }
     }
 
+    /// `addPublicKey` inside a transaction the caller holds.
+    func addPublicKeyInTransaction(name: String, certificate: Certificate, source: String) throws {
+        try insertPublicKey(name: name, certificate: certificate, source: source)
+    }
+
     private func insertPublicKey(name: String, certificate: Certificate, source: String) throws {
         guard Keystore.validName(name) else {
             throw KeystoreError("invalid name \"\(name)\": use letters, digits, . _ - @")
@@ -409,23 +473,30 @@ public final class Keystore {
     }
 
     /// Every public key, indexed for lookups during a run (loaded once).
+    /// Every public key, then the verified harvested certificates (SPEC F24), indexed for lookups during a run.
     public func recipientDirectory(at time: Date = Date()) throws -> RecipientDirectory {
-        RecipientDirectory(try publicKeys().map(\.certificate), at: time)
+        RecipientDirectory(try publicKeys().map(\.certificate), harvested: try harvestedRecipients(), at: time)
     }
 
     // MARK: Trusted CAs
 
     /// Adds CA certificates; returns how many were new.
     @discardableResult
-    public func addCertificateAuthorities(_ certificates: [Certificate]) throws -> Int {
+    /// With `anchors: false`, known intermediates: issuers to build paths and check CRLs with, trusted only
+    /// through an anchor. A certificate already stored keeps its kind.
+    public func addCertificateAuthorities(_ certificates: [Certificate], anchors: Bool = true) throws -> Int {
         try db.transaction {
             var added = 0
             for certificate in certificates {
                 let fingerprint = certificate.sha256Fingerprint
                 if try db.query("SELECT 1 FROM ca_certificates WHERE fingerprint = ?", [.text(fingerprint)]).isEmpty {
                     try db.query(
-                        "INSERT INTO ca_certificates (fingerprint, subject, certificate_pem, added_at) VALUES (?, ?, ?, ?)",
-                        [.text(fingerprint), .text(certificate.subject), .text(certificate.pem), .text(Keystore.now())])
+                        "INSERT INTO ca_certificates (fingerprint, subject, certificate_pem, added_at, anchor) "
+                            + "VALUES (?, ?, ?, ?, ?)",
+                        [
+                            .text(fingerprint), .text(certificate.subject), .text(certificate.pem),
+                            .text(Keystore.now()), .int(anchors ? 1 : 0),
+                        ])
                     added += 1
                 }
             }
@@ -450,8 +521,9 @@ public final class Keystore {
         }
     }
 
+    /// The trust anchors (not the known intermediates).
     public func certificateAuthorities() throws -> [Certificate] {
-        try db.query("SELECT certificate_pem FROM ca_certificates ORDER BY subject").map {
+        try db.query("SELECT certificate_pem FROM ca_certificates WHERE anchor = 1 ORDER BY subject").map {
             try Certificate(bytes: Array(($0[0] ?? "").utf8))
         }
     }

@@ -1,3 +1,5 @@
+import CMS
+
 /// Why a signer's certificate is not trusted for a signature (SPEC F10).
 public struct SignerProblem: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Kind: Equatable, Sendable {
@@ -9,6 +11,10 @@ public struct SignerProblem: Error, Equatable, Sendable, CustomStringConvertible
         case weakAlgorithms
         /// Key usage or extended key usage does not allow signing mail.
         case unusable
+        /// The signer's certificate or a CA of its path was revoked at the validation time.
+        case revoked(Revocation)
+        /// `revocation = hard`, and no CRL or OCSP answer decided a certificate of the path.
+        case revocationUnknown
     }
 
     public let kind: Kind

@@ -6,7 +6,8 @@ import Foundation
 /// allows signing, uses algorithms above the floor, and (in the SMIME layer)
 /// speaks for the message's From address.
 public struct SignerValidation: Sendable {
-    public var anchors: [Certificate]
+    /// The run's anchors, known intermediates and CRLs, and how revocation is judged.
+    public var trust: TrustStore
     public var time: Date
     public var requireAddressMatch: Bool
     /// SHA-1 (and MD5) signatures are not trusted by default: collisions are
@@ -21,10 +22,10 @@ public struct SignerValidation: Sendable {
     public var acceptSenderMatch: Bool
 
     public init(
-        anchors: [Certificate], time: Date = Date(), requireAddressMatch: Bool = true, allowSHA1: Bool = false,
+        trust: TrustStore, time: Date = Date(), requireAddressMatch: Bool = true, allowSHA1: Bool = false,
         allowWeak: Bool = false, acceptSenderMatch: Bool = false
     ) {
-        self.anchors = anchors
+        self.trust = trust
         self.time = time
         self.requireAddressMatch = requireAddressMatch
         self.allowSHA1 = allowSHA1
@@ -41,27 +42,35 @@ public struct SignerValidation: Sendable {
         return nil
     }
 
+    /// What a trusted signer's certificate brings: the weaknesses `allowWeak` let through, and
+    /// what is known of the revocation of its path.
+    public struct Trusted: Sendable, Equatable {
+        public var weaknesses: [AlgorithmWeakness]
+        public var revocation: RevocationStatus
+    }
+
     /// Judges the signer's certificate (not its address): validity, a path to an anchor above
-    /// the algorithm floor, key usage. On success, the weaknesses `allowWeak` let through.
-    public func assess(signer: Certificate, intermediates: [Certificate]) -> Result<[AlgorithmWeakness], SignerProblem>
-    {
+    /// the algorithm floor, revocation, key usage.
+    public func assess(signer: Certificate, intermediates: [Certificate]) -> Result<Trusted, SignerProblem> {
         if let expired = Requirements.validityProblems(signer, at: time).first {
             return .failure(SignerProblem(.expired, "signer \(expired)"))
         }
-        let weaknesses: [AlgorithmWeakness]
-        do {
-            let verifier = ChainVerifier(anchors: anchors, floor: allowWeak ? .legacy : .standard)
-            weaknesses = try verifier.verify(signer, intermediates: intermediates, at: time)
-        } catch ChainVerificationError.weakAlgorithms(let weak) {
+        let trusted: Trusted
+        switch trust.validate(signer, untrusted: intermediates, at: time, floor: allowWeak ? .legacy : .standard) {
+        case .valid(let weaknesses, let revocation): trusted = Trusted(weaknesses: weaknesses, revocation: revocation)
+        case .weakAlgorithms(let weak):
             let names = weak.map(\.description).joined(separator: ", ")
             return .failure(SignerProblem(.weakAlgorithms, "signer certificate below the algorithm floor: \(names)"))
-        } catch {
-            return .failure(SignerProblem(.untrusted, "untrusted signer certificate: \(error)"))
+        case .revoked(let revocation): return .failure(SignerProblem(.revoked(revocation), "\(revocation)"))
+        case .revocationUnknown(let unknown):
+            let list = unknown.map(\.description).joined(separator: "; ")
+            return .failure(SignerProblem(.revocationUnknown, "revocation unknown (revocation = hard): \(list)"))
+        case .invalid(let reason): return .failure(SignerProblem(.untrusted, "untrusted signer certificate: \(reason)"))
         }
         if let usage = Requirements.signerProblems(signer, at: time).first {
             return .failure(SignerProblem(.unusable, "signer certificate \(usage)"))
         }
-        return .success(weaknesses)
+        return .success(trusted)
     }
 }
 

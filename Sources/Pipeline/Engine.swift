@@ -26,6 +26,8 @@ public struct RunOptions: Sendable {
     public var waitLock: Double
     /// `--deliver`: hand each record's outputs to the mail system right after the record is written.
     public var delivery: (agent: any DeliveryAgent, options: DeliveryOptions)?
+    /// Incoming mail: where harvested certificates go (SPEC F21); nil: nowhere.
+    public var harvester: Harvester?
 
     public init(
         outDirectory: String, workers: Int, resume: Bool, progress: Bool, durable: Bool = false,
@@ -315,13 +317,22 @@ final class Router: Sendable {
             throw error
         }
         stale.remove(prefix: name, keeping: Set(delivered.map { $0.0.root + "/new/" + $0.1 }))
-        let record = ManifestRecord(
+        var alerts: [String] = []
+        var warning = result.warning
+        if let harvester = options.harvester, !result.harvest.isEmpty {
+            let stored = harvester.store(result.harvest, rules: result.harvestRules)
+            alerts = stored.alerts
+            if let problem = stored.problem { warning = [warning, problem].compactMap { $0 }.joined(separator: "; ") }
+        }
+        var record = ManifestRecord(
             input: input.source, offset: input.offset, messageId: result.messageID, direction: direction.rawValue,
             outcome: result.outcome.name, quarantine: result.outcome.quarantine, policySha256: policyDigest,
             profile: profile, outputs: files, reason: result.reason?.description, reasonCode: result.reason?.code,
-            signer: result.signer, sender: result.sender, warning: result.warning,
+            signer: result.signer, sender: result.sender, warning: warning,
             authenticated: result.authenticated, bytes: input.bytes.count,
             elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
+        record.revocation = result.revocation
+        record.alerts = alerts.isEmpty ? nil : alerts
         try state.withLock { state in
             do {
                 try manifest.append(record)  // cut back off when it fails: then the outputs go too

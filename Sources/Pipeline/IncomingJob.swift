@@ -1,5 +1,6 @@
 import CMS
 import Foundation
+import Keystore
 import MIME
 import Mailstore
 import PKI
@@ -37,6 +38,8 @@ public struct IncomingJob: Job {
         public var unauthenticatedHTML: UnauthenticatedHTML
         /// The incoming policy's name (nil without a policy).
         public var policy: String?
+        /// SPEC F21: harvest signers' certificates by these rules; nil: do not harvest.
+        public var harvest: HarvestRules?
 
         public init(
             keepSignature: Bool, validation: SignerValidation, unauthenticatedHTML: UnauthenticatedHTML = .neutralise
@@ -57,6 +60,14 @@ public struct IncomingJob: Job {
             if let accept = policy.acceptSenderMatch { settings.validation.acceptSenderMatch = accept }
             if let sha1 = policy.allowSHA1 { settings.validation.allowSHA1 = sha1 }
             if let weak = policy.allowWeak { settings.validation.allowWeak = weak }
+            if let on = policy.harvest["harvest"] { settings.harvest = on ? settings.harvest ?? HarvestRules() : nil }
+            if var rules = settings.harvest {
+                rules.onFailure = policy.harvest["harvest-on-failure"] ?? rules.onFailure
+                rules.updated = policy.harvest["harvest-updated"] ?? rules.updated
+                rules.expired = policy.harvest["harvest-expired"] ?? rules.expired
+                rules.selfSigned = policy.harvest["harvest-self-signed"] ?? rules.selfSigned
+                settings.harvest = rules
+            }
             return settings
         }
 
@@ -100,13 +111,14 @@ public struct IncomingJob: Job {
     public init(
         identities: [Identity], validation: SignerValidation, keepSignature: Bool, authservID: String,
         unauthenticatedHTML: UnauthenticatedHTML = .neutralise, policy: PolicyDocument? = nil,
-        reportingHost: String? = nil, localDomains: [String] = []
+        reportingHost: String? = nil, localDomains: [String] = [], harvest: HarvestRules? = nil
     ) {
         self.identities = identities
         self.localDomains = localDomains
         self.candidates = identities.map { ($0.certificate, $0.key) }
-        let settings = Settings(
+        var settings = Settings(
             keepSignature: keepSignature, validation: validation, unauthenticatedHTML: unauthenticatedHTML)
+        settings.harvest = harvest
         self.settings = settings
         self.policy = policy
         self.settingsByPolicy = Dictionary(
@@ -138,9 +150,10 @@ public struct IncomingJob: Job {
                 return settingsByPolicy[incoming.name] ?? settings.applying(incoming)
             } ?? settings
         let delivery = recipients(of: message, envelope: envelope)
+        var harvest: [HarvestCandidate] = []
         var result = examine(
             message, input: input, messageStart: reading.messageStart, changed: removed > 0 || cleaned > 0,
-            settings: chosen, recipients: delivery.local)
+            settings: chosen, recipients: delivery.local, harvest: &harvest)
         var remarks: [String] = []
         if !delivery.outside.isEmpty {
             let named = delivery.outside.prefix(3).joined(separator: ", ") + (delivery.outside.count > 3 ? ", ..." : "")
@@ -153,6 +166,8 @@ public struct IncomingJob: Job {
         result.warning = warnings.isEmpty ? nil : warnings.joined(separator: "; ")
         if let policy { result = filtered(result, policy: policy, settings: chosen, input: input, received: message) }
         result.sender = envelope.reversePath
+        result.harvest = harvest
+        result.harvestRules = chosen.harvest ?? HarvestRules()
         return result
     }
 
@@ -195,8 +210,8 @@ public struct IncomingJob: Job {
             var disposed = disposer.dispose(
                 delivered, decision, recipients: result.outputs[0].recipients, policy: settings.policy, copy: 0)
             disposed.reason = Reason.joined([disposed.reason, result.reason])
-            (disposed.signer, disposed.warning, disposed.authenticated) = (
-                result.signer, result.warning, result.authenticated
+            (disposed.signer, disposed.warning, disposed.authenticated, disposed.revocation) = (
+                result.signer, result.warning, result.authenticated, result.revocation
             )
             result = disposed
         } else if delivered != before {
@@ -252,7 +267,7 @@ public struct IncomingJob: Job {
 
     private func examine(
         _ message: Entity, input: InputMessage, messageStart: Int, changed: Bool, settings: Settings,
-        recipients: [String]
+        recipients: [String], harvest: inout [HarvestCandidate]
     ) -> JobResult {
         var current = message
         var innermostSigned: Entity? = nil
@@ -261,6 +276,8 @@ public struct IncomingJob: Job {
         var unprotected: ContentEncryption? = nil
         var signers: [Certificate] = []
         var weaknesses: [AlgorithmWeakness] = []
+        /// Certificates of the trusted signers' paths whose revocation no CRL or OCSP answer decided.
+        var undecided: [UnknownRevocation] = []
         var layers = 0
         /// Why processing stopped before the content (an incoming policy said not to decrypt or verify).
         var notProcessed: Reason? = nil
@@ -335,7 +352,17 @@ public struct IncomingJob: Job {
                 } catch {
                     return unverified(.signatureFailed(result: "permerror", "\(error)"))
                 }
-                if let certificate = verification.signer { signers.append(certificate) }
+                if let certificate = verification.signer {
+                    signers.append(certificate)
+                    if let rules = settings.harvest, verification.passed || rules.onFailure {
+                        harvest.append(
+                            HarvestCandidate(
+                                certificate: certificate, intermediates: verification.certificates.filter(\.isCA),
+                                verified: verification.passed, capabilities: verification.capabilities,
+                                message: message.messageID ?? input.key))
+                    }
+                }
+                if case .unknown(let list) = verification.revocation { undecided += list }
                 guard verification.passed, let unwrapped = verification.unwrapped else {
                     if let failure = verification.verdict.failure {
                         return unverified(.signatureFailed(result: failure.result.rawValue, failure.reason))
@@ -368,12 +395,18 @@ public struct IncomingJob: Job {
             }
             let delivered = settings.keepSignature ? signed : current
             let weak = Self.comment(weaknesses.map(\.description).joined(separator: ", "))
-            let accepted = weaknesses.isEmpty ? "" : " (weak algorithms accepted: \(weak))"
+            let revocation = undecided.isEmpty ? "good" : RevocationStatus.unknown(undecided).description
+            let notes =
+                (weaknesses.isEmpty ? [] : ["weak algorithms accepted: \(weak)"])
+                + (undecided.isEmpty ? [] : [Self.comment("revocation " + revocation)])
+            let accepted = notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))"
             let field = "\(authservID); smime=pass\(accepted) body.smime-identifier=\(identifier)"
-            return JobResult.foundSMIME(
+            var result = JobResult.foundSMIME(
                 outcome: .verified,
                 outputs: [Output(folder: .verified, bytes: Self.adding(field, to: delivered), recipients: recipients)],
                 signer: identifier, messageID: message.messageID, authenticated: true)
+            result.revocation = revocation
+            return result
         }
         guard decrypted else { return unverified(.unsupported("no signature or envelope could be processed")) }
         // Verification turned off by the incoming policy: the content may well be signed, and says so.

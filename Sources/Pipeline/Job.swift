@@ -1,3 +1,4 @@
+import Keystore
 import Mailstore
 
 /// One output file of a job: the folder it goes to (a maildir under the run's
@@ -53,6 +54,13 @@ public struct JobResult: Sendable {
     public var sender: String?
     /// Incoming mail: S/MIME was found (the filter condition `smime-gateway-message`).
     var smime = false
+    /// Incoming verified mail: `ManifestRecord.revocation`.
+    public var revocation: String?
+    /// Incoming signed mail: certificates to offer the harvested repository (SPEC F21); stored by the
+    /// run's one writer (`Harvester`) before the record is written.
+    public var harvest: [HarvestCandidate] = []
+    /// The rules the deciding incoming policy harvests by.
+    public var harvestRules = HarvestRules()
 
     public init(
         outcome: Outcome, outputs: [Output], reason: Reason? = nil, signer: String? = nil, messageID: String? = nil,
@@ -99,11 +107,15 @@ public struct JobResult: Sendable {
         let outcome = Outcome.combined(copies.map(\.outcome))
         // The reason (and so the reason_code) of the copy that decided the outcome comes first.
         let deciding = copies.filter { $0.outcome == outcome } + copies.filter { $0.outcome != outcome }
-        return JobResult(
+        var result = JobResult(
             outcome: outcome, outputs: copies.flatMap(\.outputs),
             reason: Reason.joined(deciding.map(\.reason) + [.splintered(policies: policies)]),
             signer: copies.lazy.compactMap(\.signer).first,
             messageID: copies.lazy.compactMap(\.messageID).first, warning: joined(copies.map(\.warning)))
+        result.revocation = copies.lazy.compactMap(\.revocation).first
+        result.harvest = copies.flatMap(\.harvest)
+        result.harvestRules = copies.first { !$0.harvest.isEmpty }?.harvestRules ?? HarvestRules()
+        return result
     }
 
     /// The input, unchanged, in `failed/` with the reason.

@@ -53,6 +53,11 @@ public struct ManifestRecord: Codable, Sendable {
     public var warning: String?
     /// Incoming mail only: `JobResult.authenticated`.
     public var authenticated: Bool?
+    /// Incoming verified mail: what is known of the revocation of the signer's path ("good", or
+    /// "unknown: why" under `revocation = soft`).
+    public var revocation: String?
+    /// F22 alerts the certificates harvested from this message raised.
+    public var alerts: [String]?
     public var bytes: Int
     public var elapsedMs: Double
 
@@ -108,6 +113,7 @@ public struct ManifestRecord: Codable, Sendable {
             JSON.string(name, into: &out)
             out.append(UInt8(ascii: ":"))
         }
+        if let alerts { key("alerts"); JSON.strings(alerts, into: &out) }
         if let authenticated { key("authenticated"); out += Array(String(authenticated).utf8) }
         key("bytes"); out += Array(String(bytes).utf8)
         key("direction"); JSON.string(direction, into: &out)
@@ -148,6 +154,7 @@ public struct ManifestRecord: Codable, Sendable {
         if let quarantine { key("quarantine"); JSON.string(quarantine, into: &out) }
         if let reason { key("reason"); JSON.string(reason, into: &out) }
         if let reasonCode { key("reason_code"); JSON.string(reasonCode, into: &out) }
+        if let revocation { key("revocation"); JSON.string(revocation, into: &out) }
         if let sender { key("sender"); JSON.string(sender, into: &out) }
         if let signer { key("signer"); JSON.string(signer, into: &out) }
         if let warning { key("warning"); JSON.string(warning, into: &out) }

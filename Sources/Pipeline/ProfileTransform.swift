@@ -21,7 +21,16 @@ public struct ProfileTransform: Sendable {
     }
 
     var signMode: SignMode { SignMode(rawValue: profile.signMode) ?? .detached }
-    var cipher: ContentCipher { ContentCipher(rawValue: profile.cipher) ?? .aes256cbc }
+    /// The profile's cipher; with `auto`, the strongest every recipient's owner announced (harvested
+    /// certificates' SMIMECapabilities), and AES-256-CBC when any recipient announced nothing.
+    func cipher(for certificates: [Certificate], job: OutgoingJob) -> ContentCipher {
+        if let fixed = ContentCipher(rawValue: profile.cipher) { return fixed }
+        let announced = certificates.map { job.recipients.announcedCiphers(of: $0) ?? [] }
+        for choice in [ContentCipher.aes256gcm, .aes128gcm] where announced.allSatisfy({ $0.contains(choice.rawValue) }) {
+            return choice
+        }
+        return .aes256cbc
+    }
 
     /// One copy of a message for `recipients`, per the profile: signed, encrypted, split or bounced.
     /// `original` is the message as received (its authors are checked against the signer; bounces quote it).
@@ -93,7 +102,7 @@ public struct ProfileTransform: Sendable {
             let blind = hasBcc ? Envelope(original).blindRecipients : []
             let groups = [keyed.filter { !blind.contains($0.0) }] + keyed.filter { blind.contains($0.0) }.map { [$0] }
             return try groups.filter { !$0.isEmpty }.map { group in
-                let encrypted = try protect(message, for: group.map(\.1), asOneLeaf: asOneLeaf)
+                let encrypted = try protect(message, for: group.map(\.1), job: job, asOneLeaf: asOneLeaf)
                 return Output(folder: .encrypted, bytes: encrypted.serialized(), recipients: group.map(\.0))
             }
         }
@@ -143,8 +152,11 @@ public struct ProfileTransform: Sendable {
 
     /// F4: encrypt · sign, then encrypt · sign, encrypt, sign again (RFC 2634 §1.1).
     /// `asOneLeaf` applies to the layer around the message; the layers around it are well formed.
-    private func protect(_ message: Entity, for certificates: [Certificate], asOneLeaf: Bool) throws -> Entity {
+    private func protect(_ message: Entity, for certificates: [Certificate], job: OutgoingJob, asOneLeaf: Bool)
+        throws -> Entity
+    {
         let transport: KeyTransport = profile.oaep ? .oaep : .pkcs1v15
+        let cipher = cipher(for: certificates, job: job)
         func encrypt(_ entity: Entity, asOneLeaf: Bool) throws -> Entity {
             try SMIME.encrypt(
                 entity, recipients: certificates, cipher: cipher, keyTransport: transport, asOneLeaf: asOneLeaf)

@@ -17,7 +17,14 @@ public struct IncomingPolicy: Sendable {
     public let acceptSenderMatch: Bool?
     public let allowSHA1: Bool?
     public let allowWeak: Bool?
+    /// SPEC F21: `harvest` and its options (`harvest-on-failure`, `harvest-updated`, `harvest-expired`,
+    /// `harvest-self-signed`), by setting name; left out, the command line's.
+    public var harvest: [String: Bool] = [:]
     public let line: Int
+
+    public static let harvestSettings = [
+        "harvest", "harvest-on-failure", "harvest-updated", "harvest-expired", "harvest-self-signed",
+    ]
 
     public init(
         name: String, senders: [AddressPattern] = [], decrypt: Bool = true, verify: Bool = true,

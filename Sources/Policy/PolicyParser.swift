@@ -286,18 +286,20 @@ private struct Reader {
     }
 
     mutating func readIncoming(_ name: String, line: Int, _ settings: [String: Setting]) {
-        let flags = ["decrypt", "verify", "accept-sender-match", "allow-sha1", "allow-weak"]
+        let flags =
+            ["decrypt", "verify", "accept-sender-match", "allow-sha1", "allow-weak"] + IncomingPolicy.harvestSettings
         unknownKeys(settings, ["senders", "signature", "unauthenticated-html"] + flags, in: "incoming")
         var values: [String: Bool] = [:]
         for flag in flags { values[flag] = choice(settings[flag], YesNo.self).map { $0 == .yes } }
-        incoming.append(
-            IncomingPolicy(
+        var policy = IncomingPolicy(
                 name: name, senders: patterns(settings["senders"], policy: name), decrypt: values["decrypt"] ?? true,
                 verify: values["verify"] ?? true,
                 signature: choice(settings["signature"], IncomingPolicy.Signature.self),
                 unauthenticatedHTML: choice(settings["unauthenticated-html"], IncomingPolicy.UnauthenticatedHTML.self),
                 acceptSenderMatch: values["accept-sender-match"], allowSHA1: values["allow-sha1"],
-                allowWeak: values["allow-weak"], line: line))
+                allowWeak: values["allow-weak"], line: line)
+        for setting in IncomingPolicy.harvestSettings { policy.harvest[setting] = values[setting] }
+        incoming.append(policy)
     }
 }
 

@@ -21,7 +21,9 @@ public struct SendingProfile: Codable, Sendable, Equatable {
     }
 
     public static let signModes = ["detached", "opaque"]
-    public static let ciphers = ["aes-256-cbc", "aes-128-cbc", "aes-128-gcm", "aes-256-gcm"]
+    /// `auto`: AES-GCM (AuthEnvelopedData) when every recipient of an envelope is a harvested
+    /// certificate whose owner announced it (SMIMECapabilities), else AES-256-CBC, which every client reads.
+    public static let ciphers = ["auto", "aes-256-cbc", "aes-128-cbc", "aes-128-gcm", "aes-256-gcm"]
     public static let digests = ["sha256", "sha384", "sha512"]
 
     public var name: String
@@ -36,7 +38,7 @@ public struct SendingProfile: Codable, Sendable, Equatable {
     public init(
         name: String, mode: Mode, certificate: String? = nil, signMode: String = "detached",
         missingKey: MissingKeyAction = .bounce,
-        cipher: String = "aes-256-cbc", digest: String = "sha256", oaep: Bool = false
+        cipher: String = "auto", digest: String = "sha256", oaep: Bool = false
     ) {
         self.name = name
         self.mode = mode
@@ -143,7 +145,7 @@ public enum ProfileFile {
                 let profile = SendingProfile(
                     name: c.name, mode: mode, certificate: c.fields["cert"],
                     signMode: c.fields["sign-mode"] ?? "detached",
-                    missingKey: missing, cipher: c.fields["cipher"] ?? "aes-256-cbc",
+                    missingKey: missing, cipher: c.fields["cipher"] ?? "auto",
                     digest: c.fields["digest"] ?? "sha256",
                     oaep: oaepText == "yes")
                 local += profile.problems

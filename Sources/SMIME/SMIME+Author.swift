@@ -37,28 +37,28 @@ extension SMIME {
     /// `signers` is not empty.
     static func trustedSigner(
         of message: Entity, among signers: [Certificate], intermediates: [Certificate], validation: SignerValidation
-    ) -> (signer: Certificate, failure: VerificationFailure?, weaknesses: [AlgorithmWeakness]) {
-        var trusted: [(certificate: Certificate, weaknesses: [AlgorithmWeakness])] = []
+    ) -> (signer: Certificate, failure: VerificationFailure?, trusted: SignerValidation.Trusted?) {
+        var trusted: [(certificate: Certificate, trusted: SignerValidation.Trusted)] = []
         var problem: (certificate: Certificate, problem: SignerProblem)? = nil
         for signer in signers {
             switch validation.assess(signer: signer, intermediates: intermediates) {
-            case .success(let weaknesses): trusted.append((signer, weaknesses))
+            case .success(let found): trusted.append((signer, found))
             case .failure(let found): problem = problem ?? (signer, found)
             }
         }
         guard let first = trusted.first else {
             let (signer, found) = problem!
-            return (signer, VerificationFailure(.signer(found.kind), found.reason), [])
+            return (signer, VerificationFailure(.signer(found.kind), found.reason), nil)
         }
         switch authorIdentity(
             of: message, signers: trusted.map(\.certificate), acceptSenderMatch: validation.acceptSenderMatch)
         {
         case .success(let address):
             let chosen = trusted.first { AddressMatch.covers($0.certificate, address) } ?? first
-            return (chosen.certificate, nil, chosen.weaknesses)
+            return (chosen.certificate, nil, chosen.trusted)
         case .failure(let failure):
             return validation.requireAddressMatch
-                ? (first.certificate, failure, []) : (first.certificate, nil, first.weaknesses)
+                ? (first.certificate, failure, nil) : (first.certificate, nil, first.trusted)
         }
     }
 }

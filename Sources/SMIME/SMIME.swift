@@ -28,6 +28,12 @@ public struct Verification: Sendable {
     public let unwrapped: Entity?
     /// Keys and certificate signatures below the floor that `SignerValidation.allowWeak` let pass.
     public var acceptedWeaknesses: [AlgorithmWeakness] = []
+    /// What is known of the revocation of the trusted signer's path (nil when it did not pass).
+    public var revocation: RevocationStatus? = nil
+    /// The certificates of the SignedData (for harvesting intermediates, SPEC F21).
+    public var certificates: [Certificate] = []
+    /// The content ciphers the signer announced (`SignatureCheck.capabilities`).
+    public var capabilities: [String] = []
 
     public var passed: Bool { verdict == .pass }
 }
@@ -143,9 +149,12 @@ public enum SMIME {
         }
         let unwrapped = try unwrap(outer: outer, content: check.content, ending: message.lineEnding)
         func verdict(_ failure: VerificationFailure?, signer: Certificate?) -> Verification {
-            Verification(
+            var result = Verification(
                 verdict: failure.map { .fail($0) } ?? .pass, signer: signer, signingTime: check.signingTime,
                 digestAlgorithm: check.digestAlgorithm, unwrapped: unwrapped)
+            result.certificates = check.certificates
+            result.capabilities = check.capabilities
+            return result
         }
         guard let signer = check.signers.first else {
             let missing = VerificationFailure(
@@ -158,7 +167,8 @@ public enum SMIME {
         let trusted = trustedSigner(
             of: message, among: check.signers, intermediates: check.certificates, validation: validation)
         var result = verdict(trusted.failure, signer: trusted.signer)
-        result.acceptedWeaknesses = trusted.weaknesses
+        result.acceptedWeaknesses = trusted.trusted?.weaknesses ?? []
+        result.revocation = trusted.trusted?.revocation
         return result
     }
 

@@ -5,8 +5,8 @@ import FileIO
     import Glibc
 #endif
 
-/// A TCP connection to an SMTP server, plain or (after `startTLS`) over TLS, with a
-/// line reader. Every connect, read and write is bounded by `timeout` seconds.
+/// A TCP connection to an SMTP server (or an HTTP one, HTTPClient.swift), plain or (after
+/// `startTLS`) over TLS, with a line reader. Every connect, read and write is bounded by `timeout` seconds.
 final class Channel {
     private let fd: Int32
     private var tls: TLSConnection?
@@ -136,7 +136,23 @@ final class Channel {
         }
     }
 
-    private func fill() throws {
+    /// Up to `limit` bytes: what is buffered, else one read; empty at the end of the stream.
+    func readSome(limit: Int) throws -> [UInt8] {
+        if start == buffer.count, try !fill(endIsError: false) { return [] }
+        let end = min(buffer.count, start + limit)
+        let bytes = Array(buffer[start..<end])
+        start = end
+        if start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        }
+        return bytes
+    }
+
+    private func fill() throws { _ = try fill(endIsError: true) }
+
+    /// Reads once more into the buffer; false at the end of the stream (unless that is an error).
+    private func fill(endIsError: Bool) throws -> Bool {
         if start > 0 {
             buffer.removeFirst(start)
             start = 0
@@ -164,8 +180,12 @@ final class Channel {
             guard got >= 0 else { throw SMTPError.connection("\(peer): cannot read (\(Self.describe(errno)))") }
             n = got
         }
-        if n == 0 { throw SMTPError.connection("\(peer): the server closed the connection") }
+        if n == 0 {
+            if endIsError { throw SMTPError.connection("\(peer): the server closed the connection") }
+            return false
+        }
         buffer += chunk[0..<n]
+        return true
     }
 
     /// Closes TLS politely; the socket closes with the channel.

@@ -6,7 +6,7 @@ import Keystore
 struct CA: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ca", abstract: "Trusted certificate authorities for verification (SPEC F10).",
-        subcommands: [CAAdd.self, CAList.self, CARemove.self])
+        subcommands: [CAAdd.self, CAList.self, CARemove.self, CACRL.self])
 }
 
 struct CAAdd: ParsableCommand {
@@ -15,6 +15,11 @@ struct CAAdd: ParsableCommand {
     @OptionGroup var home: HomeOptions
     @Argument(help: "A PEM file with one or more CA certificates.") var file: String?
     @Flag(help: "Trust the system's CA list (/etc/ssl/certs/ca-certificates.crt).") var system = false
+    @Flag(
+        help: ArgumentHelp(
+            "Store the certificates as known intermediates: issuers to build paths and check CRLs with, "
+                + "trusted only through an anchor."))
+    var intermediate = false
 
     static let systemBundle = "/etc/ssl/certs/ca-certificates.crt"
 
@@ -31,10 +36,14 @@ struct CAAdd: ParsableCommand {
         } catch let error as OpenSSLError {
             throw Failure.usage("\(path): not a certificate file (\(error.reasons.joined(separator: "; ")))")
         }
-        let added = try configuring { try store.addCertificateAuthorities(certificates) }
-        print("added \(added) CA certificate(s) (\(certificates.count - added) already trusted)")
-        for certificate in certificates where !certificate.isCA {
-            printErr("smimegate: warning: \(certificate.subject) is not a CA certificate (basicConstraints)")
+        // A known intermediate is an issuer: an end-entity certificate in the file is left out.
+        let stored = intermediate ? certificates.filter(\.claimsCA) : certificates
+        let added = try configuring { try store.addCertificateAuthorities(stored, anchors: !intermediate) }
+        let kind = intermediate ? "intermediate CA certificate(s)" : "CA certificate(s)"
+        print("added \(added) \(kind) (\(stored.count - added) already stored)")
+        for certificate in certificates where !certificate.isCA && !(intermediate && certificate.claimsCA) {
+            let left = intermediate ? ": left out" : ""
+            printErr("smimegate: warning: \(certificate.subject) is not a CA certificate (basicConstraints)\(left)")
         }
     }
 }
@@ -44,8 +53,10 @@ struct CAList: ParsableCommand {
     @OptionGroup var home: HomeOptions
 
     func run() throws {
-        let authorities = try configuring { try home.open().certificateAuthorities() }
-        for c in authorities { print("\(c.sha256Fingerprint)\t\(c.subject)") }
+        let authorities = try configuring { try home.open().certificateAuthorityList() }
+        for (c, anchor) in authorities {
+            print("\(c.sha256Fingerprint)\t\(c.subject)" + (anchor ? "" : "\t(intermediate)"))
+        }
     }
 }
 

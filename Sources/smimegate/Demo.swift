@@ -108,7 +108,7 @@ struct Demo: ParsableCommand {
         let received = dir.appendingPathComponent("partner.example-incoming").path
         let incoming = IncomingJob(
             identities: [IncomingJob.Identity(certificate: identity.certificate, key: identity.key)],
-            validation: SignerValidation(anchors: try partner.home.certificateAuthorities()), keepSignature: false,
+            validation: SignerValidation(trust: try partner.home.trustStore()), keepSignature: false,
             authservID: "mx.partner.example")
         print("\n$ smimegate --home \(partner.home.home.path) process incoming \(out)/encrypted --out \(received)")
         let got = try Engine.run(

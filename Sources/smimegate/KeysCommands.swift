@@ -7,7 +7,10 @@ import PKI
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Partners' public keys: encrypt to them (SPEC F19, F20).",
-        subcommands: [KeysAdd.self, KeysList.self, KeysShow.self, KeysDelete.self, KeysExport.self, KeysImport.self])
+        subcommands: [
+            KeysAdd.self, KeysList.self, KeysShow.self, KeysDelete.self, KeysExport.self, KeysImport.self,
+            KeysHarvested.self, KeysPromote.self, KeysForget.self,
+        ])
 }
 
 struct KeysAdd: ParsableCommand {

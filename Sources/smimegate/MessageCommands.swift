@@ -128,14 +128,14 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         let store = try home.open()
-        let anchors = try store.certificateAuthorities()
+        let trust = try configuring { try store.trustStore(ocsp: TrustNetwork.ocspChecker()) }
         try transform(io, "verify") { input in
             // As in 'process incoming': results claiming our authserv-id are not ours (RFC 8601 §5).
             let message = AuthenticationResults.removingOurs(
                 from: input, authservID: authservId ?? ProcessInfo.processInfo.hostName
             ).message
             let validation = SignerValidation(
-                anchors: anchors, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch)
+                trust: trust, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch)
             let result = try SMIME.verify(message, validation: validation)
             switch result.verdict {
             case .pass:
@@ -144,7 +144,8 @@ struct Verify: ParsableCommand {
                 let weak = result.acceptedWeaknesses.map(\.description).joined(separator: ", ")
                 printErr(
                     "smimegate: verify: \(io.label(message)): signature valid and trusted: signer \(signer), \(result.digestAlgorithm ?? "?")"
-                        + (weak.isEmpty ? "" : " (weak algorithms accepted: \(weak))"))
+                        + (weak.isEmpty ? "" : " (weak algorithms accepted: \(weak))")
+                        + (result.revocation.map { $0 == .good ? "" : " (revocation \($0))" } ?? ""))
             case .fail(let failure):
                 throw SMIMEError(failure.result == .permerror ? "permerror: \(failure.reason)" : failure.reason)
             }

@@ -92,8 +92,10 @@ struct RunFlags: ParsableArguments {
 
     /// Runs the job, prints the summary, and exits with the run's code: 1 when something
     /// failed, 75 when a write failed, 128 + N when signal N stopped it.
-    func execute(_ job: any Job) throws {
+    /// `finally` runs once the run is over, whatever happened (recording what the run used).
+    func execute(_ job: any Job, harvester: Harvester? = nil, finally: (() throws -> Void)? = nil) throws {
         var options = self.options
+        options.harvester = harvester
         if let deliver {
             options.delivery = (
                 try client.agent(deliver),
@@ -110,6 +112,7 @@ struct RunFlags: ParsableArguments {
         } catch let error as MailstoreError {
             throw Failure.usage(error.reason)
         }
+        do { try finally?() } catch { printErr("smimegate: warning: \(error)") }
         for error in summary.inputErrors { printErr("smimegate: \(error)") }
         for problem in summary.delivery?.problems ?? [] { printErr("smimegate: \(problem)") }
         if json {
@@ -119,6 +122,15 @@ struct RunFlags: ParsableArguments {
             if let delivery = summary.delivery, let target = options.delivery?.agent.target {
                 printDeliverySummary(delivery, target: target)
             }
+        }
+        if let harvested = harvester?.summary, harvested != Harvester.Summary() {
+            if !json {
+                print(
+                    "harvested: \(harvested.stored) stored, \(harvested.seen) seen again, \(harvested.skipped) skipped, "
+                        + "\(harvested.evicted) evicted (see 'smimegate keys harvested')")
+            }
+            for problem in harvested.problems { printErr("smimegate: harvest: \(problem)") }
+            for alert in harvested.alerts { printErr("smimegate: alert: \(alert)") }
         }
         switch summary.stop {
         case .failure(let reason):
@@ -297,7 +309,9 @@ struct ProcessOutgoing: ParsableCommand {
         let document = profile == nil ? try choice.document(store) : nil
         guard let document else {
             let (chosen, signer) = try usableProfile(profile ?? "default", store)
-            try flags.execute(OutgoingJob(profile: chosen, signer: signer, recipients: recipients, reportingHost: host))
+            try flags.execute(
+                OutgoingJob(profile: chosen, signer: signer, recipients: recipients, reportingHost: host),
+                finally: { try store.markHarvestedUsed(recipients.usedHarvested) })
             return
         }
         let profiles = try document.profileNames.sorted().map { try usableProfile($0, store) }
@@ -307,7 +321,7 @@ struct ProcessOutgoing: ParsableCommand {
         } catch let error as PipelineError {
             throw Failure.usage(error.reason)
         }
-        try flags.execute(job)
+        try flags.execute(job, finally: { try store.markHarvestedUsed(recipients.usedHarvested) })
     }
 }
 
@@ -369,22 +383,27 @@ struct ProcessIncoming: ParsableCommand {
                 + "besides those the organisation certificates cover; other recipients are left out.",
             valueName: "LIST"))
     var localDomains: String?
+    @Flag(
+        help: ArgumentHelp(
+            "Harvest the certificates of verified signers into the keystore (SPEC F21); an incoming policy's "
+                + "'harvest' setting decides instead for the senders it covers."))
+    var harvest = false
 
     func run() throws {
         let store = try home.open()
         let identities = try configuring { try store.identities() }.map {
             IncomingJob.Identity(certificate: $0.certificate, key: $0.key)
         }
-        let anchors = try configuring { try store.certificateAuthorities() }
+        let trust = try configuring { try store.trustStore(ocsp: TrustNetwork.ocspChecker()) }
         let job = IncomingJob(
             identities: identities,
             validation: SignerValidation(
-                anchors: anchors, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch),
+                trust: trust, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch),
             keepSignature: signature == .keep,
             authservID: authservId ?? ProcessInfo.processInfo.hostName, unauthenticatedHTML: unauthenticatedHtml,
             policy: try choice.document(store), reportingHost: ProcessInfo.processInfo.hostName,
             localDomains: (localDomains ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty })
-        try flags.execute(job)
+                .filter { !$0.isEmpty }, harvest: harvest ? HarvestRules() : nil)
+        try flags.execute(job, harvester: Harvester(keystore: store))
     }
 }

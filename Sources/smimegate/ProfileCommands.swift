@@ -50,7 +50,11 @@ struct ProfileSettings: ParsableArguments {
     @Option(help: "detached or opaque.") var signMode: String?
     @Option(help: "When a recipient has no usable key: bounce, drop or split.")
     var missingKey: SendingProfile.MissingKeyAction?
-    @Option(help: "aes-256-cbc, aes-128-cbc, aes-128-gcm or aes-256-gcm.") var cipher: String?
+    @Option(
+        help: ArgumentHelp(
+            "auto (default: AES-GCM for harvested partners who announced it, else aes-256-cbc), aes-256-cbc, "
+                + "aes-128-cbc, aes-128-gcm or aes-256-gcm."))
+    var cipher: String?
     @Option(help: "sha256, sha384 or sha512.") var digest: String?
     @Option(help: ArgumentHelp("RSA-OAEP key transport: yes or no.", valueName: "yes|no")) var oaep: String?
 

@@ -146,7 +146,7 @@ final class PolicyJobTests: XCTestCase {
             verify = no
             """)
         let job = IncomingJob(
-            identities: [], validation: SignerValidation(anchors: []), keepSignature: false, authservID: "mx.test",
+            identities: [], validation: SignerValidation(trust: try TrustStore(anchors: [])), keepSignature: false, authservID: "mx.test",
             policy: policy, reportingHost: "mx.test")
         XCTAssertTrue(job.notifies)
         let plain = job.process(input("From: a@example.test\nTo: b@example.test\nSubject: s\n\nhello\n"))

@@ -57,7 +57,7 @@ final class MutationTests: XCTestCase {
                     _ = try SMIME.decrypt(message, certificate: bob.certificate, key: bob.key)
                     outcomes["decrypted", default: 0] += 1
                 case .signedOpaque, .signedDetached:
-                    let verdict = try SMIME.verify(message, validation: SignerValidation(anchors: anchors)).verdict
+                    let verdict = try SMIME.verify(message, validation: SignerValidation(trust: try TrustStore(anchors: anchors))).verdict
                     outcomes[verdict == .pass ? "pass" : "fail", default: 0] += 1
                 default:
                     outcomes["other", default: 0] += 1

@@ -27,7 +27,7 @@ final class RoundTripTests: XCTestCase {
         let legacy = opaque.replacingOccurrences(
             of: "application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\"", with: "application/x-pkcs7-mime")
         XCTAssertNotEqual(legacy, opaque)
-        XCTAssertEqual(try SMIME.verify(Entity.parse(Array(legacy.utf8)), validation: SignerValidation(anchors: anchors)).verdict, .pass)
+        XCTAssertEqual(try SMIME.verify(Entity.parse(Array(legacy.utf8)), validation: SignerValidation(trust: try TrustStore(anchors: anchors))).verdict, .pass)
 
         let detached = string(try SMIME.sign(entity, signer: signer, mode: .detached).serialized())
         for (from, to) in [
@@ -38,7 +38,7 @@ final class RoundTripTests: XCTestCase {
             let variant = detached.replacingOccurrences(of: from, with: to)
             XCTAssertNotEqual(variant, detached, from)
             XCTAssertEqual(
-                try SMIME.verify(Entity.parse(Array(variant.utf8)), validation: SignerValidation(anchors: anchors)).verdict, .pass, from)
+                try SMIME.verify(Entity.parse(Array(variant.utf8)), validation: SignerValidation(trust: try TrustStore(anchors: anchors))).verdict, .pass, from)
         }
     }
 
@@ -47,7 +47,7 @@ final class RoundTripTests: XCTestCase {
         for mode in SignMode.allCases {
             let signed = try SMIME.sign(entity, signer: signer, mode: mode).serialized()
             XCTAssertFalse(signed.contains(13), "\(mode): LF input gives LF output")
-            let result = try SMIME.verify(Entity.parse(signed), validation: SignerValidation(anchors: anchors))
+            let result = try SMIME.verify(Entity.parse(signed), validation: SignerValidation(trust: try TrustStore(anchors: anchors)))
             XCTAssertEqual(result.verdict, .pass, "\(mode)")
             let unwrapped = try XCTUnwrap(result.unwrapped)
             XCTAssertEqual(unwrapped.field("Subject"), "hi")
@@ -72,7 +72,7 @@ final class RoundTripTests: XCTestCase {
     func testSharedKeysAcrossThreads() throws {
         let entity = try Entity.parse(message)
         let signer = self.signer!
-        let validation = SignerValidation(anchors: anchors)
+        let validation = SignerValidation(trust: try TrustStore(anchors: anchors))
         let failures = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
             for i in 0..<25 {

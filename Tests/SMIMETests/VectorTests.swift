@@ -23,7 +23,7 @@ final class ThunderbirdVectorTests: XCTestCase {
     }
 
     func verdict(_ name: String) throws -> Verification {
-        try SMIME.verify(message(name), validation: SignerValidation(anchors: anchors))
+        try SMIME.verify(message(name), validation: SignerValidation(trust: try TrustStore(anchors: anchors)))
     }
 
     func testSHA2SignaturesVerify() throws {
@@ -63,7 +63,7 @@ final class ThunderbirdVectorTests: XCTestCase {
                 try verdict(name).verdict.failure,
                 VerificationFailure(.weakDigest, "weak digest algorithm sha1: the signature is not trusted"), name)
             let allowed = try SMIME.verify(
-                message(name), validation: SignerValidation(anchors: anchors, allowSHA1: true))
+                message(name), validation: SignerValidation(trust: try TrustStore(anchors: anchors), allowSHA1: true))
             XCTAssertEqual(allowed.verdict, .pass, name)
         }
     }
@@ -81,7 +81,7 @@ final class ThunderbirdVectorTests: XCTestCase {
         for name in ["alice.sig.SHA256.opaque.env.eml", "alice.dsig.SHA512.multipart.env.eml"] {
             let decrypted = try SMIME.decrypt(message(name), certificate: bob.certificate, key: bob.key)
             XCTAssertEqual(
-                try SMIME.verify(decrypted, validation: SignerValidation(anchors: anchors)).verdict, .pass, name)
+                try SMIME.verify(decrypted, validation: SignerValidation(trust: try TrustStore(anchors: anchors))).verdict, .pass, name)
         }
     }
 
@@ -105,14 +105,14 @@ final class ThunderbirdVectorTests: XCTestCase {
         XCTAssertEqual(outer.verdict, .pass)
         XCTAssertEqual(outer.signer?.emailAddresses, ["Dave@example.com"])
         // The inner signature is Alice's, but the message's From: is Dave: RFC 8550 §3 says not covered.
-        let inner = try SMIME.verify(try XCTUnwrap(outer.unwrapped), validation: SignerValidation(anchors: anchors))
+        let inner = try SMIME.verify(try XCTUnwrap(outer.unwrapped), validation: SignerValidation(trust: try TrustStore(anchors: anchors)))
         XCTAssertEqual(
             inner.verdict.failure,
             VerificationFailure(
                 .authorNotCovered,
                 "From address Dave@example.com is not covered by the signer certificate (Alice@example.com)"))
         let lax = try SMIME.verify(
-            try XCTUnwrap(outer.unwrapped), validation: SignerValidation(anchors: anchors, requireAddressMatch: false))
+            try XCTUnwrap(outer.unwrapped), validation: SignerValidation(trust: try TrustStore(anchors: anchors), requireAddressMatch: false))
         XCTAssertEqual(lax.verdict, .pass)
     }
 }
@@ -128,18 +128,16 @@ final class RFC4134VectorTests: XCTestCase {
             let check = try CMS.verifySignature(vector(name))
             XCTAssertEqual(check.content, vector("ExContent.bin"), name)
             let signer = try XCTUnwrap(check.signers.first)
-            let legacy = ChainVerifier(anchors: [carl], floor: .legacy)
-            let accepted = try legacy.verify(signer, intermediates: check.certificates, at: Date())
+            let trust = try TrustStore(anchors: [carl])
+            let legacy = trust.validate(signer, untrusted: check.certificates, at: Date(), floor: .legacy)
+            guard case .valid(let accepted, _) = legacy else { return XCTFail("\(legacy)") }
             XCTAssertTrue(
                 accepted.contains { if case .shortKey("RSA", 1024, _) = $0 { true } else { false } }, "\(accepted)")
-            XCTAssertThrowsError(
-                try ChainVerifier(anchors: [carl]).verify(signer, intermediates: check.certificates, at: Date())
-            ) {
-                guard case .weakAlgorithms = $0 as? ChainVerificationError else { return XCTFail("\($0)") }
-            }
-            XCTAssertThrowsError(
-                try ChainVerifier(anchors: [], floor: .legacy).verify(
-                    signer, intermediates: check.certificates, at: Date()), name)
+            let standard = trust.validate(signer, untrusted: check.certificates, at: Date(), floor: .standard)
+            guard case .weakAlgorithms = standard else { return XCTFail("\(standard)") }
+            let untrusted = try TrustStore(anchors: []).validate(
+                signer, untrusted: check.certificates, at: Date(), floor: .legacy)
+            guard case .invalid = untrusted else { return XCTFail("\(name): \(untrusted)") }
         }
     }
 
@@ -152,9 +150,9 @@ final class RFC4134VectorTests: XCTestCase {
             let check = try CMS.verifySignature(vector(name), detachedContent: detached ? vector("ExContent.bin") : nil)
             XCTAssertEqual(check.content, vector("ExContent.bin"), name)
             let signer = try XCTUnwrap(check.signers.first, name)
-            XCTAssertNoThrow(
-                try ChainVerifier(anchors: [carl], floor: .legacy).verify(
-                    signer, intermediates: check.certificates, at: Date()), name)
+            let verdict = try TrustStore(anchors: [carl]).validate(
+                signer, untrusted: check.certificates, at: Date(), floor: .legacy)
+            guard case .valid = verdict else { return XCTFail("\(name): \(verdict)") }
         }
         var tampered = vector("ExContent.bin")
         tampered[0] ^= 1
@@ -168,12 +166,12 @@ final class RFC4134VectorTests: XCTestCase {
         for name in ["4.8.eml", "4.9.eml"] {
             let message = try Entity.parse(vector(name))
             XCTAssertEqual(
-                try SMIME.verify(message, validation: SignerValidation(anchors: [carl])).verdict.failure?.kind,
+                try SMIME.verify(message, validation: SignerValidation(trust: try TrustStore(anchors: [carl]))).verdict.failure?.kind,
                 .weakDigest, name)
-            let sha1 = try SMIME.verify(message, validation: SignerValidation(anchors: [carl], allowSHA1: true))
+            let sha1 = try SMIME.verify(message, validation: SignerValidation(trust: try TrustStore(anchors: [carl]), allowSHA1: true))
             XCTAssertEqual(sha1.verdict.failure?.kind, .signer(.weakAlgorithms), name)
             let strict = try SMIME.verify(
-                message, validation: SignerValidation(anchors: [carl], allowSHA1: true, allowWeak: true))
+                message, validation: SignerValidation(trust: try TrustStore(anchors: [carl]), allowSHA1: true, allowWeak: true))
             // From: aliceDss@examples.com, certificate: AliceDSS@example.com (sic, in RFC 4134).
             XCTAssertEqual(
                 strict.verdict.failure?.reason,
@@ -182,7 +180,7 @@ final class RFC4134VectorTests: XCTestCase {
             let lax = try SMIME.verify(
                 message,
                 validation: SignerValidation(
-                    anchors: [carl], requireAddressMatch: false, allowSHA1: true, allowWeak: true))
+                    trust: try TrustStore(anchors: [carl]), requireAddressMatch: false, allowSHA1: true, allowWeak: true))
             XCTAssertEqual(lax.verdict, .pass, name)
             XCTAssertFalse(lax.acceptedWeaknesses.isEmpty, name)
             XCTAssertTrue(

@@ -1,0 +1,76 @@
+import COpenSSL
+import Foundation
+
+/// One X.509 certificate revocation list (RFC 5280 §5). Owns an OpenSSL `X509_CRL`.
+///
+/// Unchecked Sendable, because an `X509_CRL` is only read once parsed (OpenSSL sorts its
+/// entries under its own lock at the first lookup) and this class never changes it.
+public final class RevocationList: @unchecked Sendable, CustomStringConvertible {
+    let crl: OpaquePointer
+
+    private init(taking crl: OpaquePointer) { self.crl = crl }
+    deinit { X509_CRL_free(crl) }
+
+    /// Every CRL of a PEM file, or the one of a DER file.
+    public static func parseAll(_ bytes: [UInt8]) throws -> [RevocationList] {
+        OpenSSLError.clear()
+        if bytes.isEmpty { throw OpenSSLError(operation: "read CRL", reasons: ["empty input"]) }
+        let bio = try MemoryBIO(bytes)
+        if bytes.firstRange(of: Array("-----BEGIN".utf8)) == nil {
+            guard let crl = d2i_X509_CRL_bio(bio.bio, nil) else { throw OpenSSLError.drain("read DER CRL") }
+            return [RevocationList(taking: crl)]
+        }
+        var result: [RevocationList] = []
+        while let crl = PEM_read_bio_X509_CRL(bio.bio, nil, nil, nil) { result.append(RevocationList(taking: crl)) }
+        ERR_clear_error()  // the loop ends on a "no start line" error
+        if result.isEmpty { throw OpenSSLError(operation: "read CRL", reasons: ["no PEM CRL found"]) }
+        return result
+    }
+
+    public var issuer: String { Certificate.oneLine(X509_CRL_get_issuer(crl)) }
+    public var description: String { "CRL of \(issuer)" }
+    public var thisUpdate: Date { Certificate.date(X509_CRL_get0_lastUpdate(crl)) }
+    /// nil when the CRL names no next update (RFC 5280 requires one; such a CRL never goes stale).
+    public var nextUpdate: Date? { X509_CRL_get0_nextUpdate(crl).map { Certificate.date($0) } }
+    public var entries: Int { X509_CRL_get_REVOKED(crl).map { Int(OPENSSL_sk_num($0)) } ?? 0 }
+
+    public var der: [UInt8] {
+        guard let bio = try? MemoryBIO(), i2d_X509_CRL_bio(bio.bio, crl) == 1 else { return [] }
+        return bio.bytes
+    }
+
+    public var pem: String {
+        guard let bio = try? MemoryBIO(), PEM_write_bio_X509_CRL(bio.bio, crl) == 1 else { return "" }
+        return String(decoding: bio.bytes, as: UTF8.self)
+    }
+
+    /// SHA-256 of the DER encoding, as lower-case hex.
+    public var sha256Fingerprint: String { CMS.hex(CMS.sha256(der)) }
+
+    /// Whether `certificate` is named as the issuer and its key made the CRL's signature.
+    public func isSigned(by certificate: Certificate) -> Bool {
+        guard X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(certificate.x509)) == 0,
+            let key = X509_get0_pubkey(certificate.x509)
+        else { return false }
+        defer { ERR_clear_error() }
+        return X509_CRL_verify(crl, key) == 1
+    }
+
+    /// Whether the CRL covers `time` (thisUpdate ≤ time ≤ nextUpdate).
+    public func isCurrent(at time: Date) -> Bool {
+        thisUpdate <= time && (nextUpdate.map { time <= $0 } ?? true)
+    }
+}
+
+/// RFC 5280 §5.3.1 reason codes, named as the RFC names them.
+public enum RevocationReason: Int, Sendable, CustomStringConvertible {
+    case unspecified = 0, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation
+    case certificateHold, removeFromCRL = 8, privilegeWithdrawn, aACompromise
+
+    public var description: String {
+        [
+            "unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
+            "cessationOfOperation", "certificateHold", "7", "removeFromCRL", "privilegeWithdrawn", "aACompromise",
+        ][rawValue]
+    }
+}

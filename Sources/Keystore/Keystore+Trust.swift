@@ -1,0 +1,121 @@
+import CMS
+import Foundation
+
+/// Certificate revocation lists (SPEC F25), the known intermediate CAs, the global settings, and
+/// the run's `TrustStore` made from them.
+extension Keystore {
+    // MARK: Known intermediates
+
+    /// CA certificates stored as issuers to build paths with (`ca add --intermediate`), not anchors.
+    public func knownIntermediates() throws -> [Certificate] {
+        try db.query("SELECT certificate_pem FROM ca_certificates WHERE anchor = 0 ORDER BY subject").map {
+            try Certificate(bytes: Array(($0[0] ?? "").utf8))
+        }
+    }
+
+    /// Every CA certificate with its kind, for listings.
+    public func certificateAuthorityList() throws -> [(certificate: Certificate, anchor: Bool)] {
+        try db.query("SELECT certificate_pem, anchor FROM ca_certificates ORDER BY anchor DESC, subject").map {
+            (try Certificate(bytes: Array(($0[0] ?? "").utf8)), $0[1] == "1")
+        }
+    }
+
+    // MARK: CRLs
+
+    public struct StoredRevocationList: Sendable {
+        public let list: RevocationList
+        public let source: String
+        public let addedAt: String
+    }
+
+    public enum RevocationListChange: Sendable, Equatable {
+        case added, replaced, unchanged
+        /// An older CRL than the one stored for that issuer.
+        case older
+    }
+
+    /// Stores a CRL once its signature verifies with the key of a trusted CA or a known intermediate
+    /// (stored or harvested) named as its issuer. One CRL per issuer: a newer one (later thisUpdate)
+    /// replaces it, an older one is refused.
+    @discardableResult
+    public func addRevocationList(_ list: RevocationList, source: String) throws -> RevocationListChange {
+        let issuers = try certificateAuthorityList().map(\.certificate) + harvestedIntermediates()
+        guard issuers.contains(where: { list.isSigned(by: $0) }) else {
+            if issuers.contains(where: { $0.subject == list.issuer }) {
+                throw KeystoreError("the CRL's signature does not verify with the key of \(list.issuer)")
+            }
+            throw KeystoreError(
+                "no trusted CA or known intermediate named \(list.issuer) to check the CRL with "
+                    + "(add the issuer with 'ca add' or 'ca add --intermediate' first)")
+        }
+        let fingerprint = list.sha256Fingerprint
+        return try db.transaction {
+            if try !db.query("SELECT 1 FROM crls WHERE fingerprint = ?", [.text(fingerprint)]).isEmpty {
+                return .unchanged
+            }
+            let current = try db.query("SELECT fingerprint, crl_pem FROM crls WHERE issuer = ?", [.text(list.issuer)])
+            var change = RevocationListChange.added
+            for row in current {
+                guard let stored = try? RevocationList.parseAll(Array((row[1] ?? "").utf8)).first else { continue }
+                if stored.thisUpdate > list.thisUpdate { return .older }
+                try db.query("DELETE FROM crls WHERE fingerprint = ?", [.text(row[0] ?? "")])
+                change = .replaced
+            }
+            let formatter = ISO8601DateFormatter()
+            try db.query(
+                "INSERT INTO crls (fingerprint, issuer, this_update, next_update, entries, crl_pem, source, added_at) "
+                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    .text(fingerprint), .text(list.issuer), .text(formatter.string(from: list.thisUpdate)),
+                    list.nextUpdate.map { .text(formatter.string(from: $0)) } ?? .null, .int(Int64(list.entries)),
+                    .text(list.pem), .text(source), .text(Keystore.now()),
+                ])
+            return change
+        }
+    }
+
+    public func revocationLists() throws -> [StoredRevocationList] {
+        try db.query("SELECT crl_pem, source, added_at FROM crls ORDER BY issuer").compactMap { row in
+            guard let list = try RevocationList.parseAll(Array((row[0] ?? "").utf8)).first else { return nil }
+            return StoredRevocationList(list: list, source: row[1] ?? "", addedAt: row[2] ?? "")
+        }
+    }
+
+    /// Removes the CRLs whose issuer is `selector` or whose SHA-256 starts with it (8+ hex digits).
+    @discardableResult
+    public func removeRevocationLists(matching selector: String) throws -> Int {
+        let lowered = selector.lowercased().replacingOccurrences(of: ":", with: "")
+        return try db.transaction {
+            let doomed = try db.query("SELECT fingerprint, issuer FROM crls").filter { row in
+                (lowered.count >= 8 && (row[0] ?? "").hasPrefix(lowered)) || row[1] == selector
+            }.compactMap { $0[0] }
+            for fingerprint in doomed { try db.query("DELETE FROM crls WHERE fingerprint = ?", [.text(fingerprint)]) }
+            return doomed.count
+        }
+    }
+
+    /// What the last `ca crl update` learnt of a distribution point, for conditional requests.
+    public func crlSource(url: String) throws -> (etag: String?, lastModified: String?)? {
+        guard let row = try db.query("SELECT etag, last_modified FROM crl_sources WHERE url = ?", [.text(url)]).first
+        else { return nil }
+        return (row[0], row[1])
+    }
+
+    public func recordCRLSource(url: String, etag: String?, lastModified: String?, status: String) throws {
+        try db.query(
+            "INSERT OR REPLACE INTO crl_sources (url, etag, last_modified, checked_at, status) VALUES (?, ?, ?, ?, ?)",
+            [.text(url), etag.map { .text($0) } ?? .null, lastModified.map { .text($0) } ?? .null,
+             .text(Keystore.now()), .text(status)])
+    }
+
+    // MARK: The run's trust
+
+    /// The anchors, the known and harvested intermediates and the CRLs, in one store for a run.
+    public func trustStore(checking: RevocationChecking? = nil, ocsp: OCSPChecker? = nil) throws -> TrustStore {
+        let settings = try globalSettings()
+        return try TrustStore(
+            anchors: try certificateAuthorities(), intermediates: try knownIntermediates() + harvestedIntermediates(),
+            revocationLists: try revocationLists().map(\.list), checking: checking ?? settings.revocation,
+            ocsp: settings.revocationOCSP ? ocsp : nil)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+
+/// An HTTP/1.1 client for what trust needs from the network (RFC 9110/9112): CRLs from their
+/// distribution points and OCSP answers (RFC 6960 appendix A), both over plain http:// as RFC 5280
+/// and RFC 5019 expect (the data is signed). One request per connection (`Connection: close`);
+/// the whole exchange is bounded by `timeout` seconds and the body by `maximumBody` bytes.
+public enum HTTPClient {
+    public struct Response: Sendable {
+        public let status: Int
+        /// Header fields by lower-cased name (the last one of a name wins).
+        public let headers: [String: String]
+        public let body: [UInt8]
+    }
+
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    public static func request(
+        _ method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: Double = 15,
+        maximumBody: Int = 20 * 1_048_576
+    ) throws -> Response {
+        guard let parts = URLComponents(string: url), parts.scheme?.lowercased() == "http", let host = parts.host,
+            !host.isEmpty
+        else { throw Failure("\(url): not an http:// URL") }
+        let port = UInt16(parts.port ?? 80)
+        let path = (parts.percentEncodedPath.isEmpty ? "/" : parts.percentEncodedPath)
+            + (parts.percentEncodedQuery.map { "?" + $0 } ?? "")
+        do {
+            let channel = try Channel.connect(host: host, port: port, timeout: timeout)
+            channel.deadline = .now + .milliseconds(Int(timeout * 1000))
+            var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host)\(parts.port.map { ":\($0)" } ?? "")\r\n"
+            head += "User-Agent: smimegate\r\nConnection: close\r\n"
+            for (name, value) in headers { head += "\(name): \(value)\r\n" }
+            if let body { head += "Content-Length: \(body.count)\r\n" }
+            try channel.write(Array((head + "\r\n").utf8) + (body ?? []))
+            let statusLine = try channel.readLine()
+            let fields = statusLine.split(separator: " ", maxSplits: 2)
+            guard fields.count >= 2, fields[0].hasPrefix("HTTP/1."), let status = Int(fields[1]) else {
+                throw Failure("\(url): not an HTTP response (\(statusLine.prefix(60)))")
+            }
+            var received: [String: String] = [:]
+            while true {
+                let line = try channel.readLine()
+                if line.isEmpty { break }
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                received[line[..<colon].lowercased()] = line[line.index(after: colon)...]
+                    .trimmingCharacters(in: .whitespaces)
+            }
+            let noBody = method == "HEAD" || status == 204 || status == 304 || (100..<200).contains(status)
+            let content = noBody ? [] : try readBody(channel, headers: received, url: url, maximum: maximumBody)
+            channel.shutdown()
+            return Response(status: status, headers: received, body: content)
+        } catch let error as SMTPError {
+            throw Failure("\(url): \(error)")
+        }
+    }
+
+    private static func readBody(_ channel: Channel, headers: [String: String], url: String, maximum: Int) throws
+        -> [UInt8]
+    {
+        func tooLarge() -> Failure { Failure("\(url): the answer is larger than \(maximum) bytes") }
+        if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
+            var body: [UInt8] = []
+            while true {
+                let sizeLine = try channel.readLine()
+                guard let size = Int(sizeLine.split(separator: ";").first.map(String.init) ?? "", radix: 16), size >= 0
+                else { throw Failure("\(url): a malformed chunk") }
+                if size == 0 { break }
+                guard body.count + size <= maximum else { throw tooLarge() }
+                body += try readExactly(channel, size, url: url)
+                _ = try channel.readLine()
+            }
+            return body
+        }
+        if let text = headers["content-length"] {
+            guard let length = Int(text), length >= 0 else { throw Failure("\(url): a malformed Content-Length") }
+            guard length <= maximum else { throw tooLarge() }
+            return try readExactly(channel, length, url: url)
+        }
+        var body: [UInt8] = []
+        while true {
+            let chunk = try channel.readSome(limit: 65_536)
+            if chunk.isEmpty { return body }
+            guard body.count + chunk.count <= maximum else { throw tooLarge() }
+            body += chunk
+        }
+    }
+
+    private static func readExactly(_ channel: Channel, _ count: Int, url: String) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        while bytes.count < count {
+            let chunk = try channel.readSome(limit: count - bytes.count)
+            if chunk.isEmpty { throw Failure("\(url): the connection closed before the end of the answer") }
+            bytes += chunk
+        }
+        return bytes
+    }
+}
