@@ -118,6 +118,7 @@ extension Keystore {
         let now = Keystore.preciseNow(time)
         let fingerprint = certificate.sha256Fingerprint
         return try db.transaction {
+            try noteIntermediatesUsed(candidate, now: now)
             if let row = try db.query("SELECT verified FROM harvested WHERE fingerprint = ?", [.text(fingerprint)])
                 .first
             {
@@ -169,6 +170,16 @@ extension Keystore {
             }
             result.evicted = try evict(cap: settings.harvestCap)
             return result
+        }
+    }
+
+    /// A verified signature's path was built with these harvested intermediates: their use (F23's LRU).
+    private func noteIntermediatesUsed(_ candidate: HarvestCandidate, now: String) throws {
+        guard candidate.verified else { return }
+        for intermediate in candidate.intermediates where intermediate.isCA {
+            try db.query(
+                "UPDATE harvested SET last_used = ?, last_seen = ? WHERE fingerprint = ? AND is_ca = 1",
+                [.text(now), .text(now), .text(intermediate.sha256Fingerprint)])
         }
     }
 

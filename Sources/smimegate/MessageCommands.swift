@@ -71,7 +71,11 @@ struct Encrypt: ParsableCommand {
     var to: [String] = []
     @Option(name: .customLong("key"), help: ArgumentHelp("A public key by name.", valueName: "NAME"))
     var keys: [String] = []
-    @Option(help: "aes-256-cbc, aes-128-cbc, aes-128-gcm or aes-256-gcm.") var cipher: ContentCipher = .aes256cbc
+    @Option(
+        help: ArgumentHelp(
+            "aes-256-cbc, aes-128-cbc, aes-128-gcm or aes-256-gcm (default: AES-GCM when every recipient is a "
+                + "harvested certificate whose owner announced it, else aes-256-cbc)."))
+    var cipher: ContentCipher?
     @Flag(help: "RSA-OAEP (SHA-256) key transport instead of PKCS #1 v1.5.") var oaep = false
     @OptionGroup var io: MessageIO
 
@@ -93,17 +97,23 @@ struct Encrypt: ParsableCommand {
             }
             recipients.append(certificate)
         }
+        let directory = try store.recipientDirectory()
         for address in to {
-            guard let certificate = try store.recipientCertificate(for: address) else {
+            guard let certificate = directory.certificate(for: address) else {
                 throw Failure.problem("encrypt: no usable certificate for \(address)")
             }
             recipients.append(certificate)
         }
+        let announced = recipients.map { directory.announcedCiphers(of: $0) ?? [] }
+        let chosen =
+            cipher ?? [ContentCipher.aes256gcm, .aes128gcm].first { gcm in announced.allSatisfy { $0.contains(gcm.rawValue) } }
+            ?? .aes256cbc
         try transform(io, "encrypt") { message in
             let encrypted = try SMIME.encrypt(
-                message, recipients: recipients, cipher: cipher, keyTransport: oaep ? .oaep : .pkcs1v15)
+                message, recipients: recipients, cipher: chosen, keyTransport: oaep ? .oaep : .pkcs1v15)
             try io.write(encrypted.serialized())
         }
+        try store.markHarvestedUsed(directory.usedHarvested)
     }
 }
 
