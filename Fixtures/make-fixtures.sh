@@ -59,6 +59,22 @@ open("expired.pem", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
 open("expired.key", "wb").write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 PY
 
+# The test CA's CRL (empty, valid for a century like the CA): homes in the CLI tests load it, so that
+# revocation is decided ("good") for the fixture certificates (SPEC F25).
+python3 - <<'PY'
+import datetime
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+ca_key = serialization.load_pem_private_key(open("ca.key", "rb").read(), None)
+ca = x509.load_pem_x509_certificate(open("ca.pem", "rb").read())
+now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
+    .last_update(now - datetime.timedelta(days=1)).next_update(now + datetime.timedelta(days=36500))
+    .add_extension(x509.CRLNumber(1), critical=False)
+    .sign(ca_key, hashes.SHA256()))
+open("ca.crl", "wb").write(crl.public_bytes(serialization.Encoding.PEM))
+PY
+
 # PKCS #12 for import tests (passphrase in alice.pass).
 printf 'correct horse battery staple\n' > alice.pass
 openssl pkcs12 -export -inkey alice.key -in alice.pem -certfile ca.pem -name alice -passout file:alice.pass -out alice.p12

@@ -46,8 +46,9 @@ public enum RevocationStatus: Sendable, Equatable, CustomStringConvertible {
 
 /// The verdict on a certificate path (RFC 5280 §6) from a leaf to a trusted anchor.
 public enum ChainVerdict: Sendable, Equatable, CustomStringConvertible {
-    /// A valid path; `weaknesses` a `.legacy` floor let through; what is known of revocation.
-    case valid(weaknesses: [AlgorithmWeakness], revocation: RevocationStatus)
+    /// A valid path (leaf first, the anchor last); `weaknesses` a `.legacy` floor let through; what is
+    /// known of revocation.
+    case valid(weaknesses: [AlgorithmWeakness], revocation: RevocationStatus, path: [Certificate])
     /// No valid path (OpenSSL's reason, such as "unable to get local issuer certificate").
     case invalid(String)
     /// The path is valid but a key or a signature in it is below the `AlgorithmFloor`.
@@ -58,7 +59,7 @@ public enum ChainVerdict: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .valid(_, let revocation): "valid (revocation \(revocation))"
+        case .valid(_, let revocation, _): "valid (revocation \(revocation))"
         case .invalid(let reason): reason
         case .weakAlgorithms(let weaknesses):
             "weak algorithms: \(weaknesses.map(\.description).joined(separator: ", "))"

@@ -108,9 +108,10 @@ public final class TrustStore: @unchecked Sendable {
             }
             unknown.append(UnknownRevocation(subject: certificate.subject, why: why))
         }
-        if unknown.isEmpty { return .valid(weaknesses: weaknesses, revocation: .good) }
+        if unknown.isEmpty { return .valid(weaknesses: weaknesses, revocation: .good, path: path.chain) }
         return checking == .hard
-            ? .revocationUnknown(unknown) : .valid(weaknesses: weaknesses, revocation: .unknown(unknown))
+            ? .revocationUnknown(unknown)
+            : .valid(weaknesses: weaknesses, revocation: .unknown(unknown), path: path.chain)
     }
 
     /// One `X509_verify_cert` run with CRL checks on every certificate of the path.

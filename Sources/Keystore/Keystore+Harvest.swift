@@ -200,10 +200,13 @@ extension Keystore {
             ])
     }
 
-    /// Whether another certificate — harvested or a public key — already speaks for `email`.
+    /// Whether another certificate — a verified harvested one or a public key — already speaks for `email`.
+    /// One harvested on failure does not: anyone can claim an address, and that claim must not keep the
+    /// owner's genuine certificate out (harvest-updated = no) nor count as an update.
     private func knownElsewhere(_ email: String, except fingerprint: String) throws -> Bool {
         try !db.query(
-            "SELECT 1 FROM harvested_names WHERE value = ? AND kind = 'email' AND fingerprint != ? UNION "
+            "SELECT 1 FROM harvested_names n JOIN harvested h ON h.fingerprint = n.fingerprint "
+                + "WHERE n.value = ? AND n.kind = 'email' AND n.fingerprint != ? AND h.verified = 1 UNION "
                 + "SELECT 1 FROM public_key_names n JOIN public_keys k ON k.name = n.key_name "
                 + "WHERE n.value = ? AND n.kind = 'email' AND k.fingerprint != ?",
             [.text(email), .text(fingerprint), .text(email), .text(fingerprint)]
@@ -313,10 +316,16 @@ extension Keystore {
     public func promoteHarvested(_ selector: String, name: String? = nil) throws -> (String, Certificate) {
         let now = Date()
         let matches = try harvestedMatching(selector).filter { !$0.isCA }
-        let usable = selector.contains("@")
-            ? matches.filter { $0.certificate.notBefore <= now && now <= $0.certificate.notAfter } : matches
+        // By address, only a verified certificate valid now: an unverified one (harvest-on-failure) may be
+        // anyone's claim to the address, and is promoted only by its fingerprint, on purpose.
+        let usable =
+            selector.contains("@")
+            ? matches.filter { $0.verified && $0.certificate.notBefore <= now && now <= $0.certificate.notAfter }
+            : matches
         guard let chosen = usable.max(by: { $0.certificate.notBefore < $1.certificate.notBefore }) else {
-            throw KeystoreError("no harvested certificate matches \"\(selector)\" (see 'smimegate keys harvested')")
+            let unverified = selector.contains("@") ? " verified and valid now" : ""
+            throw KeystoreError(
+                "no\(unverified) harvested certificate matches \"\(selector)\" (see 'smimegate keys harvested')")
         }
         if !selector.contains("@") && matches.count > 1 {
             throw KeystoreError("\"\(selector)\" matches \(matches.count) harvested certificates: give more digits")

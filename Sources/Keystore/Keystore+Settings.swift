@@ -31,8 +31,10 @@ public struct GlobalSettings: Sendable, Equatable {
     }
 
     /// Sets `name` from its text form; a one-line error for an unknown name or a bad value.
-    public mutating func set(_ name: String, _ text: String) throws {
-        let value = text.trimmingCharacters(in: .whitespaces).lowercased()
+    public mutating func set(_ name: String, _ given: String) throws {
+        let value = given.trimmingCharacters(in: .whitespaces).lowercased()
+        // Quoted in one-line errors: control characters shown, not printed.
+        let text = String(given.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
         switch name {
         case "harvest-cap":
             guard let bytes = GlobalSettings.parseSize(value), bytes >= 1024 else {
@@ -54,7 +56,9 @@ public struct GlobalSettings: Sendable, Equatable {
             }
             alertWindowHours = hours
         default:
-            throw KeystoreError("no setting named \"\(name)\" (settings: \(GlobalSettings.names.joined(separator: ", ")))")
+            let shown = String(name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
+            throw KeystoreError(
+                "no setting named \"\(shown)\" (settings: \(GlobalSettings.names.joined(separator: ", ")))")
         }
     }
 

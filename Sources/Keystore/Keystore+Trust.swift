@@ -34,19 +34,37 @@ extension Keystore {
         case older
     }
 
-    /// Stores a CRL once its signature verifies with the key of a trusted CA or a known intermediate
-    /// (stored or harvested) named as its issuer. One CRL per issuer: a newer one (later thisUpdate)
-    /// replaces it, an older one is refused.
+    /// Stores a CRL once its signature verifies with the key of a CA named as its issuer: a trusted anchor,
+    /// or a known or harvested intermediate whose own path to an anchor is valid now and not revoked — so
+    /// no certificate a sender put in a message can sign CRLs. One CRL per issuer: a newer one (later
+    /// thisUpdate) replaces it, an older one is refused, and so is one not valid yet (a CRL dated in the
+    /// future would shut every current one out).
     @discardableResult
-    public func addRevocationList(_ list: RevocationList, source: String) throws -> RevocationListChange {
-        let issuers = try certificateAuthorityList().map(\.certificate) + harvestedIntermediates()
-        guard issuers.contains(where: { list.isSigned(by: $0) }) else {
-            if issuers.contains(where: { $0.subject == list.issuer }) {
-                throw KeystoreError("the CRL's signature does not verify with the key of \(list.issuer)")
-            }
+    public func addRevocationList(_ list: RevocationList, source: String, at time: Date = Date()) throws
+        -> RevocationListChange
+    {
+        if list.thisUpdate > time.addingTimeInterval(300) {
+            throw KeystoreError("the CRL is not valid before \(ISO8601DateFormatter().string(from: list.thisUpdate))")
+        }
+        let anchors = try certificateAuthorities()
+        let intermediates = try knownIntermediates() + harvestedIntermediates()
+        let named = (anchors + intermediates).filter { $0.subject == list.issuer }
+        guard !named.isEmpty else {
             throw KeystoreError(
                 "no trusted CA or known intermediate named \(list.issuer) to check the CRL with "
                     + "(add the issuer with 'ca add' or 'ca add --intermediate' first)")
+        }
+        let signers = named.filter { list.isSigned(by: $0) }
+        guard !signers.isEmpty else {
+            throw KeystoreError("the CRL's signature does not verify with the key of \(list.issuer)")
+        }
+        if !signers.contains(where: { anchors.contains($0) }) {
+            let trust = try TrustStore(
+                anchors: anchors, intermediates: intermediates, revocationLists: try revocationLists().map(\.list))
+            let verdicts = signers.map { trust.validate($0, untrusted: [], at: time, floor: .legacy) }
+            guard verdicts.contains(where: { if case .valid = $0 { true } else { false } }) else {
+                throw KeystoreError("its issuer \(list.issuer) has no valid path to a trusted CA: \(verdicts[0])")
+            }
         }
         let fingerprint = list.sha256Fingerprint
         return try db.transaction {
@@ -106,6 +124,18 @@ extension Keystore {
             "INSERT OR REPLACE INTO crl_sources (url, etag, last_modified, checked_at, status) VALUES (?, ?, ?, ?, ?)",
             [.text(url), etag.map { .text($0) } ?? .null, lastModified.map { .text($0) } ?? .null,
              .text(Keystore.now()), .text(status)])
+    }
+
+    /// The certificates whose CRL distribution points `ca crl update` fetches: the anchors, the known and
+    /// harvested intermediates with a valid path to one (so a certificate a sender slipped into a message
+    /// never makes us fetch its URL), the partners' keys added by hand and the verified harvested ones.
+    public func revocationSources(at time: Date = Date()) throws -> [Certificate] {
+        let trust = try trustStore(checking: .soft)
+        let issuers = trust.intermediates.filter {
+            if case .valid = trust.validate($0, untrusted: [], at: time, floor: .legacy) { true } else { false }
+        }
+        return trust.anchors + issuers + (try publicKeys().map(\.certificate))
+            + (try harvestedRecipients().map(\.certificate))
     }
 
     // MARK: The run's trust

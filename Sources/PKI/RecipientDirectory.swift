@@ -21,7 +21,9 @@ public struct RecipientDirectory: Sendable {
         at time: Date = Date()
     ) {
         self.added = Tier(certificates)
-        self.harvested = Tier(harvested.map(\.certificate))
+        // A harvested certificate speaks for its own e-mail addresses only: its dNSName entries (a partner's
+        // `*.com`) are nobody's word that it may receive a whole domain's mail.
+        self.harvested = Tier(harvested.map(\.certificate), domains: false)
         self.capabilities = Dictionary(
             harvested.map { ($0.certificate.sha256Fingerprint, $0.capabilities) }, uniquingKeysWith: { a, _ in a })
         self.used = UsedCertificates()
@@ -47,13 +49,14 @@ public struct RecipientDirectory: Sendable {
         let byEmail: [String: [Certificate]]
         let byDomain: [(pattern: String, certificate: Certificate)]
 
-        init(_ certificates: [Certificate]) {
+        init(_ certificates: [Certificate], domains: Bool = true) {
             var byEmail: [String: [Certificate]] = [:]
             var byDomain: [(String, Certificate)] = []
             for certificate in certificates {
                 for email in Set(certificate.emailAddresses.map { $0.lowercased() }) {
                     byEmail[email, default: []].append(certificate)
                 }
+                guard domains else { continue }
                 for domain in Set(certificate.dnsNames.map { $0.lowercased() }) { byDomain.append((domain, certificate)) }
             }
             self.byEmail = byEmail

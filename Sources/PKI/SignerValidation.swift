@@ -47,6 +47,8 @@ public struct SignerValidation: Sendable {
     public struct Trusted: Sendable, Equatable {
         public var weaknesses: [AlgorithmWeakness]
         public var revocation: RevocationStatus
+        /// The validated path, the signer first and the anchor last.
+        public var path: [Certificate]
     }
 
     /// Judges the signer's certificate (not its address): validity, a path to an anchor above
@@ -57,7 +59,8 @@ public struct SignerValidation: Sendable {
         }
         let trusted: Trusted
         switch trust.validate(signer, untrusted: intermediates, at: time, floor: allowWeak ? .legacy : .standard) {
-        case .valid(let weaknesses, let revocation): trusted = Trusted(weaknesses: weaknesses, revocation: revocation)
+        case .valid(let weaknesses, let revocation, let path):
+            trusted = Trusted(weaknesses: weaknesses, revocation: revocation, path: path)
         case .weakAlgorithms(let weak):
             let names = weak.map(\.description).joined(separator: ", ")
             return .failure(SignerProblem(.weakAlgorithms, "signer certificate below the algorithm floor: \(names)"))

@@ -355,14 +355,18 @@ public struct IncomingJob: Job {
                 if let certificate = verification.signer {
                     signers.append(certificate)
                     if let rules = settings.harvest, verification.passed || rules.onFailure {
+                        // Only the CAs of the validated path: never what else a sender put in the message.
+                        let issuers = verification.path.dropFirst().filter { $0.isCA && !$0.isSelfSigned }
                         harvest.append(
                             HarvestCandidate(
-                                certificate: certificate, intermediates: verification.certificates.filter(\.isCA),
+                                certificate: certificate, intermediates: verification.passed ? Array(issuers) : [],
                                 verified: verification.passed, capabilities: verification.capabilities,
                                 message: message.messageID ?? input.key))
                     }
                 }
-                if case .unknown(let list) = verification.revocation { undecided += list }
+                if case .unknown(let list) = verification.revocation {
+                    undecided += list.filter { !undecided.contains($0) }  // one signer's layers name it once
+                }
                 guard verification.passed, let unwrapped = verification.unwrapped else {
                     if let failure = verification.verdict.failure {
                         return unverified(.signatureFailed(result: failure.result.rawValue, failure.reason))

@@ -30,8 +30,8 @@ public struct Verification: Sendable {
     public var acceptedWeaknesses: [AlgorithmWeakness] = []
     /// What is known of the revocation of the trusted signer's path (nil when it did not pass).
     public var revocation: RevocationStatus? = nil
-    /// The certificates of the SignedData (for harvesting intermediates, SPEC F21).
-    public var certificates: [Certificate] = []
+    /// The trusted signer's validated path, the signer first (empty when it did not pass).
+    public var path: [Certificate] = []
     /// The content ciphers the signer announced (`SignatureCheck.capabilities`).
     public var capabilities: [String] = []
 
@@ -152,7 +152,6 @@ public enum SMIME {
             var result = Verification(
                 verdict: failure.map { .fail($0) } ?? .pass, signer: signer, signingTime: check.signingTime,
                 digestAlgorithm: check.digestAlgorithm, unwrapped: unwrapped)
-            result.certificates = check.certificates
             result.capabilities = check.capabilities
             return result
         }
@@ -169,6 +168,7 @@ public enum SMIME {
         var result = verdict(trusted.failure, signer: trusted.signer)
         result.acceptedWeaknesses = trusted.trusted?.weaknesses ?? []
         result.revocation = trusted.trusted?.revocation
+        result.path = trusted.trusted?.path ?? []
         return result
     }
 

@@ -3,7 +3,8 @@ import Foundation
 /// An HTTP/1.1 client for what trust needs from the network (RFC 9110/9112): CRLs from their
 /// distribution points and OCSP answers (RFC 6960 appendix A), both over plain http:// as RFC 5280
 /// and RFC 5019 expect (the data is signed). One request per connection (`Connection: close`);
-/// the whole exchange is bounded by `timeout` seconds and the body by `maximumBody` bytes.
+/// the whole exchange is bounded by `timeout` seconds and the body by `maximumBody` bytes. Failures
+/// do not repeat the URL: the caller names it.
 public enum HTTPClient {
     public struct Response: Sendable {
         public let status: Int
@@ -21,10 +22,11 @@ public enum HTTPClient {
         _ method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: Double = 15,
         maximumBody: Int = 20 * 1_048_576
     ) throws -> Response {
-        guard let parts = URLComponents(string: url), parts.scheme?.lowercased() == "http", let host = parts.host,
+        guard let parts = URLComponents(string: url), parts.scheme?.lowercased() == "http", var host = parts.host,
             !host.isEmpty
-        else { throw Failure("\(url): not an http:// URL") }
-        let port = UInt16(parts.port ?? 80)
+        else { throw Failure("not an http:// URL") }
+        guard let port = UInt16(exactly: parts.port ?? 80), port > 0 else { throw Failure("not a TCP port in the URL") }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }  // IPv6 literal
         let path = (parts.percentEncodedPath.isEmpty ? "/" : parts.percentEncodedPath)
             + (parts.percentEncodedQuery.map { "?" + $0 } ?? "")
         do {
@@ -38,35 +40,40 @@ public enum HTTPClient {
             let statusLine = try channel.readLine()
             let fields = statusLine.split(separator: " ", maxSplits: 2)
             guard fields.count >= 2, fields[0].hasPrefix("HTTP/1."), let status = Int(fields[1]) else {
-                throw Failure("\(url): not an HTTP response (\(statusLine.prefix(60)))")
+                throw Failure("not an HTTP response (\(statusLine.prefix(60)))")
             }
             var received: [String: String] = [:]
             while true {
                 let line = try channel.readLine()
                 if line.isEmpty { break }
                 guard let colon = line.firstIndex(of: ":") else { continue }
-                received[line[..<colon].lowercased()] = line[line.index(after: colon)...]
-                    .trimmingCharacters(in: .whitespaces)
+                let name = line[..<colon].lowercased()
+                let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                // RFC 9112 §6.3: differing Content-Length fields are an unrecoverable error.
+                if name == "content-length", let earlier = received[name], earlier != value {
+                    throw Failure("conflicting Content-Length fields")
+                }
+                received[name] = value
             }
             let noBody = method == "HEAD" || status == 204 || status == 304 || (100..<200).contains(status)
             let content = noBody ? [] : try readBody(channel, headers: received, url: url, maximum: maximumBody)
             channel.shutdown()
             return Response(status: status, headers: received, body: content)
         } catch let error as SMTPError {
-            throw Failure("\(url): \(error)")
+            throw Failure("\(error)")
         }
     }
 
     private static func readBody(_ channel: Channel, headers: [String: String], url: String, maximum: Int) throws
         -> [UInt8]
     {
-        func tooLarge() -> Failure { Failure("\(url): the answer is larger than \(maximum) bytes") }
+        func tooLarge() -> Failure { Failure("the answer is larger than \(maximum) bytes") }
         if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
             var body: [UInt8] = []
             while true {
                 let sizeLine = try channel.readLine()
                 guard let size = Int(sizeLine.split(separator: ";").first.map(String.init) ?? "", radix: 16), size >= 0
-                else { throw Failure("\(url): a malformed chunk") }
+                else { throw Failure("a malformed chunk") }
                 if size == 0 { break }
                 guard body.count + size <= maximum else { throw tooLarge() }
                 body += try readExactly(channel, size, url: url)
@@ -75,7 +82,7 @@ public enum HTTPClient {
             return body
         }
         if let text = headers["content-length"] {
-            guard let length = Int(text), length >= 0 else { throw Failure("\(url): a malformed Content-Length") }
+            guard let length = Int(text), length >= 0 else { throw Failure("a malformed Content-Length") }
             guard length <= maximum else { throw tooLarge() }
             return try readExactly(channel, length, url: url)
         }
@@ -93,7 +100,7 @@ public enum HTTPClient {
         bytes.reserveCapacity(count)
         while bytes.count < count {
             let chunk = try channel.readSome(limit: count - bytes.count)
-            if chunk.isEmpty { throw Failure("\(url): the connection closed before the end of the answer") }
+            if chunk.isEmpty { throw Failure("the connection closed before the end of the answer") }
             bytes += chunk
         }
         return bytes

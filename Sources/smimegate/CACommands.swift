@@ -45,6 +45,7 @@ struct CAAdd: ParsableCommand {
             let left = intermediate ? ": left out" : ""
             printErr("smimegate: warning: \(certificate.subject) is not a CA certificate (basicConstraints)\(left)")
         }
+        if intermediate && stored.isEmpty { throw Failure.problem("\(path): no CA certificate to store") }
     }
 }
 

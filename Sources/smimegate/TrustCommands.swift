@@ -4,6 +4,11 @@ import Foundation
 import Keystore
 import Submission
 
+/// One line, control characters (a hostile server's escape sequences) made visible.
+func printable(_ error: Error) -> String {
+    String(String(describing: error).unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
+}
+
 /// Where trust meets the network: OCSP requests and CRL downloads over HTTP (Submission/HTTPClient.swift).
 enum TrustNetwork {
     static let ocspTimeout = 10.0
@@ -12,13 +17,16 @@ enum TrustNetwork {
     /// An OCSP checker for a run: POSTs each request to the certificate's responder.
     static func ocspChecker() -> OCSPChecker {
         OCSPChecker { url, request in
-            let response = try HTTPClient.request(
-                "POST", url: url,
-                headers: [("Content-Type", "application/ocsp-request"), ("Accept", "application/ocsp-response")],
-                body: request, timeout: ocspTimeout, maximumBody: ocspMaximum)
-            guard response.status == 200 else {
-                throw HTTPClient.Failure("\(url): HTTP \(response.status)")
+            let response: HTTPClient.Response
+            do {
+                response = try HTTPClient.request(
+                    "POST", url: url,
+                    headers: [("Content-Type", "application/ocsp-request"), ("Accept", "application/ocsp-response")],
+                    body: request, timeout: ocspTimeout, maximumBody: ocspMaximum)
+            } catch {
+                throw HTTPClient.Failure("\(url): \(printable(error))")
             }
+            guard response.status == 200 else { throw HTTPClient.Failure("\(url): HTTP \(response.status)") }
             return response.body
         }
     }
@@ -131,10 +139,7 @@ struct CACRLUpdate: ParsableCommand {
         let store = try home.open()
         // The CAs' own distribution points, and those of partners' certificates (added and harvested),
         // which name the CRLs of the CAs that issued them.
-        let known = try configuring {
-            try store.certificateAuthorityList().map(\.certificate) + store.harvestedIntermediates()
-                + store.publicKeys().map(\.certificate) + store.harvestedRecipients().map(\.certificate)
-        }
+        let known = try configuring { try store.revocationSources() }
         var seen = Set<String>()
         let urls = known.flatMap(\.crlDistributionPoints).filter { seen.insert($0).inserted }
         var failed = 0
@@ -142,7 +147,7 @@ struct CACRLUpdate: ParsableCommand {
             do {
                 print("\(url): \(try fetch(url, store: store))")
             } catch {
-                printErr("smimegate: \(url): \(error)")
+                printErr("smimegate: \(url): \(printable(error))")
                 try? store.recordCRLSource(url: url, etag: nil, lastModified: nil, status: "failed: \(error)")
                 failed += 1
             }

@@ -34,6 +34,8 @@ class CLITestCase: XCTestCase {
         try smimegate(["cert", "import", "carol", fixture("carol-ec.pem"), "--key", fixture("carol-ec.key")]).expect(0)
         try smimegate(["cert", "import", "dan", fixture("dan.pem"), "--key", fixture("dan.key")]).expect(0)
         try smimegate(["ca", "add", fixture("ca.pem")]).expect(0)
+        // The test CA's CRL: revocation is decided ("good") for the fixture certificates (SPEC F25).
+        try smimegate(["ca", "crl", "add", fixture("ca.crl")]).expect(0)
         for name in ["bob", "dan", "carol-ec", "signonly", "wildcard", "expired"] {
             try smimegate(["keys", "add", name, fixture("\(name).pem")]).expect(0)
         }
@@ -91,6 +93,7 @@ struct ManifestEntry: Decodable, Hashable {
     let outputs: [File]
     let reason: String?
     let warning: String?
+    let revocation: String?
 }
 
 extension CLITestCase {

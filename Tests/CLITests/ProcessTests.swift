@@ -19,6 +19,7 @@ final class ProcessTests: CLITestCase {
         let outputs: [File]
         let reason: String?
         let signer: String?
+        let revocation: String?
         let bytes: Int
         let elapsedMs: Double
     }
@@ -242,7 +243,13 @@ final class ProcessTests: CLITestCase {
             XCTAssertTrue(delivered.hasPrefix("Authentication-Results: mx.example.com; smime="), name)
             switch expected {
             case "verified":
-                XCTAssertTrue(delivered.hasPrefix("Authentication-Results: mx.example.com; smime=pass body.smime-identifier="), name)
+                // The NSS test CA publishes no CRL here: verified, and the result says revocation is unknown.
+                XCTAssertTrue(
+                    delivered.hasPrefix(
+                        "Authentication-Results: mx.example.com; smime=pass (revocation unknown: unable to get "
+                            + "certificate CRL for "), name)
+                XCTAssertTrue(delivered.split(separator: "\n")[0].contains(") body.smime-identifier="), name)
+                XCTAssertTrue(record.revocation?.hasPrefix("unknown: ") == true, name)
                 XCTAssertTrue(
                     delivered.contains("This is a test message from Alice to Bob.") || delivered.contains("<html>")
                         || delivered.contains("QWxpY2Ug"), name)

@@ -130,7 +130,7 @@ final class RFC4134VectorTests: XCTestCase {
             let signer = try XCTUnwrap(check.signers.first)
             let trust = try TrustStore(anchors: [carl])
             let legacy = trust.validate(signer, untrusted: check.certificates, at: Date(), floor: .legacy)
-            guard case .valid(let accepted, _) = legacy else { return XCTFail("\(legacy)") }
+            guard case .valid(let accepted, _, _) = legacy else { return XCTFail("\(legacy)") }
             XCTAssertTrue(
                 accepted.contains { if case .shortKey("RSA", 1024, _) = $0 { true } else { false } }, "\(accepted)")
             let standard = trust.validate(signer, untrusted: check.certificates, at: Date(), floor: .standard)
