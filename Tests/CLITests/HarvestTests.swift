@@ -93,6 +93,54 @@ final class HarvestTests: CLITestCase {
         XCTAssertEqual(try smimegate(["keys", "promote", "nobody@example.org"]).status, 2)
     }
 
+    /// SMIMECapabilities: a partner who announced AES-GCM gets AuthEnvelopedData (what a good client
+    /// does); one who announced only CBC, or a profile that fixes the cipher, gets what it says.
+    func testTheCipherFollowsWhatThePartnerAnnounced() throws {
+        let input = try save("Hello, AES-GCM.\n", "gcm-body.txt")
+        let opaque = try openssl([
+            "smime", "-sign", "-nodetach", "-in", input, "-signer", pki + "/alice.pem", "-inkey", pki + "/alice.key",
+            "-certfile", pki + "/sub.pem", "-from", "alice@example.org", "-to", "gw@example.com", "-subject", "gcm",
+        ]).expect(0)
+        let announcing = try runProcess(
+            Paths.python,
+            [peers.appendingPathComponent("cms_craft.py").path, "announce", pki + "/alice.key", "aes-256-gcm",
+             "aes-256-cbc"], input: opaque.stdout
+        ).expect(0)
+        let inbox = try maildir(
+            "inbox",
+            [
+                "gcm": string(announcing.stdout),
+                "cbc": try signed(pkiCertificate("carol"), from: "carol@example.org"),
+            ])
+        try smimegate(["process", "incoming", inbox, "--out", path("in"), "--harvest"]).expect(0)
+        let alice = try XCTUnwrap(try harvested().first { $0.emails == ["alice@example.org"] })
+        XCTAssertEqual(alice.capabilities, ["aes-256-gcm", "aes-256-cbc"])
+
+        let reply = "From: gw@example.com\nTo: alice@example.org\nSubject: re\n\nsealed\n"
+        let sealed = try smimegate(["encrypt", "--to", "alice@example.org"], input: Array(reply.utf8)).expect(0)
+        XCTAssertTrue(sealed.out.contains("smime-type=authEnveloped-data"), sealed.out)
+        let opened = try openssl(
+            ["cms", "-decrypt", "-recip", pki + "/alice.pem", "-inkey", pki + "/alice.key"], input: sealed.stdout)
+        XCTAssertEqual(opened.status, 0, opened.stderr)
+        XCTAssertTrue(opened.out.contains("sealed"))
+        let both = try smimegate(
+            ["encrypt", "--to", "alice@example.org", "--to", "carol@example.org"], input: Array(reply.utf8)
+        ).expect(0)
+        XCTAssertTrue(both.out.contains("smime-type=enveloped-data"), "carol announced CBC only")
+
+        try smimegate(["profile", "create", "auto", "--mode", "encrypt"]).expect(0)
+        try smimegate(["profile", "create", "cbc", "--mode", "encrypt", "--cipher", "aes-256-cbc"]).expect(0)
+        let spool = try maildir("spool", ["r": reply])
+        for (profile, type) in [("auto", "authEnveloped-data"), ("cbc", "enveloped-data")] {
+            try smimegate(["process", "outgoing", spool, "--out", path("out-\(profile)"), "--profile", profile])
+                .expect(0)
+            let folder = path("out-\(profile)/encrypted/new")
+            let name = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: folder).first)
+            let text = try String(contentsOfFile: folder + "/" + name, encoding: .utf8)
+            XCTAssertTrue(text.contains("smime-type=\(type)"), "\(profile): \(text.prefix(400))")
+        }
+    }
+
     /// F21's rules: a failed verification, an expired certificate and a self-signed one are not
     /// harvested unless the incoming policy says so; an unverified harvest never encrypts until promoted.
     func testHarvestRules() throws {

@@ -12,6 +12,11 @@ usage: cms_craft.py gcm-tag N [ICVLEN] < authEnveloped message > message
            put TEXT into the detached signature as eContent
        cms_craft.py set-econtent-type OID < opaque signed message > message
            change eContentType (not signed) and leave the contentType attribute
+       cms_craft.py announce KEY CIPHER... < opaque signed message > message
+           replace the signer's SMIMECapabilities (RFC 8551 2.5.2) with CIPHER... (OpenSSL names:
+           aes-256-gcm, aes-128-gcm, aes-256-cbc, ...) and sign the attributes again with KEY (the
+           signer's, RSA, PKCS #1 v1.5 with the SignerInfo's digest): what a client that reads
+           AES-GCM, such as Thunderbird 128, announces; openssl and pyca announce CBC only
 The header of the input is kept; the CMS is written back as base64.
 """
 import base64
@@ -75,6 +80,28 @@ def add_econtent(message, text):
     return message[: match.start(4)] + encoded + message[match.end(4):]
 
 
+CIPHERS = {
+    "aes-256-gcm": "2.16.840.1.101.3.4.1.46", "aes-128-gcm": "2.16.840.1.101.3.4.1.6",
+    "aes-256-cbc": "2.16.840.1.101.3.4.1.42", "aes-128-cbc": "2.16.840.1.101.3.4.1.2",
+}
+
+
+def announce(info, key_path, ciphers):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    signer = info["content"]["signer_infos"][0]
+    capabilities = cms.SMIMECapabilites([{"capability_id": CIPHERS[name]} for name in ciphers])
+    attributes = [a for a in signer["signed_attrs"] if a["type"].native != "smime_capabilities"]
+    attributes.append(cms.CMSAttribute({"type": "smime_capabilities", "values": [capabilities]}))
+    signer["signed_attrs"] = cms.CMSAttributes(attributes)
+    signed = b"\x31" + signer["signed_attrs"].dump(force=True)[1:]  # RFC 5652 5.4: DER of the SET OF
+    digest = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[
+        signer["digest_algorithm"]["algorithm"].native]
+    key = serialization.load_pem_private_key(open(key_path, "rb").read(), None)
+    signer["signature"] = key.sign(signed, padding.PKCS1v15(), digest)
+
+
 def main():
     op = sys.argv[1]
     message = sys.stdin.buffer.read()
@@ -88,6 +115,8 @@ def main():
         out = add_econtent(message, sys.argv[2].encode())
     elif op == "set-econtent-type":
         out = opaque(message, lambda info: info["content"]["encap_content_info"].__setitem__("content_type", sys.argv[2]))
+    elif op == "announce":
+        out = opaque(message, lambda info: announce(info, sys.argv[2], sys.argv[3:]))
     else:
         raise SystemExit(__doc__)
     sys.stdout.buffer.write(out)
