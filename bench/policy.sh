@@ -42,6 +42,7 @@ done
 work=$(realpath -m "${work:-$scratch/bench-policy}")
 
 source scripts/setup.sh
+source bench/lib.sh
 if [[ -z $binary ]]; then
   mkdir -p "$scratch"
   if ! swift build -c release --scratch-path "$scratch" >"$scratch/policy-build.log" 2>&1; then
@@ -146,10 +147,6 @@ run() {
   rates[$name]+="$r " cpus[$name]+="$c " counts[$name]+="$n " last[$name]=$r
   log "$(printf '%-22s %8s msg/s %7s µs CPU/message  %s %s' "$name" "$r" "$c" "$n" "$outcome")"
 }
-median() {
-  tr ' ' '\n' <<<"$1" | grep . | sort -g |
-    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 range() { tr ' ' '\n' <<<"$1" | grep . | sort -g | sed -n '1p;$p' | paste -sd' ' | sed 's/ / … /'; }
 same() { tr ' ' '\n' <<<"$1" | grep . | sort -u | paste -sd/ -; }
 overhead() { awk -v base="$1" -v with="$2" 'BEGIN { printf "%.1f", (1 - with / base) * 100 }'; }
@@ -180,10 +177,7 @@ rm -rf "$out"
 # Instruction counts do not drift: on the first N messages, 1 worker, each variant once with N
 # messages and once with none, so that start-up (loading keys, compiling the policy) drops out.
 declare -A instr
-if ((instructions > 0)) && ! command -v valgrind >/dev/null; then
-  log "valgrind is not installed: no instruction counts (apt-get install valgrind)"
-  instructions=0
-fi
+if ((instructions > 0)) && ! can_count_instructions; then instructions=0; fi
 kinds=(body header subject attachment mail-from rcpt-to size other inserts)
 if ((instructions > 0)); then
   ((instructions <= count)) || instructions=$count
@@ -216,10 +210,9 @@ if ((instructions > 0)); then
     for n in 0 "$instructions"; do
       rm -rf "$out"
       file=$work/callgrind.${name// /-}.$n.out
-      valgrind --tool=callgrind --callgrind-out-file="$file" "$work/smimegate-nodebug" --home "$home" \
-        process outgoing "$work/first-$n" --out "$out" --workers 1 --no-progress "${args[@]}" >/dev/null \
-        2>"$work/stderr" || { cat "$work/stderr" >&2; echo "policy.sh: callgrind $name failed" >&2; exit 1; }
-      total+=("$(grep -o 'Collected : [0-9]*' "$work/stderr" | grep -o '[0-9]*$')")
+      total+=("$(instructions_of "$file" "$work/smimegate-nodebug" --home "$home" process outgoing \
+        "$work/first-$n" --out "$out" --workers 1 --no-progress "${args[@]}")") ||
+        { echo "policy.sh: callgrind $name failed" >&2; exit 1; }
     done
     instr[$name]=$(((total[1] - total[0]) / instructions))
     log "$(printf '%-26s %10d instructions/message' "$name" "${instr[$name]}")"

@@ -78,7 +78,7 @@ public struct HarvestedCertificate: Sendable {
 }
 
 /// A stored F22 alert.
-public struct HarvestAlert: Sendable {
+public struct HarvestAlert: Sendable, Encodable {
     public let id: Int
     public let raisedAt: String
     public let name: String
@@ -294,7 +294,8 @@ extension Keystore {
         let now = Keystore.preciseNow(time)
         try db.transaction {
             for fingerprint in fingerprints {
-                try db.query("UPDATE harvested SET last_used = ? WHERE fingerprint = ?", [.text(now), .text(fingerprint)])
+                try db.query(
+                    "UPDATE harvested SET last_used = ? WHERE fingerprint = ?", [.text(now), .text(fingerprint)])
             }
         }
     }
@@ -330,7 +331,8 @@ extension Keystore {
         if !selector.contains("@") && matches.count > 1 {
             throw KeystoreError("\"\(selector)\" matches \(matches.count) harvested certificates: give more digits")
         }
-        let keyName = name ?? chosen.certificate.emailAddresses.first?.lowercased() ?? String(chosen.fingerprint.prefix(16))
+        let keyName =
+            name ?? chosen.certificate.emailAddresses.first?.lowercased() ?? String(chosen.fingerprint.prefix(16))
         try db.transaction {
             try addPublicKeyInTransaction(name: keyName, certificate: chosen.certificate, source: "harvested")
             try db.query("DELETE FROM harvested WHERE fingerprint = ?", [.text(chosen.fingerprint)])

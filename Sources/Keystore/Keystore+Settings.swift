@@ -47,7 +47,9 @@ public struct GlobalSettings: Sendable, Equatable {
             }
             revocation = mode
         case "revocation-ocsp":
-            guard ["yes", "no"].contains(value) else { throw KeystoreError("revocation-ocsp: \"\(text)\" is not yes or no") }
+            guard ["yes", "no"].contains(value) else {
+                throw KeystoreError("revocation-ocsp: \"\(text)\" is not yes or no")
+            }
             revocationOCSP = value == "yes"
         case "alert-window":
             let digits = value.hasSuffix("h") ? String(value.dropLast()) : value
@@ -64,8 +66,10 @@ public struct GlobalSettings: Sendable, Equatable {
 
     /// "512MB", "2GB", "100KB", "4096" (bytes); powers of 1,024.
     static func parseSize(_ text: String) -> Int? {
-        let units: [(String, Int)] = [("gb", 1 << 30), ("g", 1 << 30), ("mb", 1 << 20), ("m", 1 << 20),
-                                      ("kb", 1 << 10), ("k", 1 << 10), ("b", 1)]
+        let units: [(String, Int)] = [
+            ("gb", 1 << 30), ("g", 1 << 30), ("mb", 1 << 20), ("m", 1 << 20),
+            ("kb", 1 << 10), ("k", 1 << 10), ("b", 1),
+        ]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
             guard let number = Int(text.dropLast(suffix.count)), number >= 0, number <= Int.max / factor else {
                 return nil
@@ -101,7 +105,8 @@ extension Keystore {
         var settings = try globalSettings()
         try settings.set(name, value)
         try db.query(
-            "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", [.text(name), .text(settings.value(of: name)!)])
+            "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)",
+            [.text(name), .text(settings.value(of: name)!)])
         return settings
     }
 }

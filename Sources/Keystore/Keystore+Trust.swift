@@ -122,8 +122,10 @@ extension Keystore {
     public func recordCRLSource(url: String, etag: String?, lastModified: String?, status: String) throws {
         try db.query(
             "INSERT OR REPLACE INTO crl_sources (url, etag, last_modified, checked_at, status) VALUES (?, ?, ?, ?, ?)",
-            [.text(url), etag.map { .text($0) } ?? .null, lastModified.map { .text($0) } ?? .null,
-             .text(Keystore.now()), .text(status)])
+            [
+                .text(url), etag.map { .text($0) } ?? .null, lastModified.map { .text($0) } ?? .null,
+                .text(Keystore.now()), .text(status),
+            ])
     }
 
     /// The certificates whose CRL distribution points `ca crl update` fetches: the anchors, the known and

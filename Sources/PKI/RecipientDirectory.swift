@@ -57,7 +57,9 @@ public struct RecipientDirectory: Sendable {
                     byEmail[email, default: []].append(certificate)
                 }
                 guard domains else { continue }
-                for domain in Set(certificate.dnsNames.map { $0.lowercased() }) { byDomain.append((domain, certificate)) }
+                for domain in Set(certificate.dnsNames.map { $0.lowercased() }) {
+                    byDomain.append((domain, certificate))
+                }
             }
             self.byEmail = byEmail
             self.byDomain = byDomain

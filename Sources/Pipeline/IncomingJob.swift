@@ -449,6 +449,11 @@ public struct IncomingJob: Job {
 
     /// A reason made safe for a header comment: one line, no parentheses or backslashes.
     static func comment(_ reason: String) -> String {
-        String(reason.map { "()\\\r\n".contains($0) ? " " : $0 }.prefix(300))
+        // On scalars, not Characters: grapheme breaking cost ~140k instructions a message (callgrind).
+        var kept = String.UnicodeScalarView()
+        for scalar in reason.unicodeScalars.prefix(300) {
+            kept.append(scalar == "(" || scalar == ")" || scalar == "\\" || scalar == "\r" || scalar == "\n" ? " " : scalar)
+        }
+        return String(kept)
     }
 }

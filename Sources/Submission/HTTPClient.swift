@@ -27,7 +27,8 @@ public enum HTTPClient {
         else { throw Failure("not an http:// URL") }
         guard let port = UInt16(exactly: parts.port ?? 80), port > 0 else { throw Failure("not a TCP port in the URL") }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }  // IPv6 literal
-        let path = (parts.percentEncodedPath.isEmpty ? "/" : parts.percentEncodedPath)
+        let path =
+            (parts.percentEncodedPath.isEmpty ? "/" : parts.percentEncodedPath)
             + (parts.percentEncodedQuery.map { "?" + $0 } ?? "")
         do {
             let channel = try Channel.connect(host: host, port: port, timeout: timeout)
@@ -56,7 +57,7 @@ public enum HTTPClient {
                 received[name] = value
             }
             let noBody = method == "HEAD" || status == 204 || status == 304 || (100..<200).contains(status)
-            let content = noBody ? [] : try readBody(channel, headers: received, url: url, maximum: maximumBody)
+            let content = noBody ? [] : try readBody(channel, headers: received, maximum: maximumBody)
             channel.shutdown()
             return Response(status: status, headers: received, body: content)
         } catch let error as SMTPError {
@@ -64,9 +65,7 @@ public enum HTTPClient {
         }
     }
 
-    private static func readBody(_ channel: Channel, headers: [String: String], url: String, maximum: Int) throws
-        -> [UInt8]
-    {
+    private static func readBody(_ channel: Channel, headers: [String: String], maximum: Int) throws -> [UInt8] {
         func tooLarge() -> Failure { Failure("the answer is larger than \(maximum) bytes") }
         if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
             var body: [UInt8] = []
@@ -76,7 +75,7 @@ public enum HTTPClient {
                 else { throw Failure("a malformed chunk") }
                 if size == 0 { break }
                 guard body.count + size <= maximum else { throw tooLarge() }
-                body += try readExactly(channel, size, url: url)
+                body += try readExactly(channel, size)
                 _ = try channel.readLine()
             }
             return body
@@ -84,7 +83,7 @@ public enum HTTPClient {
         if let text = headers["content-length"] {
             guard let length = Int(text), length >= 0 else { throw Failure("a malformed Content-Length") }
             guard length <= maximum else { throw tooLarge() }
-            return try readExactly(channel, length, url: url)
+            return try readExactly(channel, length)
         }
         var body: [UInt8] = []
         while true {
@@ -95,7 +94,7 @@ public enum HTTPClient {
         }
     }
 
-    private static func readExactly(_ channel: Channel, _ count: Int, url: String) throws -> [UInt8] {
+    private static func readExactly(_ channel: Channel, _ count: Int) throws -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(count)
         while bytes.count < count {

@@ -28,9 +28,11 @@ struct AnyKey: CodingKey {
     init?(intValue: Int) { nil }
 }
 
-func printJSON<T: Encodable>(_ value: T) throws {
+/// `keys: .convertToSnakeCase` spells Swift's `thisUpdate` as `this_update`, as the manifest does.
+func printJSON<T: Encodable>(_ value: T, keys: JSONEncoder.KeyEncodingStrategy = .useDefaultKeys) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.keyEncodingStrategy = keys
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 

@@ -60,7 +60,8 @@ struct CACRLAdd: ParsableCommand {
         for list in lists {
             do {
                 let change = try store.addRevocationList(list, source: file)
-                print("\(change): CRL of \(list.issuer) (\(list.entries) entries, next update \(date(list.nextUpdate)))")
+                print(
+                    "\(change): CRL of \(list.issuer) (\(list.entries) entries, next update \(date(list.nextUpdate)))")
             } catch let error as KeystoreError {
                 printErr("smimegate: \(file): CRL of \(list.issuer) refused: \(error)")
                 refused += 1
@@ -80,12 +81,6 @@ struct CRLReport: Encodable {
     let entries: Int
     let source: String
     let current: Bool
-
-    enum CodingKeys: String, CodingKey {
-        case issuer, sha256, entries, source, current
-        case thisUpdate = "this_update"
-        case nextUpdate = "next_update"
-    }
 }
 
 struct CACRLList: ParsableCommand {
@@ -101,10 +96,12 @@ struct CACRLList: ParsableCommand {
                 nextUpdate: $0.list.nextUpdate.map { date($0) }, entries: $0.list.entries, source: $0.source,
                 current: $0.list.isCurrent(at: now))
         }
-        if format.json { return try printJSON(reports) }
+        if format.json { return try printJSON(reports, keys: .convertToSnakeCase) }
         for r in reports {
             let state = r.current ? "" : "\t(expired)"
-            print("\(r.sha256.prefix(16))\t\(r.issuer)\t\(r.thisUpdate)\t\(r.nextUpdate ?? "none")\t\(r.entries)\t\(r.source)\(state)")
+            print(
+                "\(r.sha256.prefix(16))\t\(r.issuer)\t\(r.thisUpdate)\t\(r.nextUpdate ?? "none")\t\(r.entries)\t\(r.source)\(state)"
+            )
         }
     }
 }
@@ -197,7 +194,8 @@ struct SettingsShow: ParsableCommand {
     func run() throws {
         let settings = try configuring { try home.open().globalSettings() }
         if format.json {
-            return try printJSON(Dictionary(uniqueKeysWithValues: GlobalSettings.names.map { ($0, settings.value(of: $0)!) }))
+            return try printJSON(
+                Dictionary(uniqueKeysWithValues: GlobalSettings.names.map { ($0, settings.value(of: $0)!) }))
         }
         for name in GlobalSettings.names { print("\(name) = \(settings.value(of: name)!)") }
     }
@@ -231,20 +229,6 @@ struct Alerts: ParsableCommand {
         subcommands: [AlertsList.self, AlertsClear.self])
 }
 
-struct AlertReport: Encodable {
-    let id: Int
-    let raisedAt: String
-    let name: String
-    let fingerprints: [String]
-    let message: String
-    let text: String
-
-    enum CodingKeys: String, CodingKey {
-        case id, name, fingerprints, message, text
-        case raisedAt = "raised_at"
-    }
-}
-
 struct AlertsList: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the stored alerts.")
     @OptionGroup var home: HomeOptions
@@ -252,14 +236,7 @@ struct AlertsList: ParsableCommand {
 
     func run() throws {
         let alerts = try configuring { try home.open().alerts() }
-        if format.json {
-            return try printJSON(
-                alerts.map {
-                    AlertReport(
-                        id: $0.id, raisedAt: $0.raisedAt, name: $0.name, fingerprints: $0.fingerprints,
-                        message: $0.message, text: $0.text)
-                })
-        }
+        if format.json { return try printJSON(alerts, keys: .convertToSnakeCase) }
         for alert in alerts { print("\(alert.raisedAt)\t\(alert.text)\t\(alert.message)") }
     }
 }
@@ -290,15 +267,6 @@ struct HarvestedReport: Encodable {
     let lastSeen: String
     let lastUsed: String
     let message: String
-
-    enum CodingKeys: String, CodingKey {
-        case sha256, subject, emails, domains, ca, verified, capabilities, message
-        case notBefore = "not_before"
-        case notAfter = "not_after"
-        case firstSeen = "first_seen"
-        case lastSeen = "last_seen"
-        case lastUsed = "last_used"
-    }
 }
 
 struct KeysHarvested: ParsableCommand {
@@ -317,7 +285,7 @@ struct KeysHarvested: ParsableCommand {
                 capabilities: $0.capabilities, firstSeen: $0.firstSeen, lastSeen: $0.lastSeen, lastUsed: $0.lastUsed,
                 message: $0.message)
         }
-        if format.json { return try printJSON(reports) }
+        if format.json { return try printJSON(reports, keys: .convertToSnakeCase) }
         for r in reports {
             let names = (r.emails + r.domains).joined(separator: ",")
             let kind = r.ca ? "intermediate" : r.verified ? "verified" : "unverified"

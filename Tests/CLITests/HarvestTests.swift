@@ -103,8 +103,10 @@ final class HarvestTests: CLITestCase {
         ]).expect(0)
         let announcing = try runProcess(
             Paths.python,
-            [peers.appendingPathComponent("cms_craft.py").path, "announce", pki + "/alice.key", "aes-256-gcm",
-             "aes-256-cbc"], input: opaque.stdout
+            [
+                peers.appendingPathComponent("cms_craft.py").path, "announce", pki + "/alice.key", "aes-256-gcm",
+                "aes-256-cbc",
+            ], input: opaque.stdout
         ).expect(0)
         let inbox = try maildir(
             "inbox",
@@ -183,7 +185,8 @@ final class HarvestTests: CLITestCase {
         XCTAssertFalse(try harvested().contains { $0.emails.contains("expired@example.com") })
         try smimegate([
             "policy", "load",
-            try save("[incoming policy lax]\nharvest = yes\nharvest-on-failure = yes\nharvest-expired = yes\n", "p2.txt"),
+            try save(
+                "[incoming policy lax]\nharvest = yes\nharvest-on-failure = yes\nharvest-expired = yes\n", "p2.txt"),
         ]).expect(0)
         try smimegate(["process", "incoming", second, "--out", path("d")]).expect(0)
         XCTAssertTrue(try harvested().contains { $0.emails.contains("expired@example.com") && !$0.verified })
@@ -206,7 +209,8 @@ final class HarvestTests: CLITestCase {
         }
         XCTAssertFalse(outputs[1].stderr.contains("alert"), outputs[1].stderr)
         XCTAssertTrue(
-            outputs[2].stderr.contains("smimegate: alert: 2 updated certificates for pat@partner.example within 48 hours"),
+            outputs[2].stderr.contains(
+                "smimegate: alert: 2 updated certificates for pat@partner.example within 48 hours"),
             outputs[2].stderr)
         let record = try XCTUnwrap(try records(path("out3")).first)
         let alerts = record["alerts"] as? [String] ?? []
@@ -268,7 +272,8 @@ final class HarvestTests: CLITestCase {
             let process = Process()
             process.executableURL = Paths.binary
             process.arguments = [
-                "--home", home, "process", "incoming", inbox, "--out", path("out-\(index)"), "--harvest", "--workers", "2",
+                "--home", home, "process", "incoming", inbox, "--out", path("out-\(index)"), "--harvest", "--workers",
+                "2",
             ]
             process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             process.standardError = FileHandle(forWritingAtPath: "/dev/null")

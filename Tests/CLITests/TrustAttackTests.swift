@@ -68,7 +68,9 @@ final class TrustAttackTests: CLITestCase {
         let inbox = try maildir("inbox", ["m": message])
         try smimegate(["process", "incoming", inbox, "--out", path("in"), "--harvest"]).expect(0)
         let harvested = try smimegate(["keys", "harvested"]).expect(0).out
-        XCTAssertFalse(harvested.contains("intermediate"), "the sub CA is known already; the forged one is not on the path: \(harvested)")
+        XCTAssertFalse(
+            harvested.contains("intermediate"),
+            "the sub CA is known already; the forged one is not on the path: \(harvested)")
 
         let fake = try crl(issuer: forged.cert, key: forged.key, name: "fake.crl")
         let refused = try smimegate(["ca", "crl", "add", fake])
@@ -80,7 +82,8 @@ final class TrustAttackTests: CLITestCase {
         XCTAssertEqual(still.status, 1)
         XCTAssertTrue(still.stderr.contains("has no valid path to a trusted CA"), still.stderr)
         let update = try smimegate(["ca", "crl", "update", "--timeout", "2"])
-        XCTAssertFalse(update.out.contains("fake.crl") || update.stderr.contains("fake.crl"), update.out + update.stderr)
+        XCTAssertFalse(
+            update.out.contains("fake.crl") || update.stderr.contains("fake.crl"), update.out + update.stderr)
 
         // A CRL the real sub CA signed, dated a year ahead, is refused: it would make today's look older.
         let future = try crl(issuer: pki + "/sub.pem", key: pki + "/sub.key", thisUpdateDays: 365, name: "future.crl")
@@ -112,7 +115,8 @@ final class TrustAttackTests: CLITestCase {
     func testPromoteByAddressIgnoresUnverifiedImpostors() throws {
         try smimegate([
             "policy", "load",
-            try save("[incoming policy lax]\nharvest = yes\nharvest-on-failure = yes\nharvest-self-signed = yes\n", "p.txt"),
+            try save(
+                "[incoming policy lax]\nharvest = yes\nharvest-on-failure = yes\nharvest-self-signed = yes\n", "p.txt"),
         ]).expect(0)
         let impostor = try partnerCertificate("fakealice", email: "alice@example.org", pki: pki, selfSigned: true)
         let inbox = try maildir(
@@ -130,8 +134,10 @@ final class TrustAttackTests: CLITestCase {
             input: Array("From: a@example.com\nTo: alice@example.org\nSubject: s\n\nsecret\n".utf8)
         ).expect(0)
         XCTAssertEqual(
-            try openssl(["smime", "-decrypt", "-recip", impostor.cert, "-inkey", impostor.key], input: encrypted.stdout)
-                .status, 4, "the impostor cannot read it")
+            try openssl(
+                ["smime", "-decrypt", "-recip", impostor.cert, "-inkey", impostor.key], input: encrypted.stdout
+            )
+            .status, 4, "the impostor cannot read it")
         XCTAssertEqual(
             try openssl(
                 ["smime", "-decrypt", "-recip", pki + "/alice.pem", "-inkey", pki + "/alice.key"],
@@ -148,16 +154,20 @@ final class TrustAttackTests: CLITestCase {
             "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
                 + "extendedKeyUsage=emailProtection\nsubjectAltName=email:eve@example.org,DNS:*.com,DNS:example.net\n",
             "eve.ext")
-        try openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", path("eve.key"), "-subj", "/CN=eve",
-                     "-out", path("eve.csr")]).expect(0)
+        try openssl([
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", path("eve.key"), "-subj", "/CN=eve",
+            "-out", path("eve.csr"),
+        ]).expect(0)
         try openssl([
             "x509", "-req", "-in", path("eve.csr"), "-CA", pki + "/sub.pem", "-CAkey", pki + "/sub.key", "-set_serial",
             "99", "-days", "30", "-extfile", ext, "-out", path("eve.pem"),
         ]).expect(0)
         let inbox = try maildir(
             "inbox",
-            ["m": try opensslSigned(
-                from: "eve@example.org", cert: path("eve.pem"), key: path("eve.key"), certfile: pki + "/sub.pem")])
+            [
+                "m": try opensslSigned(
+                    from: "eve@example.org", cert: path("eve.pem"), key: path("eve.key"), certfile: pki + "/sub.pem")
+            ])
         try smimegate(["process", "incoming", inbox, "--out", path("in"), "--harvest"]).expect(0)
         let note = Array("From: a@example.com\nTo: x@y\nSubject: s\n\nsecret\n".utf8)
         try smimegate(["encrypt", "--to", "eve@example.org"], input: note).expect(0)

@@ -61,8 +61,11 @@ extension CLITestCase {
         let log = path("http-\(UUID().uuidString).log")
         let peer = try BackgroundPeer(
             Paths.python,
-            [peers.appendingPathComponent("http_server.py").path, "--root", root, "--port-file", portFile, "--log", log,
-             "--delay", "\(delay)"])
+            [
+                peers.appendingPathComponent("http_server.py").path, "--root", root, "--port-file", portFile, "--log",
+                log,
+                "--delay", "\(delay)",
+            ])
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
@@ -121,7 +124,9 @@ extension CLITestCase {
         if selfSigned {
             try openssl([
                 "req", "-x509", "-new", "-key", key, "-subj", "/CN=\(name)", "-days", "\(days)", "-extensions", "v3",
-                "-config", try save("[req]\ndistinguished_name=dn\n[dn]\n[v3]\n" + string(read("\(name).ext")),
+                "-config",
+                try save(
+                    "[req]\ndistinguished_name=dn\n[dn]\n[v3]\n" + string(read("\(name).ext")),
                     "\(name).cnf"), "-out", cert,
             ]).expect(0)
         } else {

@@ -46,7 +46,9 @@ final class TrustTests: CLITestCase {
         let reports = try JSONSerialization.jsonObject(with: Data(listed.stdout)) as? [[String: Any]] ?? []
         XCTAssertEqual(reports.count, crls.count - 5 + 1, "and the test CA's of every test home")
         XCTAssertTrue(
-            reports.contains { ($0["issuer"] as? String ?? "").contains("Old CRL nextUpdate CA") && $0["current"] as? Bool == false })
+            reports.contains {
+                ($0["issuer"] as? String ?? "").contains("Old CRL nextUpdate CA") && $0["current"] as? Bool == false
+            })
         try smimegate(["settings", "set", "revocation", "hard"]).expect(0)
 
         let expected: [String: String] = [
@@ -179,7 +181,9 @@ final class TrustTests: CLITestCase {
 
         // A CA whose distribution point answers 200 MB, and one nobody listens for.
         let dead = try freePort()
-        for (name, url) in [("huge", "http://127.0.0.1:\(server.port)/huge"), ("dead", "http://127.0.0.1:\(dead)/x.crl")] {
+        for (name, url) in [
+            ("huge", "http://127.0.0.1:\(server.port)/huge"), ("dead", "http://127.0.0.1:\(dead)/x.crl"),
+        ] {
             try openssl([
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("\(name).key"), "-subj",
                 "/CN=\(name) CA", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
@@ -189,7 +193,8 @@ final class TrustTests: CLITestCase {
         }
         let broken = try smimegate(["ca", "crl", "update", "--timeout", "5", "--max-size", "1000000"])
         XCTAssertEqual(broken.status, 1)
-        XCTAssertTrue(broken.stderr.contains("/huge: ") && broken.stderr.contains("larger than 1000000 bytes"), broken.stderr)
+        XCTAssertTrue(
+            broken.stderr.contains("/huge: ") && broken.stderr.contains("larger than 1000000 bytes"), broken.stderr)
         XCTAssertTrue(broken.stderr.contains("/x.crl: "), broken.stderr)
         XCTAssertTrue(broken.stderr.contains("2 of 4 CRL distribution point(s) failed"), broken.stderr)
         XCTAssertEqual(broken.out.components(separatedBy: "not modified").count - 1, 2, broken.out)
@@ -201,8 +206,10 @@ final class TrustTests: CLITestCase {
         let pki = try revocationPKI(httpPort: try freePort(), ocspPort: ocspPort)
         let responder = try BackgroundPeer(
             "openssl",
-            ["ocsp", "-index", pki + "/sub-index.txt", "-CA", pki + "/sub.pem", "-rsigner", pki + "/ocsp.pem",
-             "-rkey", pki + "/ocsp.key", "-port", "\(ocspPort)", "-ignore_err"], ready: "ACCEPT")
+            [
+                "ocsp", "-index", pki + "/sub-index.txt", "-CA", pki + "/sub.pem", "-rsigner", pki + "/ocsp.pem",
+                "-rkey", pki + "/ocsp.key", "-port", "\(ocspPort)", "-ignore_err",
+            ], ready: "ACCEPT")
         defer { responder.stop() }
         try smimegate(["ca", "add", pki + "/root.pem"]).expect(0)
         try smimegate(["ca", "crl", "add", pki + "/root.crl"]).expect(0)  // the sub CA by CRL, its users by OCSP
@@ -242,10 +249,14 @@ final class TrustTests: CLITestCase {
         try smimegate(["settings", "set", "harvest-cap", "2gb"]).expect(0)
         try smimegate(["settings", "set", "alert-window", "72"]).expect(0)
         let json = try JSONSerialization.jsonObject(with: Data(try smimegate(["settings", "show", "--json"]).stdout))
-        XCTAssertEqual(json as? [String: String], [
-            "harvest-cap": "2GB", "revocation": "soft", "revocation-ocsp": "no", "alert-window": "72h",
-        ])
-        for (name, value) in [("revocation", "maybe"), ("harvest-cap", "12 apples"), ("alert-window", "0"), ("colour", "x")] {
+        XCTAssertEqual(
+            json as? [String: String],
+            [
+                "harvest-cap": "2GB", "revocation": "soft", "revocation-ocsp": "no", "alert-window": "72h",
+            ])
+        for (name, value) in [
+            ("revocation", "maybe"), ("harvest-cap", "12 apples"), ("alert-window", "0"), ("colour", "x"),
+        ] {
             let refused = try smimegate(["settings", "set", name, value])
             XCTAssertNotEqual(refused.status, 0, "\(name) \(value)")
             XCTAssertEqual(refused.stderr.split(separator: "\n").count, 1, refused.stderr)
