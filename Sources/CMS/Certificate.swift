@@ -149,6 +149,15 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         return String(cString: hex)
     }
 
+    /// SHA-256 of the public key (the subjectPublicKey bits), as lower-case hex: the same for every
+    /// certificate of one key.
+    public var publicKeyFingerprint: String {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        guard X509_pubkey_digest(x509, EVP_sha256(), &digest, &length) == 1 else { return "" }
+        return CMS.hex(digest.prefix(Int(length)))
+    }
+
     /// SHA-256 of the DER encoding, as lower-case hex.
     public var sha256Fingerprint: String {
         var digest = [UInt8](repeating: 0, count: 32)

@@ -5,7 +5,8 @@ import Synchronization
 /// Asks a certificate's OCSP responder (RFC 6960) whether it is revoked: a request for its
 /// CertID (SHA-1, as RFC 5019 responders expect), the response's signature checked against the
 /// run's `TrustStore` (the issuer itself or a responder it delegated with id-kp-OCSPSigning), its
-/// freshness (thisUpdate/nextUpdate, five minutes of clock skew allowed). Answers are cached for
+/// freshness (thisUpdate/nextUpdate, five minutes of clock skew allowed; without nextUpdate, at most an
+/// hour old). Answers are cached for
 /// the checker's life (one run), failures included, so a dead responder costs one timeout.
 ///
 /// The transport (an HTTP POST) is given by the caller: this layer does not open sockets.
@@ -22,6 +23,7 @@ public final class OCSPChecker: Sendable {
     private let transport: Transport
     private let cache = Mutex<[String: Answer]>([:])
     static let allowedSkew = 300
+    static let maximumAgeWithoutNextUpdate = 3600
 
     public init(transport: @escaping Transport) { self.transport = transport }
 
@@ -84,7 +86,10 @@ public final class OCSPChecker: Sendable {
         guard OCSP_resp_find_status(basic, id, &single, &reason, &revokedAt, &thisUpdate, &nextUpdate) == 1 else {
             return .unknown("the response does not name the certificate")
         }
-        guard let thisUpdate, OCSP_check_validity(thisUpdate, nextUpdate, Self.allowedSkew, -1) == 1 else {
+        // Without nextUpdate a response says nothing of how long it holds: one older than an hour could be
+        // a replay from before the revocation.
+        let maximumAge = nextUpdate == nil ? Self.maximumAgeWithoutNextUpdate : -1
+        guard let thisUpdate, OCSP_check_validity(thisUpdate, nextUpdate, Self.allowedSkew, maximumAge) == 1 else {
             ERR_clear_error()
             return .unknown("the response is not fresh")
         }

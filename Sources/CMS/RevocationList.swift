@@ -56,6 +56,43 @@ public final class RevocationList: @unchecked Sendable, CustomStringConvertible 
         return X509_CRL_verify(crl, key) == 1
     }
 
+    /// A delta CRL (RFC 5280 §5.2.4) lists only what changed since a base CRL: read as a complete CRL
+    /// it would un-revoke everything the base lists.
+    public var isDelta: Bool {
+        guard let raw = X509_CRL_get_ext_d2i(crl, NID_delta_crl, nil, nil) else { return false }
+        ASN1_INTEGER_free(raw.assumingMemoryBound(to: ASN1_INTEGER.self))
+        return true
+    }
+
+    /// Why the CRL covers less than every certificate and reason of its issuer (an Issuing Distribution
+    /// Point with onlyContainsUserCerts, onlyContainsCACerts, onlyContainsAttributeCerts, onlySomeReasons
+    /// or indirectCRL, RFC 5280 §5.2.5), or nil.
+    public var partialScope: String? {
+        guard let raw = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, nil, nil) else {
+            ERR_clear_error()
+            return nil
+        }
+        let point = raw.assumingMemoryBound(to: ISSUING_DIST_POINT.self)
+        defer { ISSUING_DIST_POINT_free(point) }
+        let idp = point.pointee
+        if idp.onlyuser != 0 { return "only user certificates" }
+        if idp.onlyCA != 0 { return "only CA certificates" }
+        if idp.onlyattr != 0 { return "only attribute certificates" }
+        if idp.onlysomereasons != nil { return "only some reasons" }
+        if idp.indirectCRL != 0 { return "an indirect CRL" }
+        return nil
+    }
+
+    /// The Issuing Distribution Point as hex of its DER ("" without one): a CRL partitioned by
+    /// distribution point stands beside its siblings, never in place of one.
+    public var distributionPointScope: String {
+        let index = X509_CRL_get_ext_by_NID(crl, NID_issuing_distribution_point, -1)
+        guard index >= 0, let ext = X509_CRL_get_ext(crl, index), let data = X509_EXTENSION_get_data(ext),
+            let bytes = ASN1_STRING_get0_data(data)
+        else { return "" }
+        return CMS.hex(UnsafeBufferPointer(start: bytes, count: Int(ASN1_STRING_length(data))))
+    }
+
     /// Whether the CRL covers `time` (thisUpdate ≤ time ≤ nextUpdate).
     public func isCurrent(at time: Date) -> Bool {
         thisUpdate <= time && (nextUpdate.map { time <= $0 } ?? true)

@@ -58,10 +58,16 @@ public struct HarvestResult: Sendable, Equatable {
 
     public var action: Action
     public var reason: String?
-    /// F22 alerts this certificate raised, one line each.
-    public var alerts: [String] = []
+    /// F22 alerts this certificate raised or renewed.
+    public var alerts: [RaisedAlert] = []
     /// How many certificates the cap evicted (F23).
     public var evicted = 0
+}
+
+/// An F22 alert: the address or domain, and one line saying what happened.
+public struct RaisedAlert: Sendable, Equatable {
+    public let name: String
+    public let text: String
 }
 
 /// One row of the harvested repository, for listings.
@@ -94,6 +100,9 @@ public struct HarvestAlert: Sendable, Encodable {
 extension Keystore {
     /// Timestamps of harvest events, to the millisecond, so that least-recently-used order is exact
     /// within one second; one fixed format, so that text order is time order.
+    static let alertNamesShown = 5
+    static let alertFingerprintsKept = 50
+
     static func preciseNow(_ date: Date = Date()) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -214,12 +223,13 @@ extension Keystore {
     }
 
     /// F22: notes that `fingerprint` updates each of `names` (addresses and their domains); an alert for
-    /// every name with more than one update within the window.
+    /// every name with more than one update within the window — one per name and window, renewed in place
+    /// as updates go on, naming the latest few, so a flood of certificates cannot flood the alerts.
     private func recordUpdates(
         of names: Set<String>, fingerprint: String, message: String, now: String, time: Date, window: Int
-    ) throws -> [String] {
+    ) throws -> [RaisedAlert] {
         let since = Keystore.preciseNow(time.addingTimeInterval(-Double(window) * 3600))
-        var alerts: [String] = []
+        var alerts: [RaisedAlert] = []
         for name in names.sorted() {
             try db.query(
                 "INSERT OR IGNORE INTO harvest_updates (name, fingerprint, seen_at) VALUES (?, ?, ?)",
@@ -229,13 +239,25 @@ extension Keystore {
                 [.text(name), .text(since)]
             ).compactMap { $0[0] }
             guard recent.count > 1 else { continue }
+            let latest = recent.suffix(Self.alertNamesShown).map { String($0.prefix(16)) }
+            let more = recent.count > latest.count ? ", and \(recent.count - latest.count) more" : ""
             let text =
                 "\(recent.count) updated certificates for \(name) within \(window) hours "
-                + "(\(recent.map { String($0.prefix(16)) }.joined(separator: ", ")))"
-            try db.query(
-                "INSERT INTO alerts (raised_at, name, fingerprints, message, text) VALUES (?, ?, ?, ?, ?)",
-                [.text(now), .text(name), .text(recent.joined(separator: " ")), .text(message), .text(text)])
-            alerts.append(text)
+                + "(\(latest.joined(separator: ", "))\(more))"
+            let kept = recent.suffix(Self.alertFingerprintsKept).joined(separator: " ")
+            if let open = try db.query(
+                "SELECT id FROM alerts WHERE name = ? AND raised_at >= ? ORDER BY id DESC LIMIT 1",
+                [.text(name), .text(since)]
+            ).first?.first ?? nil {
+                try db.query(
+                    "UPDATE alerts SET fingerprints = ?, message = ?, text = ? WHERE id = ?",
+                    [.text(kept), .text(message), .text(text), .text(open)])
+            } else {
+                try db.query(
+                    "INSERT INTO alerts (raised_at, name, fingerprints, message, text) VALUES (?, ?, ?, ?, ?)",
+                    [.text(now), .text(name), .text(kept), .text(message), .text(text)])
+            }
+            alerts.append(RaisedAlert(name: name, text: text))
         }
         // Updates older than the longest window anyone may set are of no more use.
         try db.query(

@@ -36,14 +36,20 @@ extension Keystore {
 
     /// Stores a CRL once its signature verifies with the key of a CA named as its issuer: a trusted anchor,
     /// or a known or harvested intermediate whose own path to an anchor is valid now and not revoked — so
-    /// no certificate a sender put in a message can sign CRLs. One CRL per issuer: a newer one (later
-    /// thisUpdate) replaces it, an older one is refused, and so is one not valid yet (a CRL dated in the
-    /// future would shut every current one out).
+    /// no certificate a sender put in a message can sign CRLs. One CRL per issuer and scope (the key that
+    /// signed it and the Issuing Distribution Point): a newer one (later thisUpdate) replaces it, an older one is
+    /// not stored, and one not valid yet is refused (dated in the future, it would shut the current one out
+    /// and decide nothing until then). Delta CRLs and CRLs of partial scope are refused: read as complete
+    /// CRLs they would un-revoke what their base lists.
     @discardableResult
     public func addRevocationList(_ list: RevocationList, source: String, at time: Date = Date()) throws
         -> RevocationListChange
     {
-        if list.thisUpdate > time.addingTimeInterval(300) {
+        if list.isDelta { throw KeystoreError("a delta CRL is not supported: add the complete (base) CRL") }
+        if let partial = list.partialScope {
+            throw KeystoreError("a CRL of partial scope (\(partial)) is not supported: add the complete CRL")
+        }
+        if list.thisUpdate > time {
             throw KeystoreError("the CRL is not valid before \(ISO8601DateFormatter().string(from: list.thisUpdate))")
         }
         let anchors = try certificateAuthorities()
@@ -67,11 +73,16 @@ extension Keystore {
             }
         }
         let fingerprint = list.sha256Fingerprint
+        // One CRL per issuer key and distribution point: a CA re-keyed under the same name, or another CA
+        // given that name, never replaces (or shuts out) the CRL of the key that issued our partners'.
+        let scope = signers[0].publicKeyFingerprint + ":" + list.distributionPointScope
         return try db.transaction {
             if try !db.query("SELECT 1 FROM crls WHERE fingerprint = ?", [.text(fingerprint)]).isEmpty {
                 return .unchanged
             }
-            let current = try db.query("SELECT fingerprint, crl_pem FROM crls WHERE issuer = ?", [.text(list.issuer)])
+            let current = try db.query(
+                "SELECT fingerprint, crl_pem FROM crls WHERE issuer = ? AND scope = ?",
+                [.text(list.issuer), .text(scope)])
             var change = RevocationListChange.added
             for row in current {
                 guard let stored = try? RevocationList.parseAll(Array((row[1] ?? "").utf8)).first else { continue }
@@ -81,10 +92,11 @@ extension Keystore {
             }
             let formatter = ISO8601DateFormatter()
             try db.query(
-                "INSERT INTO crls (fingerprint, issuer, this_update, next_update, entries, crl_pem, source, added_at) "
-                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO crls (fingerprint, issuer, scope, this_update, next_update, entries, crl_pem, source, "
+                    + "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    .text(fingerprint), .text(list.issuer), .text(formatter.string(from: list.thisUpdate)),
+                    .text(fingerprint), .text(list.issuer), .text(scope),
+                    .text(formatter.string(from: list.thisUpdate)),
                     list.nextUpdate.map { .text(formatter.string(from: $0)) } ?? .null, .int(Int64(list.entries)),
                     .text(list.pem), .text(source), .text(Keystore.now()),
                 ])

@@ -86,6 +86,7 @@ public final class Keystore {
         CREATE TABLE crls (
             fingerprint TEXT PRIMARY KEY,
             issuer TEXT NOT NULL,
+            scope TEXT NOT NULL,
             this_update TEXT NOT NULL,
             next_update TEXT,
             entries INTEGER NOT NULL,

@@ -22,6 +22,8 @@ public final class Harvester: @unchecked Sendable {
 
     private struct State {
         var summary = Summary()
+        /// The latest text of each alert raised in this run, by address or domain, in order.
+        var alerts: [(name: String, text: String)] = []
         /// Fingerprint → whether it was handled as verified in this run.
         var handled: [String: Bool] = [:]
     }
@@ -51,8 +53,14 @@ public final class Harvester: @unchecked Sendable {
                     case .skipped: state.summary.skipped += 1
                     }
                     state.summary.evicted += result.evicted
-                    state.summary.alerts += result.alerts
-                    alerts += result.alerts
+                    for alert in result.alerts {
+                        if let index = state.alerts.firstIndex(where: { $0.name == alert.name }) {
+                            state.alerts[index].text = alert.text
+                        } else {
+                            state.alerts.append((alert.name, alert.text))
+                        }
+                    }
+                    alerts += result.alerts.map(\.text)
                 } catch {
                     problem = "harvest: \(error)"
                     state.summary.problems.append("\(candidate.message): \(error)")
@@ -62,5 +70,12 @@ public final class Harvester: @unchecked Sendable {
         }
     }
 
-    public var summary: Summary { state.withLock { $0.summary } }
+    /// What the run harvested; `alerts` holds one line per address or domain, its latest.
+    public var summary: Summary {
+        state.withLock { state in
+            var summary = state.summary
+            summary.alerts = state.alerts.map(\.text)
+            return summary
+        }
+    }
 }

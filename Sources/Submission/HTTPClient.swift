@@ -18,6 +18,8 @@ public enum HTTPClient {
         public init(_ description: String) { self.description = description }
     }
 
+    static let maximumHeaderFields = 200
+
     public static func request(
         _ method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: Double = 15,
         maximumBody: Int = 20 * 1_048_576
@@ -25,7 +27,13 @@ public enum HTTPClient {
         guard let parts = URLComponents(string: url), parts.scheme?.lowercased() == "http", var host = parts.host,
             !host.isEmpty
         else { throw Failure("not an http:// URL") }
-        guard let port = UInt16(exactly: parts.port ?? 80), port > 0 else { throw Failure("not a TCP port in the URL") }
+        if parts.user != nil || parts.password != nil { throw Failure("credentials in the URL are not supported") }
+        // URLComponents gives no port for one beyond Int's range: a port written but not read is refused.
+        let authority = url.drop { $0 != "/" }.dropFirst(2).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let written = authority.split(separator: "]").last.map { $0.contains(":") } ?? false
+        guard let port = UInt16(exactly: parts.port ?? 80), port > 0, parts.port != nil || !written else {
+            throw Failure("not a TCP port in the URL")
+        }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }  // IPv6 literal
         let path =
             (parts.percentEncodedPath.isEmpty ? "/" : parts.percentEncodedPath)
@@ -44,9 +52,12 @@ public enum HTTPClient {
                 throw Failure("not an HTTP response (\(statusLine.prefix(60)))")
             }
             var received: [String: String] = [:]
+            var lines = 0
             while true {
                 let line = try channel.readLine()
                 if line.isEmpty { break }
+                lines += 1
+                if lines > maximumHeaderFields { throw Failure("more than \(maximumHeaderFields) header fields") }
                 guard let colon = line.firstIndex(of: ":") else { continue }
                 let name = line[..<colon].lowercased()
                 let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
@@ -74,7 +85,7 @@ public enum HTTPClient {
                 guard let size = Int(sizeLine.split(separator: ";").first.map(String.init) ?? "", radix: 16), size >= 0
                 else { throw Failure("a malformed chunk") }
                 if size == 0 { break }
-                guard body.count + size <= maximum else { throw tooLarge() }
+                guard size <= maximum - body.count else { throw tooLarge() }
                 body += try readExactly(channel, size)
                 _ = try channel.readLine()
             }
@@ -89,7 +100,7 @@ public enum HTTPClient {
         while true {
             let chunk = try channel.readSome(limit: 65_536)
             if chunk.isEmpty { return body }
-            guard body.count + chunk.count <= maximum else { throw tooLarge() }
+            guard chunk.count <= maximum - body.count else { throw tooLarge() }
             body += chunk
         }
     }

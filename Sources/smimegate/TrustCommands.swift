@@ -62,12 +62,16 @@ struct CACRLAdd: ParsableCommand {
                 let change = try store.addRevocationList(list, source: file)
                 print(
                     "\(change): CRL of \(list.issuer) (\(list.entries) entries, next update \(date(list.nextUpdate)))")
+                if change == .older {
+                    printErr("smimegate: \(file): CRL of \(list.issuer) not stored: the stored one is newer")
+                    refused += 1
+                }
             } catch let error as KeystoreError {
                 printErr("smimegate: \(file): CRL of \(list.issuer) refused: \(error)")
                 refused += 1
             }
         }
-        if refused > 0 { throw Failure.problem("\(refused) of \(lists.count) CRL(s) refused") }
+        if refused > 0 { throw Failure.problem("\(refused) of \(lists.count) CRL(s) not stored") }
     }
 }
 
@@ -171,8 +175,15 @@ struct CACRLUpdate: ParsableCommand {
         }
         var changes: [String] = []
         for list in lists { changes.append("\(try store.addRevocationList(list, source: url))") }
+        // Sent back on the next request as they came: only short printable values.
+        func validator(_ value: String?) -> String? {
+            guard let value, value.count <= 256, value.unicodeScalars.allSatisfy({ (0x20...0x7e).contains($0.value) })
+            else { return nil }
+            return value
+        }
         try store.recordCRLSource(
-            url: url, etag: response.headers["etag"], lastModified: response.headers["last-modified"], status: "ok")
+            url: url, etag: validator(response.headers["etag"]),
+            lastModified: validator(response.headers["last-modified"]), status: "ok")
         return changes.joined(separator: ", ") + " (CRL of \(lists.first?.issuer ?? "?"))"
     }
 }

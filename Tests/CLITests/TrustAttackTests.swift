@@ -14,8 +14,11 @@ final class TrustAttackTests: CLITestCase {
         try smimegate(["ca", "add", pki + "/root.pem"]).expect(0)
     }
 
-    /// A CRL signed by `key` in `issuerCert`'s name (Python's cryptography), dated `days` from now.
-    func crl(issuer issuerCert: String, key: String, thisUpdateDays: Int = -1, name: String) throws -> String {
+    /// A CRL signed by `key` in `issuerCert`'s name (Python's cryptography), dated `minutes` from now;
+    /// a delta CRL with `delta`.
+    func crl(issuer issuerCert: String, key: String, minutes: Int = -60, delta: Bool = false, name: String) throws
+        -> String
+    {
         let out = path(name)
         let script = """
             import datetime, sys
@@ -23,12 +26,17 @@ final class TrustAttackTests: CLITestCase {
             from cryptography.hazmat.primitives import hashes, serialization
             issuer = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
             key = serialization.load_pem_private_key(open(sys.argv[2], "rb").read(), None)
-            now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=int(sys.argv[3]))
-            crl = (x509.CertificateRevocationListBuilder().issuer_name(issuer.subject).last_update(now)
-                .next_update(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+            now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=int(sys.argv[3]))
+            builder = (x509.CertificateRevocationListBuilder().issuer_name(issuer.subject).last_update(now)
+                .next_update(now + datetime.timedelta(days=30)).add_extension(x509.CRLNumber(10), critical=False))
+            if sys.argv[5] == "delta":
+                builder = builder.add_extension(x509.DeltaCRLIndicator(2), critical=True)
+            crl = builder.sign(key, hashes.SHA256())
             open(sys.argv[4], "wb").write(crl.public_bytes(serialization.Encoding.PEM))
             """
-        try runProcess(Paths.python, ["-c", script, issuerCert, key, "\(thisUpdateDays)", out]).expect(0)
+        try runProcess(
+            Paths.python, ["-c", script, issuerCert, key, "\(minutes)", out, delta ? "delta" : "full"]
+        ).expect(0)
         return out
     }
 
@@ -85,11 +93,35 @@ final class TrustAttackTests: CLITestCase {
         XCTAssertFalse(
             update.out.contains("fake.crl") || update.stderr.contains("fake.crl"), update.out + update.stderr)
 
-        // A CRL the real sub CA signed, dated a year ahead, is refused: it would make today's look older.
-        let future = try crl(issuer: pki + "/sub.pem", key: pki + "/sub.key", thisUpdateDays: 365, name: "future.crl")
+        // A CRL the real sub CA signed, dated four minutes ahead, is refused: it would make today's look older,
+        // then decide nothing until it is valid.
+        let future = try crl(issuer: pki + "/sub.pem", key: pki + "/sub.key", minutes: 4, name: "future.crl")
         let early = try smimegate(["ca", "crl", "add", future])
         XCTAssertEqual(early.status, 1)
         XCTAssertTrue(early.stderr.contains("the CRL is not valid before"), early.stderr)
+        // The sub CA's genuine delta CRL, empty and newer: read as a complete CRL it would un-revoke bob.
+        let delta = try crl(issuer: pki + "/sub.pem", key: pki + "/sub.key", delta: true, name: "delta.crl")
+        let deltaAdded = try smimegate(["ca", "crl", "add", delta])
+        XCTAssertEqual(deltaAdded.status, 1)
+        XCTAssertTrue(deltaAdded.stderr.contains("a delta CRL is not supported"), deltaAdded.stderr)
+        // A CA with the sub CA's name and another key (a re-key, or another CA given that name), with a valid
+        // path: its CRL stands beside the sub CA's, never in its place.
+        try openssl([
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", path("rekeyed.key"), "-subj",
+            "/CN=Revocation Test Sub CA", "-out", path("rekeyed.csr"),
+        ]).expect(0)
+        let ext = try save("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n", "rekey.ext")
+        try openssl([
+            "x509", "-req", "-in", path("rekeyed.csr"), "-CA", pki + "/root.pem", "-CAkey", pki + "/root.key",
+            "-set_serial", "77", "-days", "30", "-extfile", ext, "-out", path("rekeyed.pem"),
+        ]).expect(0)
+        try smimegate(["ca", "add", "--intermediate", path("rekeyed.pem")]).expect(0)
+        let beside = try crl(issuer: path("rekeyed.pem"), key: path("rekeyed.key"), minutes: -1, name: "rekeyed.crl")
+        XCTAssertTrue(try smimegate(["ca", "crl", "add", beside]).expect(0).out.hasPrefix("added"))
+        // An older CRL than the one stored is not stored, and says so.
+        let older = try smimegate(["ca", "crl", "add", pki + "/sub-expired.crl"])
+        XCTAssertEqual(older.status, 1)
+        XCTAssertTrue(older.stderr.contains("not stored: the stored one is newer"), older.stderr)
         let bob = try opensslSigned(
             from: "bob@example.org", cert: pki + "/bob.pem", key: pki + "/bob.key", certfile: pki + "/sub.pem")
         let verdict = try smimegate(["verify", try save(bob, "bob.eml")])
@@ -97,17 +129,33 @@ final class TrustAttackTests: CLITestCase {
         XCTAssertTrue(verdict.stderr.contains("certificate revoked"), verdict.stderr)
     }
 
-    /// A URL with a port beyond 65,535 in a partner's certificate: one line, no crash.
-    func testAnImpossiblePortIsOneLine() throws {
-        try openssl([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("odd.key"), "-subj", "/CN=odd", "-days",
-            "30", "-addext", "subjectAltName=email:odd@partner.example", "-addext",
-            "crlDistributionPoints=URI:http://127.0.0.1:99999/x.crl", "-out", path("odd.pem"),
-        ]).expect(0)
-        try smimegate(["keys", "add", "odd", path("odd.pem")]).expect(0)
-        let update = try smimegate(["ca", "crl", "update", "--timeout", "2"])
+    /// Hostile distribution points in partners' certificates — a port beyond 65,535 (or beyond any integer),
+    /// a chunk of 2⁶³ − 1 bytes, 300 header fields: one line each, no crash, the others still fetched.
+    func testHostileDistributionPointsAreOneLineEach() throws {
+        let served = path("served")
+        try FileManager.default.createDirectory(atPath: served, withIntermediateDirectories: true)
+        let server = try httpServer(root: served)
+        let urls = [
+            "http://127.0.0.1:99999/x.crl", "http://127.0.0.1:99999999999999999999999/x.crl",
+            "http://127.0.0.1:\(server.port)/hugechunk", "http://127.0.0.1:\(server.port)/manyheaders",
+        ]
+        for (index, url) in urls.enumerated() {
+            try openssl([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("odd\(index).key"), "-subj",
+                "/CN=odd\(index)", "-days", "30", "-addext", "subjectAltName=email:odd\(index)@partner.example",
+                "-addext", "crlDistributionPoints=URI:\(url)", "-out", path("odd\(index).pem"),
+            ]).expect(0)
+            try smimegate(["keys", "add", "odd\(index)", path("odd\(index).pem")]).expect(0)
+        }
+        let update = try smimegate(["ca", "crl", "update", "--timeout", "5"])
         XCTAssertEqual(update.status, 1)
-        XCTAssertTrue(update.stderr.contains("http://127.0.0.1:99999/x.crl: not a TCP port in the URL"), update.stderr)
+        for (url, why) in zip(
+            urls,
+            ["not a TCP port in the URL", "not a TCP port in the URL", "larger than", "more than 200 header fields"])
+        {
+            XCTAssertTrue(update.stderr.contains("\(url): ") && update.stderr.contains(why), "\(url): \(update.stderr)")
+        }
+        XCTAssertTrue(update.stderr.contains("4 of 4 CRL distribution point(s) failed"), update.stderr)
     }
 
     /// By address, `keys promote` takes only a verified certificate: a self-signed impostor harvested on

@@ -140,7 +140,9 @@ final class TrustTests: CLITestCase {
         XCTAssertTrue(reason.contains("certificate revoked on "), reason)
         XCTAssertTrue(reason.contains("(keyCompromise): CN=bob"), reason)
         // An older CRL for the same issuer does not replace the newer one.
-        XCTAssertTrue(try smimegate(["ca", "crl", "add", pki + "/sub-expired.crl"]).expect(0).out.hasPrefix("older"))
+        let older = try smimegate(["ca", "crl", "add", pki + "/sub-expired.crl"])
+        XCTAssertEqual(older.status, 1)
+        XCTAssertTrue(older.out.hasPrefix("older") && older.stderr.contains("not stored"), older.out + older.stderr)
 
         try smimegate(["ca", "crl", "remove", "CN=Revocation Test Sub CA"]).expect(0)
         try smimegate(["ca", "crl", "add", pki + "/sub-expired.crl"]).expect(0)

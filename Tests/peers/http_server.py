@@ -17,6 +17,8 @@ GET or HEAD /NAME   the file DIR/NAME (subdirectories allowed, no way out of DIR
                     mtime (in whole seconds). 404 when there is no such file.
 /slow/NAME          as /NAME, answered after --delay seconds (default 30).
 /huge               200, Content-Length 200000000, zeros until the client hangs up.
+/hugechunk          200, chunked: a 1-byte chunk, then a chunk announced as 2**63 - 1 bytes.
+/manyheaders        200 with 300 header fields before an empty body.
 /nolength           200 with neither Content-Length nor chunking: 50 MB of zeros, then
                     the connection is closed.
 Other methods get 405.
@@ -123,6 +125,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.stream(HUGE_LENGTH, with_length=True)
             elif path == "/nolength":
                 self.stream(NOLENGTH_LENGTH, with_length=False)
+            elif path == "/hugechunk":
+                self.record(200)
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self.wfile.write(b"1\r\nA\r\n7fffffffffffffff\r\n" + CHUNK[:4096])
+                self.wfile.flush()
+                self.close_connection = True
+            elif path == "/manyheaders":
+                self.record(200)
+                self.send_response(200)
+                for index in range(300):
+                    self.send_header(f"X-Filler-{index}", "x")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
             elif path.startswith("/slow/"):
                 self.serve_file(path[len("/slow"):], delay=self.server.delay)
             else:
