@@ -15,7 +15,7 @@ public enum AlgorithmWeakness: Equatable, Sendable, CustomStringConvertible {
 
     /// The weaknesses of a chain ordered leaf first. The signature of a self-signed
     /// anchor proves nothing (it is trusted as configured), so it is not judged.
-    static func find(in chain: [Certificate]) -> [AlgorithmWeakness] {
+    public static func find(in chain: [Certificate]) -> [AlgorithmWeakness] {
         var found: [AlgorithmWeakness] = []
         for (index, certificate) in chain.enumerated() {
             let (algorithm, bits) = certificate.publicKey

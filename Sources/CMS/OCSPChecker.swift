@@ -22,6 +22,9 @@ public final class OCSPChecker: Sendable {
 
     private let transport: Transport
     private let cache = Mutex<[String: Answer]>([:])
+    /// Responders that could not be asked (no connection, a timeout), with why: not asked again this run,
+    /// so a responder that accepts and never answers costs one timeout, not one per certificate.
+    private let unreachable = Mutex<[String: String]>([:])
     static let allowedSkew = 300
     static let maximumAgeWithoutNextUpdate = 3600
 
@@ -60,7 +63,14 @@ public final class OCSPChecker: Sendable {
         let body = Array(UnsafeBufferPointer(start: out, count: Int(length)))
         smg_OPENSSL_free(out)
 
-        let reply = try transport(url, body)
+        if let why = unreachable.withLock({ $0[url] }) { return .unknown("\(why) (earlier in this run)") }
+        let reply: [UInt8]
+        do {
+            reply = try transport(url, body)
+        } catch {
+            unreachable.withLock { $0[url] = "\(error)" }
+            throw error
+        }
         let response: OpaquePointer? = reply.withUnsafeBufferPointer { buffer in
             var pointer: UnsafePointer<UInt8>? = buffer.baseAddress
             return d2i_OCSP_RESPONSE(nil, &pointer, buffer.count)
@@ -73,6 +83,17 @@ public final class OCSPChecker: Sendable {
         }
         guard let basic = OCSP_response_get1_basic(response) else { return .unknown("no basic OCSP response") }
         defer { OCSP_BASICRESP_free(basic) }
+        var digest: Int32 = 0
+        var key: Int32 = 0
+        var algorithm: OpaquePointer? = nil
+        if let signature = OCSP_resp_get0_tbs_sigalg(basic) {
+            X509_ALGOR_get0(&algorithm, nil, nil, signature)
+        }
+        if let algorithm, OBJ_find_sigid_algs(OBJ_obj2nid(algorithm), &digest, &key) == 1,
+            digest == NID_sha1 || digest == NID_md5
+        {
+            return .unknown("the response is signed with a digest below the algorithm floor")
+        }
         let helpers = try CertificateStack([issuer])
         guard OCSP_basic_verify(basic, helpers.stack, trust.store, 0) > 0 else {
             let error = OpenSSLError.drain("OCSP_basic_verify")

@@ -15,14 +15,28 @@ public final class RevocationList: @unchecked Sendable, CustomStringConvertible 
     public static func parseAll(_ bytes: [UInt8]) throws -> [RevocationList] {
         OpenSSLError.clear()
         if bytes.isEmpty { throw OpenSSLError(operation: "read CRL", reasons: ["empty input"]) }
-        let bio = try MemoryBIO(bytes)
         if bytes.firstRange(of: Array("-----BEGIN".utf8)) == nil {
+            let bio = try MemoryBIO(bytes)
             guard let crl = d2i_X509_CRL_bio(bio.bio, nil) else { throw OpenSSLError.drain("read DER CRL") }
             return [RevocationList(taking: crl)]
         }
+        // Block by block: a broken one is an error naming it, not the silent end of the list.
+        let begin = Array("-----BEGIN X509 CRL-----".utf8)
+        let end = Array("-----END X509 CRL-----".utf8)
         var result: [RevocationList] = []
-        while let crl = PEM_read_bio_X509_CRL(bio.bio, nil, nil, nil) { result.append(RevocationList(taking: crl)) }
-        ERR_clear_error()  // the loop ends on a "no start line" error
+        var rest = bytes[...]
+        while let start = rest.firstRange(of: begin) {
+            guard let stop = rest[start.upperBound...].firstRange(of: end) else {
+                throw OpenSSLError(operation: "read CRL", reasons: ["PEM block \(result.count + 1) has no END line"])
+            }
+            let block = Array(rest[start.lowerBound..<stop.upperBound]) + [10]
+            let blockBIO = try MemoryBIO(block)
+            guard let crl = PEM_read_bio_X509_CRL(blockBIO.bio, nil, nil, nil) else {
+                throw OpenSSLError.drain("read PEM block \(result.count + 1) as a CRL")
+            }
+            result.append(RevocationList(taking: crl))
+            rest = rest[stop.upperBound...]
+        }
         if result.isEmpty { throw OpenSSLError(operation: "read CRL", reasons: ["no PEM CRL found"]) }
         return result
     }
@@ -91,6 +105,15 @@ public final class RevocationList: @unchecked Sendable, CustomStringConvertible 
             let bytes = ASN1_STRING_get0_data(data)
         else { return "" }
         return CMS.hex(UnsafeBufferPointer(start: bytes, count: Int(ASN1_STRING_length(data))))
+    }
+
+    /// The digest of the CRL's signature when it is below the algorithm floor (MD5, SHA-1), or nil.
+    public var weakSignature: String? {
+        var digest: Int32 = 0
+        var key: Int32 = 0
+        guard OBJ_find_sigid_algs(X509_CRL_get_signature_nid(crl), &digest, &key) == 1 else { return nil }
+        return digest == NID_sha1 || digest == NID_md5
+            ? OBJ_nid2sn(digest).map { String(cString: $0).lowercased() } : nil
     }
 
     /// Whether the CRL covers `time` (thisUpdate ≤ time ≤ nextUpdate).

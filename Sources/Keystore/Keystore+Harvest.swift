@@ -1,5 +1,7 @@
 import CMS
 import Foundation
+import PKI
+import Synchronization
 
 /// A certificate found on incoming signed mail, offered to the harvested repository (SPEC F21).
 public struct HarvestCandidate: Sendable {
@@ -166,6 +168,7 @@ extension Keystore {
                     "INSERT INTO harvested_names (fingerprint, kind, value) VALUES (?, 'domain', ?)",
                     [.text(fingerprint), .text(domain)])
             }
+            var stored: Set<String> = [fingerprint]
             for intermediate in candidate.intermediates where intermediate.isCA && !intermediate.isSelfSigned {
                 let known = try db.query(
                     "SELECT 1 FROM harvested WHERE fingerprint = ? UNION SELECT 1 FROM ca_certificates "
@@ -175,9 +178,10 @@ extension Keystore {
                     try insertHarvested(
                         intermediate, isCA: true, verified: candidate.verified, capabilities: [],
                         message: candidate.message, now: now)
+                    stored.insert(intermediate.sha256Fingerprint)
                 }
             }
-            result.evicted = try evict(cap: settings.harvestCap)
+            result.evicted = try evict(cap: settings.harvestCap, keeping: stored)
             return result
         }
     }
@@ -266,19 +270,29 @@ extension Keystore {
         return alerts
     }
 
-    /// F23: while the repository is over `cap` bytes, the least recently used certificates go (one
-    /// statement: a running total from the most recently used down).
-    private func evict(cap: Int) throws -> Int {
-        let doomed = try db.query(
-            "SELECT fingerprint FROM (SELECT fingerprint, SUM(size) OVER (ORDER BY last_used DESC, first_seen DESC, "
-                + "fingerprint ROWS UNBOUNDED PRECEDING) AS running FROM harvested) WHERE running > ?",
-            [.int(Int64(cap))]
-        ).compactMap { $0[0] }
-        for fingerprint in doomed {
-            try db.query("DELETE FROM harvested WHERE fingerprint = ?", [.text(fingerprint)])
+    /// F23: while the repository is over `cap` bytes, the least recently used certificates go — never one
+    /// stored by this transaction (`keeping`). The total is kept by triggers, and the oldest are read in
+    /// batches by the index on last use, so a store costs the same with 500,000 certificates as with ten.
+    private func evict(cap: Int, keeping: Set<String>) throws -> Int {
+        var total =
+            Int(try db.query("SELECT total FROM harvest_size WHERE id = 1").first?.first??.description ?? "0") ?? 0
+        var evicted = 0
+        while total > cap {
+            let oldest = try db.query(
+                "SELECT fingerprint, size FROM harvested ORDER BY last_used, first_seen, fingerprint LIMIT ?",
+                [.int(Int64(Self.evictionBatch + keeping.count))])
+            let doomed = oldest.filter { !keeping.contains($0[0] ?? "") }
+            if doomed.isEmpty { break }
+            for row in doomed where total > cap {
+                try db.query("DELETE FROM harvested WHERE fingerprint = ?", [.text(row[0] ?? "")])
+                total -= Int(row[1] ?? "0") ?? 0
+                evicted += 1
+            }
         }
-        return doomed.count
+        return evicted
     }
+
+    static let evictionBatch = 64
 
     // MARK: Reading the repository
 
@@ -306,6 +320,18 @@ extension Keystore {
     /// signer announced.
     public func harvestedRecipients() throws -> [(certificate: Certificate, capabilities: [String])] {
         try db.query("SELECT certificate_pem, capabilities FROM harvested WHERE is_ca = 0 AND verified = 1").map {
+            (try Certificate(bytes: Array(($0[0] ?? "").utf8)), ($0[1] ?? "").split(separator: " ").map(String.init))
+        }
+    }
+
+    /// The verified harvested end-entity certificates for one e-mail address, with their announced ciphers.
+    func harvestedRecipients(for email: String) throws -> [(certificate: Certificate, capabilities: [String])] {
+        try db.query(
+            "SELECT h.certificate_pem, h.capabilities FROM harvested h JOIN harvested_names n "
+                + "ON n.fingerprint = h.fingerprint WHERE n.value = ? AND n.kind = 'email' AND h.verified = 1 "
+                + "AND h.is_ca = 0",
+            [.text(email)]
+        ).map {
             (try Certificate(bytes: Array(($0[0] ?? "").utf8)), ($0[1] ?? "").split(separator: " ").map(String.init))
         }
     }
@@ -398,5 +424,26 @@ extension Keystore {
             try db.query("DELETE FROM alerts")
             return count
         }
+    }
+}
+
+/// Harvested certificates looked up in the keystore per address as a run needs them, each answer kept for
+/// the run (`RecipientDirectory`).
+///
+/// Unchecked Sendable: the keystore's connection is SQLite's serialized mode (FULLMUTEX), and the cache is
+/// behind its lock.
+final class HarvestedIndex: HarvestedCertificates, @unchecked Sendable {
+    private let keystore: Keystore
+    private let cache = Mutex<[String: [(certificate: Certificate, capabilities: [String])]]>([:])
+
+    init(_ keystore: Keystore) { self.keystore = keystore }
+
+    func certificates(for email: String) -> [(certificate: Certificate, capabilities: [String])] {
+        if let known = cache.withLock({ $0[email] }) { return known }
+        // A keystore that cannot answer (busy beyond the timeout) leaves the address without a harvested key,
+        // as if none were known: the message is split or bounced by the profile, never sent in clear.
+        let found = (try? keystore.harvestedRecipients(for: email)) ?? []
+        cache.withLock { $0[email] = found }
+        return found
     }
 }

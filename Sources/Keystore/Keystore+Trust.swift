@@ -49,6 +49,13 @@ extension Keystore {
         if let partial = list.partialScope {
             throw KeystoreError("a CRL of partial scope (\(partial)) is not supported: add the complete CRL")
         }
+        guard list.nextUpdate != nil else {
+            // RFC 5280 §5.1.2.5: issuers MUST include it; without one a CRL would stand for ever.
+            throw KeystoreError("the CRL has no nextUpdate: it cannot say how long it holds")
+        }
+        if let weak = list.weakSignature {
+            throw KeystoreError("the CRL is signed with \(weak), below the algorithm floor")
+        }
         if list.thisUpdate > time {
             throw KeystoreError("the CRL is not valid before \(ISO8601DateFormatter().string(from: list.thisUpdate))")
         }
@@ -64,10 +71,15 @@ extension Keystore {
         guard !signers.isEmpty else {
             throw KeystoreError("the CRL's signature does not verify with the key of \(list.issuer)")
         }
+        if let weak = signers.lazy.compactMap({ AlgorithmWeakness.find(in: [$0]).first }).first,
+            signers.allSatisfy({ !AlgorithmWeakness.find(in: [$0]).isEmpty })
+        {
+            throw KeystoreError("the CRL's issuer is below the algorithm floor: \(weak)")
+        }
         if !signers.contains(where: { anchors.contains($0) }) {
             let trust = try TrustStore(
                 anchors: anchors, intermediates: intermediates, revocationLists: try revocationLists().map(\.list))
-            let verdicts = signers.map { trust.validate($0, untrusted: [], at: time, floor: .legacy) }
+            let verdicts = signers.map { trust.validate($0, untrusted: [], at: time, floor: .standard) }
             guard verdicts.contains(where: { if case .valid = $0 { true } else { false } }) else {
                 throw KeystoreError("its issuer \(list.issuer) has no valid path to a trusted CA: \(verdicts[0])")
             }
@@ -108,6 +120,24 @@ extension Keystore {
         try db.query("SELECT crl_pem, source, added_at FROM crls ORDER BY issuer").compactMap { row in
             guard let list = try RevocationList.parseAll(Array((row[0] ?? "").utf8)).first else { return nil }
             return StoredRevocationList(list: list, source: row[1] ?? "", addedAt: row[2] ?? "")
+        }
+    }
+
+    /// What `ca crl list` shows of each stored CRL, read from its columns (no CRL is parsed).
+    public func revocationListSummaries() throws -> [(
+        issuer: String, sha256: String, thisUpdate: Date, nextUpdate: Date?, entries: Int, source: String
+    )] {
+        let formatter = ISO8601DateFormatter()
+        return try db.query(
+            "SELECT issuer, fingerprint, this_update, next_update, entries, source FROM crls ORDER BY issuer"
+        ).map { row in
+            guard let thisUpdate = formatter.date(from: row[2] ?? "") else {
+                throw KeystoreError("the keystore holds an unreadable time \"\(row[2] ?? "")\"")
+            }
+            return (
+                row[0] ?? "", row[1] ?? "", thisUpdate, row[3].flatMap { formatter.date(from: $0) },
+                Int(row[4] ?? "") ?? 0, row[5] ?? ""
+            )
         }
     }
 

@@ -116,7 +116,16 @@ public final class Keystore {
             message TEXT NOT NULL,
             size INTEGER NOT NULL
         );
-        CREATE INDEX harvested_last_used ON harvested(last_used);
+        CREATE INDEX harvested_last_used ON harvested(last_used, first_seen, fingerprint);
+        CREATE TABLE harvest_size (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            total INTEGER NOT NULL
+        );
+        INSERT INTO harvest_size (id, total) VALUES (1, 0);
+        CREATE TRIGGER harvested_size_in AFTER INSERT ON harvested
+            BEGIN UPDATE harvest_size SET total = total + NEW.size WHERE id = 1; END;
+        CREATE TRIGGER harvested_size_out AFTER DELETE ON harvested
+            BEGIN UPDATE harvest_size SET total = total - OLD.size WHERE id = 1; END;
         CREATE TABLE harvested_names (
             fingerprint TEXT NOT NULL REFERENCES harvested(fingerprint) ON DELETE CASCADE,
             kind TEXT NOT NULL CHECK (kind IN ('email', 'domain')),
@@ -476,7 +485,7 @@ public final class Keystore {
     /// Every public key, indexed for lookups during a run (loaded once).
     /// Every public key, then the verified harvested certificates (SPEC F24), indexed for lookups during a run.
     public func recipientDirectory(at time: Date = Date()) throws -> RecipientDirectory {
-        RecipientDirectory(try publicKeys().map(\.certificate), harvested: try harvestedRecipients(), at: time)
+        RecipientDirectory(try publicKeys().map(\.certificate), harvested: HarvestedIndex(self), at: time)
     }
 
     // MARK: Trusted CAs

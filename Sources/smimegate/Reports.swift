@@ -47,7 +47,16 @@ func printReport(_ lines: [(String, String)]) {
 /// One line per certificate for plain listings.
 func listLine(_ name: String, _ certificate: Certificate) -> String {
     let names = (certificate.emailAddresses + certificate.dnsNames).joined(separator: ",")
-    return "\(name)\t\(certificate.subject)\t\(names.isEmpty ? "-" : names)\tuntil \(Requirements.day(certificate.notAfter))"
+    return visible(
+        "\(name)\t\(certificate.subject)\t\(names.isEmpty ? "-" : names)\tuntil \(Requirements.day(certificate.notAfter))")
+}
+
+/// A listing line as a terminal may show it: the tabs between columns kept, every other control character
+/// (a certificate's SAN may hold ESC, CR or NUL) shown as `?`, so one row is one line and draws nothing.
+func visible(_ line: String) -> String {
+    String(
+        String.UnicodeScalarView(
+            line.unicodeScalars.map { $0 != "\t" && ($0.value < 0x20 || (0x7f...0x9f).contains($0.value)) ? "?" : $0 }))
 }
 
 struct JSONFlag: ParsableArguments {

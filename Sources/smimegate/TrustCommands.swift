@@ -54,7 +54,7 @@ struct CACRLAdd: ParsableCommand {
         do {
             lists = try RevocationList.parseAll(try readFile(file))
         } catch let error as OpenSSLError {
-            throw Failure.usage("\(file): not a CRL file (\(error.reasons.joined(separator: "; ")))")
+            throw Failure.usage("\(file): not a CRL file (\(error))")
         }
         var refused = 0
         for list in lists {
@@ -94,18 +94,20 @@ struct CACRLList: ParsableCommand {
 
     func run() throws {
         let now = Date()
-        let reports = try configuring { try home.open().revocationLists() }.map {
+        // From the columns stored beside each CRL: a CRL of a million entries is not parsed to be listed.
+        let reports = try configuring { try home.open().revocationListSummaries() }.map {
             CRLReport(
-                issuer: $0.list.issuer, sha256: $0.list.sha256Fingerprint, thisUpdate: date($0.list.thisUpdate),
-                nextUpdate: $0.list.nextUpdate.map { date($0) }, entries: $0.list.entries, source: $0.source,
-                current: $0.list.isCurrent(at: now))
+                issuer: $0.issuer, sha256: $0.sha256, thisUpdate: date($0.thisUpdate),
+                nextUpdate: $0.nextUpdate.map { date($0) }, entries: $0.entries, source: $0.source,
+                current: $0.thisUpdate <= now && ($0.nextUpdate.map { now <= $0 } ?? true))
         }
         if format.json { return try printJSON(reports, keys: .convertToSnakeCase) }
         for r in reports {
             let state = r.current ? "" : "\t(expired)"
+            let next = r.nextUpdate ?? "none"
             print(
-                "\(r.sha256.prefix(16))\t\(r.issuer)\t\(r.thisUpdate)\t\(r.nextUpdate ?? "none")\t\(r.entries)\t\(r.source)\(state)"
-            )
+                visible(
+                    "\(r.sha256.prefix(16))\t\(r.issuer)\t\(r.thisUpdate)\t\(next)\t\(r.entries)\t\(r.source)\(state)"))
         }
     }
 }
@@ -248,7 +250,7 @@ struct AlertsList: ParsableCommand {
     func run() throws {
         let alerts = try configuring { try home.open().alerts() }
         if format.json { return try printJSON(alerts, keys: .convertToSnakeCase) }
-        for alert in alerts { print("\(alert.raisedAt)\t\(alert.text)\t\(alert.message)") }
+        for alert in alerts { print(visible("\(alert.raisedAt)\t\(alert.text)\t\(alert.message)")) }
     }
 }
 
@@ -300,7 +302,10 @@ struct KeysHarvested: ParsableCommand {
         for r in reports {
             let names = (r.emails + r.domains).joined(separator: ",")
             let kind = r.ca ? "intermediate" : r.verified ? "verified" : "unverified"
-            print("\(r.sha256.prefix(16))\t\(kind)\t\(names.isEmpty ? r.subject : names)\t\(r.notAfter)\t\(r.lastUsed)")
+            print(
+                visible(
+                    "\(r.sha256.prefix(16))\t\(kind)\t\(names.isEmpty ? r.subject : names)\t\(r.notAfter)\t\(r.lastUsed)"
+                ))
         }
     }
 }

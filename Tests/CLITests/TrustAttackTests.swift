@@ -35,7 +35,8 @@ final class TrustAttackTests: CLITestCase {
             open(sys.argv[4], "wb").write(crl.public_bytes(serialization.Encoding.PEM))
             """
         try runProcess(
-            Paths.python, ["-c", script, issuerCert, key, "\(minutes)", out, delta ? "delta" : "full"]
+            Paths.python,
+            ["-c", script, issuerCert, key, "\(minutes)", out, delta ? "delta" : "full"]
         ).expect(0)
         return out
     }
@@ -118,6 +119,19 @@ final class TrustAttackTests: CLITestCase {
         try smimegate(["ca", "add", "--intermediate", path("rekeyed.pem")]).expect(0)
         let beside = try crl(issuer: path("rekeyed.pem"), key: path("rekeyed.key"), minutes: -1, name: "rekeyed.crl")
         XCTAssertTrue(try smimegate(["ca", "crl", "add", beside]).expect(0).out.hasPrefix("added"))
+        // Signed with SHA-1 (by the sub CA's own `openssl ca`): below the algorithm floor.
+        let weak = path("sha1.crl")
+        try openssl(["ca", "-config", pki + "/ca/sub.cnf", "-gencrl", "-md", "sha1", "-out", weak]).expect(0)
+        let floor = try smimegate(["ca", "crl", "add", weak])
+        XCTAssertEqual(floor.status, 1)
+        XCTAssertTrue(floor.stderr.contains("signed with sha1, below the algorithm floor"), floor.stderr)
+        // A PEM file with a broken block between two good ones is refused whole, naming the block.
+        let broken = try save(
+            string(read("pki/sub.crl")) + "-----BEGIN X509 CRL-----\n!!!\n-----END X509 CRL-----\n"
+                + string(read("pki/root.crl")), "broken.pem")
+        let blocks = try smimegate(["ca", "crl", "add", broken])
+        XCTAssertEqual(blocks.status, 2)
+        XCTAssertTrue(blocks.stderr.contains("PEM block 2"), blocks.stderr)
         // An older CRL than the one stored is not stored, and says so.
         let older = try smimegate(["ca", "crl", "add", pki + "/sub-expired.crl"])
         XCTAssertEqual(older.status, 1)
@@ -156,6 +170,51 @@ final class TrustAttackTests: CLITestCase {
             XCTAssertTrue(update.stderr.contains("\(url): ") && update.stderr.contains(why), "\(url): \(update.stderr)")
         }
         XCTAssertTrue(update.stderr.contains("4 of 4 CRL distribution point(s) failed"), update.stderr)
+    }
+
+    /// OCSP responders that accept and never answer cost one timeout per responder and run, not one per
+    /// certificate: the second signer's answer says the responder was given up earlier in the run.
+    func testAResponderThatNeverAnswersIsGivenUpOncePerRun() throws {
+        let tarpit = try BackgroundPeer(
+            Paths.python,
+            [
+                "-c",
+                "import socket,sys,time\ns=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(50)\n"
+                    + "print('READY', s.getsockname()[1], flush=True)\nc=[]\nwhile True: c.append(s.accept())",
+            ],
+            ready: "READY")
+        defer { tarpit.stop() }
+        let port = try XCTUnwrap(tarpit.readyLine.split(separator: " ").last.flatMap { Int($0) })
+        try smimegate(["ca", "add", "--intermediate", pki + "/sub.pem"]).expect(0)
+        try smimegate(["settings", "set", "revocation-ocsp", "yes"]).expect(0)
+        var messages: [String: String] = [:]
+        for name in ["s1", "s2"] {
+            let ext = try save(
+                "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+                    + "extendedKeyUsage=emailProtection\nsubjectAltName=email:\(name)@partner.example\n"
+                    + "authorityInfoAccess=OCSP;URI:http://127.0.0.1:\(port)/\n", "\(name).ext")
+            try openssl([
+                "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", path("\(name).key"), "-subj",
+                "/CN=\(name)", "-out", path("\(name).csr"),
+            ]).expect(0)
+            try openssl([
+                "x509", "-req", "-in", path("\(name).csr"), "-CA", pki + "/sub.pem", "-CAkey", pki + "/sub.key",
+                "-set_serial", name == "s1" ? "101" : "102", "-days", "30", "-extfile", ext, "-out",
+                path("\(name).pem"),
+            ]).expect(0)
+            messages[name] = try opensslSigned(
+                from: "\(name)@partner.example", cert: path("\(name).pem"), key: path("\(name).key"),
+                certfile: pki + "/sub.pem")
+        }
+        let inbox = try maildir("inbox", messages)
+        try smimegate(["process", "incoming", inbox, "--out", path("in"), "--workers", "1"]).expect(0)
+        let revocations = try string(read("in/manifest.jsonl")).split(separator: "\n").map { line -> String in
+            let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+            XCTAssertEqual(record["outcome"] as? String, "verified", "soft: verified, revocation unknown")
+            return record["revocation"] as? String ?? ""
+        }
+        XCTAssertEqual(revocations.filter { $0.contains("timed out") }.count, 2, "\(revocations)")
+        XCTAssertEqual(revocations.filter { $0.contains("(earlier in this run)") }.count, 1, "\(revocations)")
     }
 
     /// By address, `keys promote` takes only a verified certificate: a self-signed impostor harvested on

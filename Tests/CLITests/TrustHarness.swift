@@ -7,6 +7,8 @@ import XCTest
 /// partners' certificates and signed messages made with the openssl command line.
 final class BackgroundPeer {
     private let process: Process
+    /// What the peer printed up to and including `ready`, when one was awaited.
+    private(set) var readyLine = ""
 
     /// With `ready`, waits until the peer prints it on standard output (such as `openssl ocsp`'s "ACCEPT").
     init(_ executable: String, _ arguments: [String], ready: String? = nil) throws {
@@ -25,10 +27,12 @@ final class BackgroundPeer {
             if chunk.isEmpty { break }
             seen += chunk
         }
-        guard String(decoding: seen, as: UTF8.self).contains(ready) else {
+        let text = String(decoding: seen, as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.contains(ready) }) else {
             stop()
-            throw TestFailure("\(executable) did not start: \(String(decoding: seen, as: UTF8.self))")
+            throw TestFailure("\(executable) did not start: \(text)")
         }
+        readyLine = String(line).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     deinit { stop() }

@@ -64,5 +64,19 @@ final class HarvestStorageTests: XCTestCase {
         XCTAssertEqual(kept, Set([certificates[0], certificates[2], certificates[3]].map(\.sha256Fingerprint)))
         XCTAssertEqual(try harvest(certificates[2], hours: 7).action, .seen)
         XCTAssertEqual(try store.harvestedCertificates().count, 3)
+        // The running total the triggers keep is the sum of what is there, after stores, evictions and forgets.
+        try store.forgetHarvested(certificates[2].sha256Fingerprint)
+        let database = store.home.appendingPathComponent(Keystore.databaseName).path
+        let sums = try runProcess(
+            "sqlite3", [database, "SELECT (SELECT total FROM harvest_size), (SELECT SUM(size) FROM harvested)"])
+        XCTAssertEqual(sums.out, "\(size * 2)|\(size * 2)\n", "sizes of one key type and subject length agree")
+        // The smallest cap keeps the certificate just stored, whatever it evicts.
+        try store.setGlobalSetting("harvest-cap", "1KB")
+        let alone = try certificate("p5@partner.example")
+        let tiny = try harvest(alone, hours: 8)
+        XCTAssertEqual(tiny.action, .stored)
+        let left = try store.harvestedCertificates().map(\.fingerprint)
+        XCTAssertTrue(left.contains(alone.sha256Fingerprint))
+        XCTAssertEqual(left.count, max(1, 1024 / size), "\(size) bytes a certificate")
     }
 }
