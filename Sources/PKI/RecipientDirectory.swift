@@ -64,6 +64,13 @@ public struct RecipientDirectory: Sendable {
         chosen.capabilities(of: certificate.sha256Fingerprint)
     }
 
+    /// The AES-GCM cipher the owners of all of `certificates` announced, the strongest first; nil when one
+    /// announced none or is an added key (nothing is known of it): then AES-256-CBC, which every client reads.
+    public func announcedGCM(for certificates: [Certificate]) -> ContentCipher? {
+        let announced = certificates.map { announcedCiphers(of: $0) ?? [] }
+        return [ContentCipher.aes256gcm, .aes128gcm].first { gcm in announced.allSatisfy { $0.contains(gcm.rawValue) } }
+    }
+
     /// Fingerprints of the harvested certificates chosen so far.
     public var usedHarvested: Set<String> { chosen.fingerprints }
 

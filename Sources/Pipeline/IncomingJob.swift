@@ -452,7 +452,8 @@ public struct IncomingJob: Job {
         // On scalars, not Characters: grapheme breaking cost ~140k instructions a message (callgrind).
         var kept = String.UnicodeScalarView()
         for scalar in reason.unicodeScalars.prefix(300) {
-            kept.append(scalar == "(" || scalar == ")" || scalar == "\\" || scalar == "\r" || scalar == "\n" ? " " : scalar)
+            let unsafe = scalar == "(" || scalar == ")" || scalar == "\\" || scalar == "\r" || scalar == "\n"
+            kept.append(unsafe ? " " : scalar)
         }
         return String(kept)
     }

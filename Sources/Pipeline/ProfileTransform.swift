@@ -24,12 +24,7 @@ public struct ProfileTransform: Sendable {
     /// The profile's cipher; with `auto`, the strongest every recipient's owner announced (harvested
     /// certificates' SMIMECapabilities), and AES-256-CBC when any recipient announced nothing.
     func cipher(for certificates: [Certificate], job: OutgoingJob) -> ContentCipher {
-        if let fixed = ContentCipher(rawValue: profile.cipher) { return fixed }
-        let announced = certificates.map { job.recipients.announcedCiphers(of: $0) ?? [] }
-        for choice in [ContentCipher.aes256gcm, .aes128gcm] where announced.allSatisfy({ $0.contains(choice.rawValue) }) {
-            return choice
-        }
-        return .aes256cbc
+        ContentCipher(rawValue: profile.cipher) ?? job.recipients.announcedGCM(for: certificates) ?? .aes256cbc
     }
 
     /// One copy of a message for `recipients`, per the profile: signed, encrypted, split or bounced.

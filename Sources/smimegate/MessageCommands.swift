@@ -104,10 +104,7 @@ struct Encrypt: ParsableCommand {
             }
             recipients.append(certificate)
         }
-        let announced = recipients.map { directory.announcedCiphers(of: $0) ?? [] }
-        let chosen =
-            cipher ?? [ContentCipher.aes256gcm, .aes128gcm].first { gcm in announced.allSatisfy { $0.contains(gcm.rawValue) } }
-            ?? .aes256cbc
+        let chosen = cipher ?? directory.announcedGCM(for: recipients) ?? .aes256cbc
         try transform(io, "encrypt") { message in
             let encrypted = try SMIME.encrypt(
                 message, recipients: recipients, cipher: chosen, keyTransport: oaep ? .oaep : .pkcs1v15)

@@ -125,8 +125,9 @@ struct RunFlags: ParsableArguments {
         }
         if let harvested = harvester?.summary, harvested != Harvester.Summary() {
             if !json {
+                let (stored, seen, skipped) = (harvested.stored, harvested.seen, harvested.skipped)
                 print(
-                    "harvested: \(harvested.stored) stored, \(harvested.seen) seen again, \(harvested.skipped) skipped, "
+                    "harvested: \(stored) stored, \(seen) seen again, \(skipped) skipped, "
                         + "\(harvested.evicted) evicted (see 'smimegate keys harvested')")
             }
             for problem in harvested.problems { printErr("smimegate: harvest: \(problem)") }

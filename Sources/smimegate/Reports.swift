@@ -47,8 +47,8 @@ func printReport(_ lines: [(String, String)]) {
 /// One line per certificate for plain listings.
 func listLine(_ name: String, _ certificate: Certificate) -> String {
     let names = (certificate.emailAddresses + certificate.dnsNames).joined(separator: ",")
-    return visible(
-        "\(name)\t\(certificate.subject)\t\(names.isEmpty ? "-" : names)\tuntil \(Requirements.day(certificate.notAfter))")
+    let until = Requirements.day(certificate.notAfter)
+    return visible("\(name)\t\(certificate.subject)\t\(names.isEmpty ? "-" : names)\tuntil \(until)")
 }
 
 /// A listing line as a terminal may show it: the tabs between columns kept, every other control character

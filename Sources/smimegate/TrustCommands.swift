@@ -302,10 +302,8 @@ struct KeysHarvested: ParsableCommand {
         for r in reports {
             let names = (r.emails + r.domains).joined(separator: ",")
             let kind = r.ca ? "intermediate" : r.verified ? "verified" : "unverified"
-            print(
-                visible(
-                    "\(r.sha256.prefix(16))\t\(kind)\t\(names.isEmpty ? r.subject : names)\t\(r.notAfter)\t\(r.lastUsed)"
-                ))
+            let shown = names.isEmpty ? r.subject : names
+            print(visible("\(r.sha256.prefix(16))\t\(kind)\t\(shown)\t\(r.notAfter)\t\(r.lastUsed)"))
         }
     }
 }
