@@ -158,16 +158,7 @@ extension Keystore {
             try insertHarvested(
                 certificate, isCA: false, verified: candidate.verified, capabilities: candidate.capabilities,
                 message: candidate.message, now: now)
-            for email in emails {
-                try db.query(
-                    "INSERT INTO harvested_names (fingerprint, kind, value) VALUES (?, 'email', ?)",
-                    [.text(fingerprint), .text(email)])
-            }
-            for domain in Set(certificate.dnsNames.map { $0.lowercased() }) {
-                try db.query(
-                    "INSERT INTO harvested_names (fingerprint, kind, value) VALUES (?, 'domain', ?)",
-                    [.text(fingerprint), .text(domain)])
-            }
+            try indexNames(of: certificate, in: .harvested, key: fingerprint)
             var stored: Set<String> = [fingerprint]
             for intermediate in candidate.intermediates where intermediate.isCA && !intermediate.isSelfSigned {
                 let known = try db.query(

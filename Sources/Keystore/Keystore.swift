@@ -334,15 +334,21 @@ public final class Keystore {
                 .text(name), .text(certificate.pem), .text(certificate.sha256Fingerprint),
                 .text(ISO8601DateFormatter().string(from: certificate.notAfter)), .text(source), .text(Keystore.now()),
             ])
-        for email in Set(certificate.emailAddresses.map { $0.lowercased() }) {
-            try db.query(
-                "INSERT INTO public_key_names (key_name, kind, value) VALUES (?, 'email', ?)",
-                [.text(name), .text(email)])
-        }
-        for domain in Set(certificate.dnsNames.map { $0.lowercased() }) {
-            try db.query(
-                "INSERT INTO public_key_names (key_name, kind, value) VALUES (?, 'domain', ?)",
-                [.text(name), .text(domain)])
+        try indexNames(of: certificate, in: .publicKeys, key: name)
+    }
+
+    /// The two tables that index certificates by their e-mail addresses and domains (lower case).
+    enum NameIndex: String {
+        case publicKeys = "INSERT INTO public_key_names (key_name, kind, value) VALUES (?, ?, ?)"
+        case harvested = "INSERT INTO harvested_names (fingerprint, kind, value) VALUES (?, ?, ?)"
+    }
+
+    /// Indexes `certificate`'s SAN e-mail addresses and DNS names in `index` under `key`.
+    func indexNames(of certificate: Certificate, in index: NameIndex, key: String) throws {
+        for (kind, values) in [("email", certificate.emailAddresses), ("domain", certificate.dnsNames)] {
+            for value in Set(values.map { $0.lowercased() }) {
+                try db.query(index.rawValue, [.text(key), .text(kind), .text(value)])
+            }
         }
     }
 
