@@ -3,7 +3,9 @@
 # the C libraries (OpenSSL 3, libarchive, SQLite, PCRE2) with pkg-config, the openssl
 # and sqlite3 command lines used as test peers, Postfix (the delivery tests' mail server,
 # run only as throwaway instances by Tests/peers/postfix_instance.sh), and a Python with
-# cryptography >= 45 (the second S/MIME peer). Sourced by demo.sh and test.sh.
+# cryptography >= 45 (the second S/MIME peer); faketime and the gzip, bzip2, xz and zstd
+# command lines make old signatures and compressed archives for the archive tests. Sourced by
+# demo.sh and test.sh.
 set -euo pipefail
 
 # A tool that replaced /dev/null with a regular file (older smimegate did, with
@@ -24,7 +26,7 @@ fi
 
 need=()
 for pkg in libssl-dev libarchive-dev libsqlite3-dev libpcre2-dev pkg-config openssl sqlite3 \
-  python3 python3-venv ca-certificates postfix; do
+  python3 python3-venv ca-certificates postfix faketime gzip bzip2 xz-utils zstd; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -33,6 +33,8 @@ public struct SignatureCheck: Sendable {
     /// The content ciphers the first signer announced in SMIMECapabilities (RFC 8551 §2.5.2), in its
     /// order of preference, by OpenSSL name ("aes-256-gcm", "aes-256-cbc"); others left out.
     public var capabilities: [String] = []
+    /// The first signer's RFC 3161 time-stamp token, when it carries one (checked by `verifyTimestamp`).
+    public var timestamp: TimestampEvidence? = nil
 }
 
 extension CMS {
@@ -104,6 +106,7 @@ extension CMS {
             signingTime: first.flatMap(signingTime),
             digestAlgorithm: first.flatMap(digestName))
         check.capabilities = first.map(capabilities) ?? []
+        check.timestamp = first.flatMap(timestampEvidence)
         return check
     }
 

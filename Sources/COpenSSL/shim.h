@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 #include <openssl/crypto.h>
 #include <openssl/ocsp.h>
+#include <openssl/ts.h>
 #include <time.h>
 
 /* TLS for SMTP delivery (CMS/TLS.swift). */

@@ -148,6 +148,10 @@ public final class Keystore {
             text TEXT NOT NULL
         );
         """,
+        // 6: retired organisation certificates (still decrypt, never sign or receive new mail).
+        """
+        ALTER TABLE certificates ADD COLUMN retired_at TEXT;
+        """,
     ]
 
     public static var schemaVersion: Int { migrations.count }
@@ -202,6 +206,8 @@ public final class Keystore {
         public let certificate: Certificate
         public let key: PrivateKey
         public let chain: [Certificate]
+        /// When `cert retire` retired it: it still decrypts, but never signs or is encrypted to.
+        public var retired: Date? = nil
     }
 
     /// Stores a certificate with its private key under `name`. The key must match the certificate.
@@ -232,17 +238,21 @@ public final class Keystore {
     public func identity(named name: String) throws -> Identity {
         guard
             let row = try db.query(
-                "SELECT name, certificate_pem, key_pem, key_encrypted, chain_pem FROM certificates WHERE name = ?",
+                "SELECT \(Self.identityColumns) FROM certificates WHERE name = ?",
                 [.text(name)]
             ).first
         else { throw KeystoreError("no certificate named \"\(name)\" (see 'smimegate cert list')") }
         return try identity(row: row, passphrase: try passphraseForPrivateKeys(storing: false))
     }
 
-    /// Every organisation certificate, for decrypting with whichever key fits.
+    /// What `identity(row:passphrase:)` reads.
+    private static let identityColumns = "name, certificate_pem, key_pem, key_encrypted, chain_pem, retired_at"
+
+    /// Every organisation certificate, retired ones included, for decrypting with whichever key fits.
     public func identities() throws -> [Identity] {
         let rows = try db.query(
-            "SELECT name, certificate_pem, key_pem, key_encrypted, chain_pem FROM certificates ORDER BY name")
+            "SELECT \(Self.identityColumns) FROM certificates ORDER BY name"
+        )
         if rows.isEmpty { return [] }
         let passphrase = try passphraseForPrivateKeys(storing: false)
         return try rows.map { try identity(row: $0, passphrase: passphrase) }
@@ -250,10 +260,31 @@ public final class Keystore {
 
     /// The organisation certificates without touching their private keys (for listings).
     public func certificates() throws -> [(
-        name: String, certificate: Certificate, chain: [Certificate], keyEncrypted: Bool
+        name: String, certificate: Certificate, chain: [Certificate], keyEncrypted: Bool, retired: Date?
     )] {
-        try db.query("SELECT name, certificate_pem, chain_pem, key_encrypted FROM certificates ORDER BY name").map {
-            ($0[0] ?? "", try Certificate(bytes: Array(($0[1] ?? "").utf8)), Keystore.chain($0[2]), $0[3] == "1")
+        try db.query(
+            "SELECT name, certificate_pem, chain_pem, key_encrypted, retired_at FROM certificates ORDER BY name"
+        ).map {
+            (
+                $0[0] ?? "", try Certificate(bytes: Array(($0[1] ?? "").utf8)), Keystore.chain($0[2]), $0[3] == "1",
+                $0[4].flatMap(ISO8601DateFormatter().date(from:))
+            )
+        }
+    }
+
+    /// `cert retire` / `cert unretire`: a retired certificate still decrypts (archives encrypted to it), but
+    /// never signs and is never a recipient. Returns false when it already was in that state.
+    @discardableResult
+    public func setRetired(_ name: String, _ retired: Bool) throws -> Bool {
+        try db.transaction {
+            guard try hasIdentity(named: name) else {
+                throw KeystoreError("no certificate named \"\(name)\" (see 'smimegate cert list')")
+            }
+            let now = retired ? Keystore.now() : nil
+            return try !db.query(
+                "UPDATE certificates SET retired_at = ? WHERE name = ? AND (retired_at IS NULL) = ? RETURNING name",
+                [now.map { .text($0) } ?? .null, .text(name), .int(retired ? 1 : 0)]
+            ).isEmpty
         }
     }
 
@@ -276,7 +307,9 @@ public final class Keystore {
             }
             throw KeystoreError("the private key of \"\(name)\" cannot be read")
         }
-        return Identity(name: name, certificate: certificate, key: key, chain: Keystore.chain(row[4]))
+        var identity = Identity(name: name, certificate: certificate, key: key, chain: Keystore.chain(row[4]))
+        identity.retired = row[5].flatMap(ISO8601DateFormatter().date(from:))
+        return identity
     }
 
     private static func chain(_ pem: String?) -> [Certificate] {

@@ -15,6 +15,9 @@ public struct SignerProblem: Error, Equatable, Sendable, CustomStringConvertible
         case revoked(Revocation)
         /// `revocation = hard`, and no CRL or OCSP answer decided a certificate of the path.
         case revocationUnknown
+        /// `--validation-time signing-time`, and no usable time: no signingTime attribute and no valid
+        /// time-stamp token, or a signingTime outside the signer certificate's validity or in the future.
+        case signingTime
     }
 
     public let kind: Kind

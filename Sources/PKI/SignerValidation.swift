@@ -8,7 +8,10 @@ import Foundation
 public struct SignerValidation: Sendable {
     /// The run's anchors, known intermediates and CRLs, and how revocation is judged.
     public var trust: TrustStore
+    /// The time the signer is judged at: the run's time, or the one `moment` chose for a signature.
     public var time: Date
+    /// Which time each signature is judged at (`--validation-time`); `moment` turns it into `time`.
+    public var validationTime: ValidationTime = .now
     public var requireAddressMatch: Bool
     /// SHA-1 (and MD5) signatures are not trusted by default: collisions are
     /// practical, and Thunderbird rejects them too. Archives of old mail may allow SHA-1.

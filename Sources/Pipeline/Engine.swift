@@ -2,6 +2,7 @@ import CMS
 import FileIO
 import Foundation
 import Mailstore
+import PKI
 import Synchronization
 
 #if canImport(Glibc)
@@ -332,6 +333,10 @@ final class Router: Sendable {
             authenticated: result.authenticated, bytes: input.bytes.count,
             elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
         record.revocation = result.revocation
+        if let moment = result.moment, moment.source != .now {
+            record.validationTime = ISO8601DateFormatter().string(from: moment.time)
+            record.validationTimeSource = moment.source.rawValue
+        }
         record.alerts = alerts.isEmpty ? nil : alerts
         try state.withLock { state in
             do {

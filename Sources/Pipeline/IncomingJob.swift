@@ -281,19 +281,42 @@ public struct IncomingJob: Job {
         var layers = 0
         /// Why processing stopped before the content (an incoming policy said not to decrypt or verify).
         var notProcessed: Reason? = nil
+        /// What an unverified result delivers: the message as received until a layer is decrypted, then the
+        /// decrypted message, its signature as received — never ciphertext nobody behind the gateway can read.
+        var readable = message
+        /// The time the last signature checked was judged at.
+        var moment: ValidationMoment? = nil
 
         /// Unverified: the RFC 8551 result is the signature's own, else permerror.
         func unverified(_ reason: Reason, detail: String? = nil) -> JobResult {
             var code = "permerror"
             if case .signatureFailed(let own, _) = reason { code = own }
-            let text = detail.map { "\(reason); \($0)" } ?? reason.description
+            var text = detail.map { "\(reason); \($0)" } ?? reason.description
+            var delivered = readable
+            var warning: String? = nil
+            if decrypted {
+                text += "; delivered decrypted"
+                // Content no valid signature covers, decrypted from a cipher without integrity: as for unsigned CBC.
+                if let unprotected, settings.unauthenticatedHTML == .neutralise {
+                    let (neutralised, count) = HTMLNeutraliser.neutraliseParts(of: readable)
+                    if count > 0 {
+                        delivered = neutralised
+                        warning =
+                            "neutralised \(count) remote reference(s) in HTML decrypted without integrity protection "
+                            + "(\(unprotected.name)) and not covered by a valid signature"
+                    }
+                }
+            }
             let field = "\(authservID); smime=\(code) (\(Self.comment(text)))"
             var result = JobResult(
                 outcome: .unverified,
-                outputs: [Output(folder: .unverified, bytes: Self.adding(field, to: message), recipients: recipients)],
+                outputs: [
+                    Output(folder: .unverified, bytes: Self.adding(field, to: delivered), recipients: recipients)
+                ],
                 reason: reason, signer: signers.last.map { $0.emailAddresses.first ?? $0.subject },
-                messageID: message.messageID, authenticated: false)
+                messageID: message.messageID, warning: warning, authenticated: false)
             result.smime = true
+            result.moment = moment
             return result
         }
 
@@ -324,7 +347,6 @@ public struct IncomingJob: Job {
                 do {
                     let decryption = try SMIME.decryption(current, form: form, candidates: candidates)
                     current = decryption.message
-                    decrypted = true
                     // A signature already verified covers this ciphertext; otherwise CBC's lack of
                     // integrity shows in the result, and tampered-looking plaintext is not delivered.
                     if !decryption.encryption.authenticated && innermostSigned == nil {
@@ -335,6 +357,8 @@ public struct IncomingJob: Job {
                                 detail: "\(malformation); \(decryption.encryption.name) has no integrity protection")
                         }
                     }
+                    decrypted = true
+                    readable = current
                 } catch let error as SMIMEError where error.kind == .notAddressed {
                     return unverified(.notAddressed)
                 } catch {
@@ -352,6 +376,7 @@ public struct IncomingJob: Job {
                 } catch {
                     return unverified(.signatureFailed(result: "permerror", "\(error)"))
                 }
+                moment = verification.moment ?? moment
                 if let certificate = verification.signer {
                     signers.append(certificate)
                     if let rules = settings.harvest, verification.passed || rules.onFailure {
@@ -400,9 +425,10 @@ public struct IncomingJob: Job {
             let delivered = settings.keepSignature ? signed : current
             let weak = Self.comment(weaknesses.map(\.description).joined(separator: ", "))
             let revocation = undecided.isEmpty ? "good" : RevocationStatus.unknown(undecided).description
+            let judged = moment.flatMap { $0.source == .now ? nil : Self.comment("validated at \($0)") }
             let notes =
                 (weaknesses.isEmpty ? [] : ["weak algorithms accepted: \(weak)"])
-                + (undecided.isEmpty ? [] : [Self.comment("revocation " + revocation)])
+                + (undecided.isEmpty ? [] : [Self.comment("revocation " + revocation)]) + (judged.map { [$0] } ?? [])
             let accepted = notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))"
             let field = "\(authservID); smime=pass\(accepted) body.smime-identifier=\(identifier)"
             var result = JobResult.foundSMIME(
@@ -410,6 +436,7 @@ public struct IncomingJob: Job {
                 outputs: [Output(folder: .verified, bytes: Self.adding(field, to: delivered), recipients: recipients)],
                 signer: identifier, messageID: message.messageID, authenticated: true)
             result.revocation = revocation
+            result.moment = moment
             return result
         }
         guard decrypted else { return unverified(.unsupported("no signature or envelope could be processed")) }

@@ -1,4 +1,5 @@
 import Keystore
+import PKI
 import Mailstore
 
 /// One output file of a job: the folder it goes to (a maildir under the run's
@@ -56,6 +57,8 @@ public struct JobResult: Sendable {
     var smime = false
     /// Incoming verified mail: `ManifestRecord.revocation`.
     public var revocation: String?
+    /// The time the (innermost) signature was judged at, when `--validation-time` is not now.
+    public var moment: ValidationMoment?
     /// Incoming signed mail: certificates to offer the harvested repository (SPEC F21); stored by the
     /// run's one writer (`Harvester`) before the record is written.
     public var harvest: [HarvestCandidate] = []
@@ -113,6 +116,7 @@ public struct JobResult: Sendable {
             signer: copies.lazy.compactMap(\.signer).first,
             messageID: copies.lazy.compactMap(\.messageID).first, warning: joined(copies.map(\.warning)))
         result.revocation = copies.lazy.compactMap(\.revocation).first
+        result.moment = copies.lazy.compactMap(\.moment).first
         result.harvest = copies.flatMap(\.harvest)
         result.harvestRules = copies.first { !$0.harvest.isEmpty }?.harvestRules ?? HarvestRules()
         return result

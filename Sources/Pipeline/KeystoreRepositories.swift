@@ -55,6 +55,9 @@ public struct KeystoreRepositories: ProfileRepository, PolicyRepository, Signing
 
     /// Reads the certificates only, never a private key, so it works without the home passphrase.
     public func signingProblems(ofCertificate name: String) throws -> [String]? {
-        try keystore.certificates().first { $0.name == name }.map { Requirements.signingProblems($0.certificate) }
+        try keystore.certificates().first { $0.name == name }.map {
+            ($0.retired == nil ? [] : ["retired (it only decrypts; see 'smimegate cert unretire')"])
+                + Requirements.signingProblems($0.certificate)
+        }
     }
 }

@@ -58,6 +58,10 @@ public struct ManifestRecord: Codable, Sendable {
     public var revocation: String?
     /// F22 alerts the certificates harvested from this message raised.
     public var alerts: [String]?
+    /// With `--validation-time` other than now: the time the signature was judged at (ISO 8601) and where
+    /// it came from: given, signing-time or timestamp.
+    public var validationTime: String?
+    public var validationTimeSource: String?
     public var bytes: Int
     public var elapsedMs: Double
 
@@ -157,6 +161,8 @@ public struct ManifestRecord: Codable, Sendable {
         if let revocation { key("revocation"); JSON.string(revocation, into: &out) }
         if let sender { key("sender"); JSON.string(sender, into: &out) }
         if let signer { key("signer"); JSON.string(signer, into: &out) }
+        if let validationTime { key("validation_time"); JSON.string(validationTime, into: &out) }
+        if let validationTimeSource { key("validation_time_source"); JSON.string(validationTimeSource, into: &out) }
         if let warning { key("warning"); JSON.string(warning, into: &out) }
         out += [UInt8(ascii: "}"), 10]
         return out

@@ -34,6 +34,8 @@ public struct Verification: Sendable {
     public var path: [Certificate] = []
     /// The content ciphers the signer announced (`SignatureCheck.capabilities`).
     public var capabilities: [String] = []
+    /// The time the signer was judged at and where it came from (nil when no signer was judged).
+    public var moment: ValidationMoment? = nil
 
     public var passed: Bool { verdict == .pass }
 }
@@ -163,9 +165,18 @@ public enum SMIME {
         if let weak = validation.digestProblem(check.digestAlgorithm) {
             return verdict(VerificationFailure(.weakDigest, weak), signer: signer)
         }
+        var judged = validation
+        let moment: ValidationMoment
+        switch validation.moment(signingTime: check.signingTime, timestamp: check.timestamp, signer: signer) {
+        case .success(let chosen): moment = chosen
+        case .failure(let problem):
+            return verdict(VerificationFailure(.signer(problem.kind), problem.reason), signer: signer)
+        }
+        judged.time = moment.time
         let trusted = trustedSigner(
-            of: message, among: check.signers, intermediates: check.certificates, validation: validation)
+            of: message, among: check.signers, intermediates: check.certificates, validation: judged)
         var result = verdict(trusted.failure, signer: trusted.signer)
+        result.moment = moment
         result.acceptedWeaknesses = trusted.trusted?.weaknesses ?? []
         result.revocation = trusted.trusted?.revocation
         result.path = trusted.trusted?.path ?? []

@@ -50,7 +50,7 @@ struct Cert: ParsableCommand {
         abstract: "The organisation's certificates with private keys (sign, decrypt).",
         subcommands: [
             CertCreate.self, CertCSR.self, CertImport.self, CertList.self, CertShow.self, CertExport.self,
-            CertDelete.self,
+            CertDelete.self, CertRetire.self, CertUnretire.self,
         ])
 }
 
@@ -224,10 +224,15 @@ struct CertList: ParsableCommand {
                 certificates.map {
                     NamedReport(
                         name: $0.name, report: CertificateReport($0.certificate),
-                        extra: ["chainLength": String($0.chain.count), "keyEncrypted": String($0.keyEncrypted)])
+                        extra: [
+                            "chainLength": String($0.chain.count), "keyEncrypted": String($0.keyEncrypted),
+                            "retired": $0.retired.map { ISO8601DateFormatter().string(from: $0) } ?? "no",
+                        ])
                 })
         } else {
-            for entry in certificates { print(listLine(entry.name, entry.certificate)) }
+            for entry in certificates {
+                print(listLine(entry.name, entry.certificate) + (entry.retired == nil ? "" : "\tretired"))
+            }
         }
     }
 }
@@ -245,15 +250,19 @@ struct CertShow: ParsableCommand {
             }
             return entry
         }
-        printReport(
-            [("name", name)] + CertificateReport(entry.certificate).lines + [
-                ("chain", entry.chain.isEmpty ? "none" : entry.chain.map(\.subject).joined(separator: " | ")),
-                (
-                    "private key",
-                    entry.keyEncrypted
-                        ? "stored, encrypted with the home passphrase" : "stored, protected by file permissions"
-                ),
-            ])
+        // A retired certificate is never used to sign or encrypt to, whatever its extensions allow.
+        let report: [(String, String)] = CertificateReport(entry.certificate).lines.map { line in
+            entry.retired != nil && line.0.hasPrefix("usable for") ? (line.0, "no: retired") : line
+        }
+        let key =
+            entry.keyEncrypted ? "stored, encrypted with the home passphrase" : "stored, protected by file permissions"
+        var retired = "no"
+        if let since = entry.retired {
+            retired =
+                "since \(ISO8601DateFormatter().string(from: since)): decrypts only, never signs or is encrypted to"
+        }
+        let chain = entry.chain.isEmpty ? "none" : entry.chain.map(\.subject).joined(separator: " | ")
+        printReport([("name", name)] + report + [("chain", chain), ("private key", key), ("retired", retired)])
     }
 }
 
@@ -288,5 +297,31 @@ struct CertDelete: ParsableCommand {
     func run() throws {
         try configuring { try home.open().deleteIdentity(named: name) }
         print("deleted \(name)")
+    }
+}
+
+struct CertRetire: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retire",
+        abstract: "Retire a certificate: it still decrypts (archives encrypted to it), but never signs again.",
+        discussion: "Profiles that sign with it stop working; 'process rekey' moves its archives to a new key.")
+    @OptionGroup var home: HomeOptions
+    @Argument var name: String
+
+    func run() throws {
+        let changed = try configuring { try home.open().setRetired(name, true) }
+        print(changed ? "retired \(name): it decrypts only" : "\(name) was already retired")
+    }
+}
+
+struct CertUnretire: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unretire", abstract: "Bring a retired certificate back into use.")
+    @OptionGroup var home: HomeOptions
+    @Argument var name: String
+
+    func run() throws {
+        let changed = try configuring { try home.open().setRetired(name, false) }
+        print(changed ? "\(name) is in use again" : "\(name) was not retired")
     }
 }

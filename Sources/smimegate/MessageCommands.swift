@@ -10,6 +10,14 @@ import SMIME
 extension SignMode: ExpressibleByArgument {}
 extension DigestAlgorithm: ExpressibleByArgument {}
 extension ContentCipher: ExpressibleByArgument {}
+extension ValidationTime: ExpressibleByArgument {}
+
+/// `--validation-time`, shared by `verify`, `process incoming` and `process resign`.
+let validationTimeHelp = ArgumentHelp(
+    "When to judge signatures at: now, signing-time (an RFC 3161 time-stamp token when valid, else the signed "
+        + "signingTime, which must lie inside the signer certificate's validity), or a date YYYY-MM-DD or time "
+        + "YYYY-MM-DDTHH:MM:SSZ.",
+    valueName: "now|signing-time|DATE")
 
 /// Runs a message transform, turning parse and S/MIME errors into one line
 /// that names the input, its Message-ID and the reason (exit 1).
@@ -41,7 +49,9 @@ struct Sign: ParsableCommand {
 
     func run() throws {
         let identity = try loadIdentity(home, cert)
-        let problems = Requirements.signingProblems(identity.certificate)
+        let problems =
+            (identity.retired == nil ? [] : ["it is retired (it only decrypts)"])
+            + Requirements.signingProblems(identity.certificate)
         if !problems.isEmpty {
             throw Failure.problem("sign: cannot sign with \(cert): \(problems.joined(separator: "; "))")
         }
@@ -131,6 +141,7 @@ struct Verify: ParsableCommand {
     @Flag(help: "Accept a signer who covers Sender but not From (RFC 8550 section 3).") var acceptSenderMatch = false
     @Option(help: "Authentication-Results fields with this authserv-id are removed (default: this host's name).")
     var authservId: String?
+    @Option(help: validationTimeHelp) var validationTime: ValidationTime = .now
     @OptionGroup var io: MessageIO
 
     func run() throws {
@@ -141,8 +152,9 @@ struct Verify: ParsableCommand {
             let message = AuthenticationResults.removingOurs(
                 from: input, authservID: authservId ?? ProcessInfo.processInfo.hostName
             ).message
-            let validation = SignerValidation(
+            var validation = SignerValidation(
                 trust: trust, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch)
+            validation.validationTime = validationTime
             let result = try SMIME.verify(message, validation: validation)
             switch result.verdict {
             case .pass:
@@ -152,6 +164,7 @@ struct Verify: ParsableCommand {
                 printErr(
                     "smimegate: verify: \(io.label(message)): signature valid and trusted: signer \(signer), \(result.digestAlgorithm ?? "?")"
                         + (weak.isEmpty ? "" : " (weak algorithms accepted: \(weak))")
+                        + (result.moment.map { $0.source == .now ? "" : " (validated at \($0))" } ?? "")
                         + (result.revocation.map { $0 == .good ? "" : " (revocation \($0))" } ?? ""))
             case .fail(let failure):
                 throw SMIMEError(failure.result == .permerror ? "permerror: \(failure.reason)" : failure.reason)

@@ -338,6 +338,11 @@ func usableProfile(_ name: String, _ store: Keystore) throws -> (SendingProfile,
     }
     guard chosen.mode.signs, let certificate = chosen.certificate else { return (chosen, nil) }
     let identity = try configuring { try store.identity(named: certificate) }
+    if identity.retired != nil {
+        throw Failure.usage(
+            "profile \(name) cannot be used: certificate \(certificate) is retired (it only decrypts; "
+                + "'smimegate cert unretire \(certificate)' brings it back)")
+    }
     let signer = Signer(
         certificate: identity.certificate, key: identity.key, chain: identity.chain,
         digest: DigestAlgorithm(rawValue: chosen.digest) ?? .sha256)
@@ -373,6 +378,7 @@ struct ProcessIncoming: ParsableCommand {
     @Flag(help: "Trust RSA keys under 2048 bits and MD5/SHA-1 certificates (old archives); noted in the result.")
     var allowWeak = false
     @Flag(help: "Accept a signer who covers Sender but not From (RFC 8550 section 3).") var acceptSenderMatch = false
+    @Option(help: validationTimeHelp) var validationTime: ValidationTime = .now
     @Option(
         help: ArgumentHelp(
             "HTML decrypted from CBC (no integrity): neutralise remote references (src, href, CSS url()) or keep.",
@@ -396,10 +402,12 @@ struct ProcessIncoming: ParsableCommand {
             IncomingJob.Identity(certificate: $0.certificate, key: $0.key)
         }
         let trust = try configuring { try store.trustStore(ocsp: TrustNetwork.ocspChecker()) }
+        var validation = SignerValidation(
+            trust: trust, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch)
+        validation.validationTime = validationTime
         let job = IncomingJob(
             identities: identities,
-            validation: SignerValidation(
-                trust: trust, allowSHA1: allowSha1, allowWeak: allowWeak, acceptSenderMatch: acceptSenderMatch),
+            validation: validation,
             keepSignature: signature == .keep,
             authservID: authservId ?? ProcessInfo.processInfo.hostName, unauthenticatedHTML: unauthenticatedHtml,
             policy: try choice.document(store), reportingHost: ProcessInfo.processInfo.hostName,

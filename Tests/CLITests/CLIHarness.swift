@@ -94,6 +94,8 @@ struct ManifestEntry: Decodable, Hashable {
     let reason: String?
     let warning: String?
     let revocation: String?
+    let validationTime: String?
+    let validationTimeSource: String?
 }
 
 extension CLITestCase {

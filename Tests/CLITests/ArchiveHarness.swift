@@ -1,0 +1,44 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Old mail for the archive tests, made by third-party tools: Tests/peers/archive_pki.sh (openssl
+/// and faketime: a partner certificate of 2016 that expired in 2017, messages it signed in 2016
+/// and in 2018, encrypted to our organisation certificate) and Tests/peers/timestamp.py (RFC 3161
+/// tokens from `openssl ts`, added as unsigned attributes with asn1crypto).
+extension CLITestCase {
+    /// An organisation certificate `org` for example.com, and the archive PKI encrypting to it, in DIR/name.
+    func archivePKI(_ name: String = "archive") throws -> String {
+        try smimegate(["cert", "create", "org", "--cn", "Example archive", "--san-domain", "example.com"]).expect(0)
+        try smimegate(["cert", "export", "org", "-o", path("org.pem")]).expect(0)
+        let root = path(name)
+        let made = try runProcess(
+            "bash",
+            [Paths.packageRoot.appendingPathComponent("Tests/peers/archive_pki.sh").path, root, path("org.pem")])
+        guard made.status == 0 else { throw TestFailure("archive_pki.sh: \(made.stderr)") }
+        try smimegate(["ca", "add", root + "/ca.pem"]).expect(0)
+        return root
+    }
+
+    /// `message` with an RFC 3161 token (made at `at`, UTC) on its first signer; `rogue`: by a TSA
+    /// no CA vouches for; `imprintOf`: a token over other bytes than this signature.
+    func timestamped(
+        _ message: String, pki: String, at: String, rogue: Bool = false, imprintOf: String? = nil, as name: String
+    ) throws -> String {
+        let out = path(name)
+        var arguments = [
+            Paths.packageRoot.appendingPathComponent("Tests/peers/timestamp.py").path, message, out, "--tsa-dir", pki,
+            "--at", at,
+        ]
+        if rogue { arguments.append("--rogue") }
+        if let imprintOf { arguments += ["--imprint-of", imprintOf] }
+        let made = try runProcess(Paths.python, arguments)
+        guard made.status == 0 else { throw TestFailure("timestamp.py: \(made.stderr)") }
+        return out
+    }
+
+    /// The Unix time of an ISO 8601 instant, for `openssl cms -verify -attime`.
+    func epoch(_ iso: String) -> String {
+        String(Int(ISO8601DateFormatter().date(from: iso)!.timeIntervalSince1970))
+    }
+}
