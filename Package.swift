@@ -36,7 +36,8 @@ let package = Package(
         .target(name: "Keystore", dependencies: ["CSQLite", "CArchive", "CMS", "PKI", "FileIO"]),
         // Writing files safely: whole writes, fsync, 0700 directories, atomic replacement of -o files.
         .target(name: "FileIO", dependencies: ["CSystem"]),
-        .target(name: "Mailstore", dependencies: ["FileIO"]),
+        // Mailboxes: maildirs, mbox files (compressed ones read through libarchive), output mbox files.
+        .target(name: "Mailstore", dependencies: ["FileIO", "CArchive", "CSystem"]),
         .target(name: "Policy", dependencies: ["MIME", "CPCRE2"]),
         // Handing mail to the mail system: an SMTP client (STARTTLS via CMS/TLS.swift) and sendmail.
         .target(name: "Submission", dependencies: ["CMS", "FileIO", "CSystem"]),

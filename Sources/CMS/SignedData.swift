@@ -35,6 +35,8 @@ public struct SignatureCheck: Sendable {
     public var capabilities: [String] = []
     /// The first signer's RFC 3161 time-stamp token, when it carries one (checked by `verifyTimestamp`).
     public var timestamp: TimestampEvidence? = nil
+    /// How many SignerInfos the SignedData has (`signingTime` and `timestamp` are the first one's).
+    public var signerInfos = 1
 }
 
 extension CMS {
@@ -107,6 +109,7 @@ extension CMS {
             digestAlgorithm: first.flatMap(digestName))
         check.capabilities = first.map(capabilities) ?? []
         check.timestamp = first.flatMap(timestampEvidence)
+        check.signerInfos = Int(OPENSSL_sk_num(infos))
         return check
     }
 
@@ -153,8 +156,10 @@ extension CMS {
             let type = X509_ATTRIBUTE_get0_type(attribute, 0)
         else { return nil }
         let kind = type.pointee.type
+        var parts = tm()
+        // A time that does not parse is no time (not the epoch).
         guard kind == V_ASN1_UTCTIME || kind == V_ASN1_GENERALIZEDTIME,
-            let time = type.pointee.value.utctime
+            let time = type.pointee.value.utctime, ASN1_TIME_check(time) == 1, ASN1_TIME_to_tm(time, &parts) == 1
         else { return nil }
         return Certificate.date(UnsafePointer(time))
     }
@@ -188,7 +193,7 @@ extension CMS {
         return names
     }
 
-    private static func digestName(_ si: OpaquePointer) -> String? {
+    static func digestName(_ si: OpaquePointer) -> String? {
         var digest: UnsafeMutablePointer<X509_ALGOR>? = nil
         CMS_SignerInfo_get0_algs(si, nil, nil, &digest, nil)
         guard let digest else { return nil }

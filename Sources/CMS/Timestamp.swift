@@ -73,6 +73,11 @@ extension CMS {
         guard signers.count == 1, let authority = signers.first else {
             throw TimestampInvalid("a time-stamp token has exactly one signer (RFC 3161 §2.4.2)")
         }
+        if let infos = CMS_get0_SignerInfos(cms.cms), let si = OPENSSL_sk_value(infos, 0),
+            let digest = digestName(OpaquePointer(si)), digest == "sha1" || digest == "md5"
+        {
+            throw TimestampInvalid("the time-stamp token is signed with \(digest.uppercased())")
+        }
         let info = try MemoryBIO.reading(out.bytes) { d2i_TS_TST_INFO_bio($0.bio, nil) }
         guard let info else { throw TimestampInvalid("the time-stamp token's TSTInfo cannot be read") }
         defer { TS_TST_INFO_free(info) }
@@ -104,10 +109,19 @@ extension CMS {
 }
 
 extension Certificate {
-    /// Whether the extendedKeyUsage names id-kp-timeStamping, as RFC 3161 §2.3 requires of a TSA
-    /// (where it must be the only purpose, in a critical extension).
+    /// What RFC 3161 §2.3 asks of a time-stamping authority's certificate: a critical extendedKeyUsage
+    /// with id-kp-timeStamping as its only purpose, no CA, and a key for signatures only.
     public var timeStampingOnly: Bool {
-        guard X509_get_extension_flags(x509) & UInt32(EXFLAG_XKUSAGE) != 0 else { return false }
-        return X509_get_extended_key_usage(x509) == UInt32(XKU_TIMESTAMP)
+        let index = X509_get_ext_by_NID(x509, NID_ext_key_usage, -1)
+        guard index >= 0, let ext = X509_get_ext(x509, index), X509_EXTENSION_get_critical(ext) == 1,
+            let raw = X509_get_ext_d2i(x509, NID_ext_key_usage, nil, nil)
+        else { return false }
+        let purposes = OpaquePointer(raw)
+        defer { OPENSSL_sk_pop_free(purposes, { ASN1_OBJECT_free(OpaquePointer($0)) }) }
+        guard OPENSSL_sk_num(purposes) == 1, let only = OPENSSL_sk_value(purposes, 0),
+            OBJ_obj2nid(OpaquePointer(only)) == NID_time_stamp, !claimsCA
+        else { return false }
+        guard let usage = keyUsage else { return true }
+        return usage.contains(.digitalSignature) || usage.contains(.nonRepudiation)
     }
 }

@@ -2,6 +2,8 @@
 #include "csystem.h"
 
 #include <fcntl.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__GLIBC__) || defined(__linux__)
@@ -30,3 +32,21 @@ int smg_syncfs(int fd) {
 }
 
 int smg_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+long long smg_parse_mail_date(const char *text) {
+    static const char *formats[] = {
+        "%a, %d %b %Y %H:%M:%S %z", "%d %b %Y %H:%M:%S %z", "%a, %d %b %Y %H:%M %z", "%d %b %Y %H:%M %z",
+    };
+    while (*text == ' ' || *text == '\t') text++;
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        struct tm parts;
+        memset(&parts, 0, sizeof parts);
+        const char *rest = strptime(text, formats[i], &parts);
+        if (rest == NULL) continue;
+        while (*rest == ' ' || *rest == '\t' || *rest == '\r') rest++;
+        if (*rest != '\0' && *rest != '(') continue;  // a trailing comment, "(UTC)", is allowed
+        long offset = parts.tm_gmtoff;
+        return (long long)timegm(&parts) - offset;
+    }
+    return -1;
+}

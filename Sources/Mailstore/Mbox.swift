@@ -21,12 +21,32 @@ public struct MboxReader: MessageSource {
     private var pendingFromLine: (offset: Int, line: [UInt8])? = nil
     private var started = false
 
+    /// An mbox compressed with gzip, bzip2, xz or zstd (told by its first bytes) is decompressed as it is
+    /// read; offsets are those of the uncompressed stream.
     public init(_ path: String, format: MboxFormat = .mboxrd) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw MailstoreError("\(path): cannot open") }
         self.givenPath = path
         self.path = InputKey.canonical(path)
         self.format = format
-        self.reader = LineReader(handle)
+        let head = Array((try? handle.read(upToCount: 6)) ?? Data())
+        if Compression.detect(head) != nil {
+            try? handle.close()
+            self.reader = LineReader(try CompressedStream(path))
+        } else {
+            try handle.seek(toOffset: 0)
+            self.reader = LineReader(FileStream(handle: handle))
+        }
+    }
+
+    /// The first `count` bytes of an mbox file as its reader sees them (decompressed), to check its format.
+    public static func head(of path: String, count: Int) throws -> [UInt8] {
+        if Compression.of(file: path) != nil {
+            let stream = try CompressedStream(path)
+            return try stream.read(upToCount: count)
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw MailstoreError("\(path): cannot open") }
+        defer { try? handle.close() }
+        return Array((try handle.read(upToCount: count)) ?? Data())
     }
 
     public mutating func next() throws -> SourceItem? {
@@ -110,21 +130,21 @@ public struct MboxReader: MessageSource {
     static let from = Array("From ".utf8)
 }
 
-/// Buffered line reading over a file handle: lines keep their terminators;
-/// the offset of each line is its byte position in the file.
+/// Buffered line reading over a byte stream: lines keep their terminators;
+/// the offset of each line is its byte position in the (uncompressed) stream.
 struct LineReader {
-    let handle: FileHandle
+    var stream: any ByteStream
     private var buffer: [UInt8] = []
     private var position = 0
     private var fileOffset = 0  // file offset of buffer[0]
     private var eof = false
     static let chunk = 1 << 16
 
-    init(_ handle: FileHandle) { self.handle = handle }
+    init(_ stream: any ByteStream) { self.stream = stream }
 
     private mutating func fill() throws -> Bool {
         if eof { return false }
-        let data = try handle.read(upToCount: LineReader.chunk) ?? Data()
+        let data = try stream.read(upToCount: LineReader.chunk)
         if data.isEmpty {
             eof = true
             return false

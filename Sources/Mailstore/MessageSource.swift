@@ -17,6 +17,9 @@ public struct InputMessage: Sendable {
     /// The key this input had under the path as the user gave it, when that differs
     /// (records written before paths were made canonical are found by it).
     public let alias: String?
+    /// Its place among the messages a run hands to its workers (0, 1, 2, ...): outputs appended to mbox
+    /// files go in this order, whatever order the workers finish in.
+    public var sequence = 0
 
     public init(source: String, offset: Int?, bytes: [UInt8], file: MaildirFile? = nil, givenAs given: String? = nil) {
         self.source = source

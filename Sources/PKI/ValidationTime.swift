@@ -16,14 +16,14 @@ public enum ValidationTime: Sendable, Equatable, CustomStringConvertible {
         case "now": self = .now
         case "signing-time": self = .signingTime
         default:
+            // ASCII digits only, and a date that reads back as written: no 2016-02-30, no 24:00:00.
+            guard argument.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
             let formatter = ISO8601DateFormatter()
-            if let date = formatter.date(from: argument) {
-                self = .at(date)
-                return
-            }
-            formatter.formatOptions = [.withFullDate]
-            guard argument.count == 10, let day = formatter.date(from: argument) else { return nil }
-            self = .at(day)
+            if argument.count == 10 { formatter.formatOptions = [.withFullDate] }
+            guard let date = formatter.date(from: argument), formatter.string(from: date) == argument,
+                date >= Date(timeIntervalSince1970: 0)
+            else { return nil }
+            self = .at(date)
         }
     }
 
@@ -83,7 +83,14 @@ extension SignerValidation {
     > {
         switch validationTime {
         case .now: return .success(ValidationMoment(time: time, source: .now))
-        case .at(let date): return .success(ValidationMoment(time: date, source: .given))
+        case .at(let date):
+            if let signingTime, signingTime > date.addingTimeInterval(Self.clockSkew) {
+                let reason =
+                    "signingTime \(ValidationMoment.format(signingTime)) lies after the validation time "
+                    + ValidationMoment.format(date)
+                return .failure(SignerProblem(.signingTime, reason))
+            }
+            return .success(ValidationMoment(time: date, source: .given))
         case .signingTime: break
         }
         var unused: String? = nil

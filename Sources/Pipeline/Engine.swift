@@ -29,6 +29,8 @@ public struct RunOptions: Sendable {
     public var delivery: (agent: any DeliveryAgent, options: DeliveryOptions)?
     /// Incoming mail: where harvested certificates go (SPEC F21); nil: nowhere.
     public var harvester: Harvester?
+    /// One maildir per outcome (default), or one mboxrd file per outcome (`DIR/<outcome>.mbox`).
+    public var outFormat: OutputFormat = .maildir
 
     public init(
         outDirectory: String, workers: Int, resume: Bool, progress: Bool, durable: Bool = false,
@@ -44,6 +46,11 @@ public struct RunOptions: Sendable {
         self.consumedInto = consumedInto
         self.waitLock = waitLock
     }
+}
+
+/// How a run writes its outputs: a maildir per outcome, or one mboxrd file per outcome (archives).
+public enum OutputFormat: String, Sendable, CaseIterable {
+    case maildir, mbox
 }
 
 /// What a run did: messages per outcome, throughput, any input that could not be
@@ -95,13 +102,12 @@ public enum Engine {
                 if consume {
                     throw PipelineError("\(input): --consume takes maildirs only; an mbox file is never modified")
                 }
-                guard let handle = FileHandle(forReadingAtPath: input) else {
-                    throw PipelineError("\(input): cannot read")
-                }
-                let head = (try? handle.read(upToCount: 5)) ?? Data()
-                try? handle.close()
-                if !head.isEmpty && head != Data("From ".utf8) {
-                    throw PipelineError("\(input): not an mbox file (it does not start with \"From \")")
+                // Compressed (gzip, bzip2, xz, zstd): what decompresses must be an mbox.
+                let head: [UInt8]
+                do { head = try MboxReader.head(of: input, count: 5) } catch { throw PipelineError("\(error)") }
+                if !head.isEmpty && head != Array("From ".utf8) {
+                    let what = Compression.of(file: input).map { "decompressed (\($0.rawValue)) it" } ?? "it"
+                    throw PipelineError("\(input): not an mbox file (\(what) does not start with \"From \")")
                 }
             default:
                 throw PipelineError("\(input): not a maildir or an mbox file (not a directory or a regular file)")
@@ -139,28 +145,36 @@ public enum Engine {
                     busy: "is being consumed by another run")
             } : []
         defer { withExtendedLifetime((lock, spoolLocks)) {} }
+        let fresh = !FileSystem.exists(out + "/" + ManifestWriter.fileName)
         let (manifest, done) = try ManifestWriter.open(directory: out, resume: options.resume)
         // After a run that did not end cleanly, outputs it delivered but never recorded are found,
         // to be replaced when their inputs are processed again.
         let stale = done.endedCleanly ? StaleOutputs() : StaleOutputs.scan(out)
         let consumer = try options.consume ? consumer(into: options.consumedInto, inputs: inputs) : nil
         var writers: [Folder: MaildirWriter] = [:]
-        for folder in job.folders {
-            guard let path = folder.path else { continue }
-            let writer = try MaildirWriter(out + "/" + path, durable: options.durable)
-            writer.removeTemporaryFiles()  // left by an interrupted run: never delivered, never recorded
-            writers[folder] = writer
+        var mboxes: [Folder: MboxWriter] = [:]
+        if options.outFormat == .mbox {
+            mboxes = try mboxWriters(job.folders, out: out, manifest: manifest, fresh: fresh, durable: options.durable)
+        } else {
+            for folder in job.folders {
+                guard let path = folder.path else { continue }
+                let writer = try MaildirWriter(out + "/" + path, durable: options.durable)
+                writer.removeTemporaryFiles()  // left by an interrupted run: never delivered, never recorded
+                writers[folder] = writer
+            }
         }
         // Before an input recorded by an earlier run is consumed, that run's outputs and records are made durable.
         if consumer != nil { try FileSystem.syncFileSystem(of: out) }
         if options.delivery != nil { Delivery.ignoreBrokenPipes() }
         let deliverer = try options.delivery.map { try Deliverer(directory: out, agent: $0.agent, options: $0.options) }
         let router = Router(
-            writers: writers, manifest: manifest, job: job, options: options, stale: stale, deliverer: deliverer)
+            writers: writers, manifest: manifest, job: job, options: options, stale: stale, deliverer: deliverer,
+            mboxes: mboxes)
         let start = ContinuousClock.now
 
         var stop = pool.run(
             produce: { submit in
+                var submitted = 0
                 for input in inputs {
                     do {
                         var source = try Engine.source(input, format: options.mboxFormat)
@@ -172,7 +186,9 @@ public enum Engine {
                             where done.contains(message.key) || message.alias.map(done.contains) == true:
                                 router.skip()
                                 if let consumer, let file = message.file { router.consume(file, with: consumer) }
-                            case .message(let message):
+                            case .message(var message):
+                                message.sequence = submitted
+                                submitted += 1
                                 guard submit(message) else { return }
                             }
                         }
@@ -200,6 +216,26 @@ public enum Engine {
         summary.stop = stop
         summary.delivery = deliverer?.summary
         return summary
+    }
+
+    /// `--out-format mbox`: DIR/<folder>.mbox for each folder, cut back to what the manifest records (a run
+    /// killed between an append and its record leaves bytes no record names). Mbox files in a DIR without a
+    /// manifest are someone else's: refused, never cut.
+    static func mboxWriters(_ folders: [Folder], out: String, manifest: ManifestWriter, fresh: Bool, durable: Bool)
+        throws -> [Folder: MboxWriter]
+    {
+        let ends = fresh ? [:] : try manifest.recordedMboxEnds()
+        var mboxes: [Folder: MboxWriter] = [:]
+        for folder in folders {
+            guard let file = folder.mboxFile else { continue }
+            let path = out + "/" + file
+            if fresh, let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size > 0 {
+                throw PipelineError("\(path) exists, and no manifest in \(out) records it: choose another --out")
+            }
+            try FileSystem.makeDirectories(FileSystem.split(path).directory)
+            mboxes[folder] = try MboxWriter(path, durable: durable, keeping: ends[file] ?? 0)
+        }
+        return mboxes
     }
 
     /// An output directory any user may write to could be filled with links that send
@@ -272,32 +308,62 @@ final class Router: Sendable {
 
     private let writers: [Folder: MaildirWriter]
     private let manifest: ManifestWriter
-    private let direction: Direction
+    private let operation: String
     private let profile: String?
     private let policyDigest: String?
     private let options: RunOptions
     private let stale: StaleOutputs
     private let deliverer: Deliverer?
+    /// `--out-format mbox`: one mbox file per folder, and the turns that order appends with their records.
+    private let mboxes: [Folder: MboxWriter]
+    private let turns = Turns()
     private let started = ContinuousClock.now
     private let state = Mutex(State())
 
     init(
         writers: [Folder: MaildirWriter], manifest: ManifestWriter, job: any Job, options: RunOptions,
-        stale: StaleOutputs = StaleOutputs(), deliverer: Deliverer? = nil
+        stale: StaleOutputs = StaleOutputs(), deliverer: Deliverer? = nil, mboxes: [Folder: MboxWriter] = [:]
     ) {
+        self.mboxes = mboxes
         self.stale = stale
         self.deliverer = deliverer
         self.writers = writers
         self.manifest = manifest
-        self.direction = job.direction
+        self.operation = job.operation
         self.profile = job.profileName
         self.policyDigest = job.policyDigest
         self.options = options
     }
 
     func deliver(_ input: InputMessage, _ result: JobResult, elapsed: Duration) throws {
-        let name = CMS.hex(CMS.sha256(Array(input.key.utf8), [0], input.bytes).prefix(12))
+        let record: ManifestRecord
+        if mboxes.isEmpty {
+            // Files are written by the calling worker in parallel; only the record takes the lock.
+            record = try recorded(input, result, elapsed: elapsed, written: try writeMaildirs(input, result))
+        } else {
+            // Appends and their records in input order, one at a time: a record's offsets are where its
+            // outputs are, and the files are the same whatever order the workers finish in (or a resume).
+            record = try turns.take(input.sequence) {
+                try recorded(input, result, elapsed: elapsed, written: try appendMboxes(result))
+            }
+        }
+        try deliverer?.deliver(record)
+    }
+
+    /// What a result's outputs became: the manifest's entries for them, and how to take them back.
+    private struct Written {
         var files: [ManifestRecord.File] = []
+        var undo: () -> Void = {}
+    }
+
+    /// The envelope sender of one output: the null reverse-path for what the gateway wrote itself.
+    private func sender(of output: Output, _ result: JobResult) -> String? {
+        output.folder.generated && result.sender != "<>" ? "<>" : nil
+    }
+
+    private func writeMaildirs(_ input: InputMessage, _ result: JobResult) throws -> Written {
+        let name = CMS.hex(CMS.sha256(Array(input.key.utf8), [0], input.bytes).prefix(12))
+        var written = Written()
         var delivered: [(MaildirWriter, String)] = []
         do {
             for (index, output) in result.outputs.enumerated() {
@@ -307,17 +373,53 @@ final class Router: Sendable {
                 let file = "\(name).\(result.outcome.name).\(index)"
                 try writer.deliver(output.bytes, name: file)
                 delivered.append((writer, file))
-                files.append(
+                written.files.append(
                     ManifestRecord.File(
                         file: "\(path)/new/\(file)", recipients: output.recipients, policy: output.policy,
-                        filters: output.filters, profile: output.profile,
-                        sender: output.folder.generated && result.sender != "<>" ? "<>" : nil))
+                        filters: output.filters, profile: output.profile, sender: sender(of: output, result)))
             }
         } catch {
             for (writer, file) in delivered { writer.withdraw(name: file) }
             throw error
         }
+        written.undo = { for (writer, file) in delivered { writer.withdraw(name: file) } }
         stale.remove(prefix: name, keeping: Set(delivered.map { $0.0.root + "/new/" + $0.1 }))
+        return written
+    }
+
+    /// `--out-format mbox`: each output appended to its outcome's mbox file (in its turn).
+    private func appendMboxes(_ result: JobResult) throws -> Written {
+        var appended: [(MboxWriter, Int)] = []
+        func undo() { for (writer, size) in appended.reversed() { writer.truncate(to: size) } }
+        var written = Written()
+        do {
+            for output in result.outputs {
+                guard let file = output.folder.mboxFile, let writer = mboxes[output.folder] else {
+                    throw PipelineError("no mbox file for \(output.folder)")
+                }
+                let envelope = sender(of: output, result) ?? result.sender ?? "<>"
+                let date = MboxWriter.date(of: output.bytes) ?? Date(timeIntervalSince1970: 0)
+                appended.append((writer, writer.size))
+                let (offset, length) = try writer.append(output.bytes, sender: envelope, date: date)
+                var entry = ManifestRecord.File(
+                    file: file, recipients: output.recipients, policy: output.policy, filters: output.filters,
+                    profile: output.profile, sender: sender(of: output, result))
+                (entry.offset, entry.length) = (offset, length)
+                written.files.append(entry)
+            }
+            if options.durable { for (writer, _) in appended { try writer.sync() } }
+        } catch {
+            undo()
+            throw error
+        }
+        written.undo = undo
+        return written
+    }
+
+    /// Stores what was harvested, then appends the record; when that fails, the outputs are taken back.
+    private func recorded(_ input: InputMessage, _ result: JobResult, elapsed: Duration, written: Written) throws
+        -> ManifestRecord
+    {
         var alerts: [String] = []
         var warning = result.warning
         if let harvester = options.harvester, !result.harvest.isEmpty {
@@ -326,23 +428,23 @@ final class Router: Sendable {
             if let problem = stored.problem { warning = [warning, problem].compactMap { $0 }.joined(separator: "; ") }
         }
         var record = ManifestRecord(
-            input: input.source, offset: input.offset, messageId: result.messageID, direction: direction.rawValue,
+            input: input.source, offset: input.offset, messageId: result.messageID, direction: operation,
             outcome: result.outcome.name, quarantine: result.outcome.quarantine, policySha256: policyDigest,
-            profile: profile, outputs: files, reason: result.reason?.description, reasonCode: result.reason?.code,
-            signer: result.signer, sender: result.sender, warning: warning,
+            profile: profile, outputs: written.files, reason: result.reason?.description,
+            reasonCode: result.reason?.code, signer: result.signer, sender: result.sender, warning: warning,
             authenticated: result.authenticated, bytes: input.bytes.count,
             elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
         record.revocation = result.revocation
+        record.alerts = alerts.isEmpty ? nil : alerts
         if let moment = result.moment, moment.source != .now {
             record.validationTime = ISO8601DateFormatter().string(from: moment.time)
             record.validationTimeSource = moment.source.rawValue
         }
-        record.alerts = alerts.isEmpty ? nil : alerts
         try state.withLock { state in
             do {
                 try manifest.append(record)  // cut back off when it fails: then the outputs go too
             } catch {
-                for (writer, file) in delivered { writer.withdraw(name: file) }
+                written.undo()
                 throw error
             }
             state.recorded.append(KeyHash(record.key))
@@ -355,7 +457,7 @@ final class Router: Sendable {
             // the input is not consumed, since what it was consumed for is not known to be on disk.
             if options.durable { try manifest.sync() }
         }
-        try deliverer?.deliver(record)
+        return record
     }
 
     private func progress(_ state: inout State) {
@@ -392,6 +494,35 @@ final class Router: Sendable {
                 outcomes: state.outcomes, messages: state.messages, skipped: state.skipped, consumed: state.consumed,
                 warnings: state.warnings, bytes: state.bytes, seconds: seconds, inputErrors: state.inputErrors,
                 stop: nil)
+        }
+    }
+}
+
+/// Turns in sequence order: `take(n)` runs its body once every turn before n has been taken. The
+/// workers take messages from a FIFO queue, so every earlier turn is held by a running worker (or was
+/// dropped with the rest of the queue by a stop, after every held one): the wait always ends. After
+/// a turn that threw, the later ones throw too: nothing is appended past a failed record.
+///
+/// Unchecked Sendable, because every access to `next` and `failed` is under `condition`.
+final class Turns: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var next = 0
+    private var failed = false
+
+    func take<T>(_ turn: Int, _ body: () throws -> T) throws -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        while next != turn && !failed { condition.wait() }
+        if failed { throw PipelineError("stopped: an earlier output could not be written", kind: .tryAgain) }
+        do {
+            let value = try body()
+            next += 1
+            condition.broadcast()
+            return value
+        } catch {
+            failed = true
+            condition.broadcast()
+            throw error
         }
     }
 }

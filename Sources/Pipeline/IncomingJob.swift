@@ -284,29 +284,44 @@ public struct IncomingJob: Job {
         /// What an unverified result delivers: the message as received until a layer is decrypted, then the
         /// decrypted message, its signature as received — never ciphertext nobody behind the gateway can read.
         var readable = message
+        /// The last envelope decrypted from a cipher without integrity (CBC) that no valid signature inside it
+        /// covers yet (a signature around the ciphertext does not: whoever signs it may have altered it), and
+        /// any mark of tampering in its signed plaintext.
+        var uncovered: (encryption: ContentEncryption, mark: MalformedContent?)? = nil
         /// The time the last signature checked was judged at.
         var moment: ValidationMoment? = nil
 
-        /// Unverified: the RFC 8551 result is the signature's own, else permerror.
-        func unverified(_ reason: Reason, detail: String? = nil) -> JobResult {
+        /// Unverified: the RFC 8551 result is the signature's own, else permerror. `asReceived`: the decrypted
+        /// content is not delivered (it looks tampered with), the message as received is. `intact`: the
+        /// signature checks out over its content and failed on trust (an expired or unknown signer): changed
+        /// ciphertext would have broken it, so CBC plaintext it signs is what its signer wrote.
+        func unverified(_ reason: Reason, detail: String? = nil, asReceived: Bool = false, intact: Bool = false)
+            -> JobResult
+        {
             var code = "permerror"
             if case .signatureFailed(let own, _) = reason { code = own }
             var text = detail.map { "\(reason); \($0)" } ?? reason.description
-            var delivered = readable
+            var delivered = asReceived ? message : readable
             var warning: String? = nil
-            if decrypted {
-                text += "; delivered decrypted"
+            if let (encryption, mark) = uncovered, decrypted, !asReceived {
                 // Content no valid signature covers, decrypted from a cipher without integrity: as for unsigned CBC.
-                if let unprotected, settings.unauthenticatedHTML == .neutralise {
+                if let mark {
+                    delivered = message
+                    text += "; \(MalformedContent.reason): \(mark); delivered as received"
+                } else if !intact, case .signedOpaque = try? SMIMEForm.classify(readable) {
+                    delivered = message  // its HTML is inside the CMS, out of the neutraliser's reach
+                    text += "; opaque signed content decrypted from \(encryption.name) is delivered as received"
+                } else if settings.unauthenticatedHTML == .neutralise {
                     let (neutralised, count) = HTMLNeutraliser.neutraliseParts(of: readable)
                     if count > 0 {
                         delivered = neutralised
                         warning =
                             "neutralised \(count) remote reference(s) in HTML decrypted without integrity protection "
-                            + "(\(unprotected.name)) and not covered by a valid signature"
+                            + "(\(encryption.name)) and not covered by a valid signature"
                     }
                 }
             }
+            if decrypted && delivered == readable { text += "; delivered decrypted" }
             let field = "\(authservID); smime=\(code) (\(Self.comment(text)))"
             var result = JobResult(
                 outcome: .unverified,
@@ -346,17 +361,19 @@ public struct IncomingJob: Job {
             case .enveloped:
                 do {
                     let decryption = try SMIME.decryption(current, form: form, candidates: candidates)
-                    current = decryption.message
-                    // A signature already verified covers this ciphertext; otherwise CBC's lack of
-                    // integrity shows in the result, and tampered-looking plaintext is not delivered.
-                    if !decryption.encryption.authenticated && innermostSigned == nil {
+                    // CBC's lack of integrity shows in the result, and tampered-looking plaintext is not
+                    // delivered — even inside a valid signature, which may be the tamperer's own.
+                    if !decryption.encryption.authenticated {
                         unprotected = unprotected ?? decryption.encryption
                         if let malformation = decryption.malformation {
                             return unverified(
                                 .malformed(MalformedContent.reason),
-                                detail: "\(malformation); \(decryption.encryption.name) has no integrity protection")
+                                detail: "\(malformation); \(decryption.encryption.name) has no integrity protection",
+                                asReceived: true)
                         }
+                        uncovered = (decryption.encryption, decryption.malformationUnderSignature)
                     }
+                    current = decryption.message
                     decrypted = true
                     readable = current
                 } catch let error as SMIMEError where error.kind == .notAddressed {
@@ -394,13 +411,16 @@ public struct IncomingJob: Job {
                 }
                 guard verification.passed, let unwrapped = verification.unwrapped else {
                     if let failure = verification.verdict.failure {
-                        return unverified(.signatureFailed(result: failure.result.rawValue, failure.reason))
+                        return unverified(
+                            .signatureFailed(result: failure.result.rawValue, failure.reason),
+                            intact: failure.result == .fail && failure.kind != .badSignature)
                     }
                     return unverified(.signatureFailed(result: "fail", "signature not verified"))
                 }
                 weaknesses += verification.acceptedWeaknesses
                 innermostSigned = current
                 current = unwrapped
+                uncovered = nil  // a valid signature over the plaintext vouches for it
             }
             layers += 1
         }
@@ -422,19 +442,34 @@ public struct IncomingJob: Job {
                 return unverified(.signatureFailed(result: failure.result.rawValue, failure.reason))
             case .success(let address): identifier = address
             }
-            let delivered = settings.keepSignature ? signed : current
+            var delivered = settings.keepSignature ? signed : current
+            var warning: String? = nil
+            /// Plaintext from CBC that only a signature around its ciphertext covers: whoever signed may have
+            /// altered it (EFAIL), so it is not authenticated and its HTML is neutralised.
+            var outside: String? = nil
+            if let (encryption, _) = uncovered {
+                outside = "content decrypted from \(encryption.name) outside the signature has no integrity protection"
+                if settings.unauthenticatedHTML == .neutralise {
+                    let (neutralised, count) = HTMLNeutraliser.neutraliseParts(of: delivered)
+                    if count > 0 {
+                        delivered = neutralised
+                        warning = "neutralised \(count) remote reference(s) in HTML \(outside!)"
+                    }
+                }
+            }
             let weak = Self.comment(weaknesses.map(\.description).joined(separator: ", "))
             let revocation = undecided.isEmpty ? "good" : RevocationStatus.unknown(undecided).description
             let judged = moment.flatMap { $0.source == .now ? nil : Self.comment("validated at \($0)") }
             let notes =
                 (weaknesses.isEmpty ? [] : ["weak algorithms accepted: \(weak)"])
                 + (undecided.isEmpty ? [] : [Self.comment("revocation " + revocation)]) + (judged.map { [$0] } ?? [])
+                + (outside.map { [$0] } ?? [])
             let accepted = notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))"
             let field = "\(authservID); smime=pass\(accepted) body.smime-identifier=\(identifier)"
             var result = JobResult.foundSMIME(
                 outcome: .verified,
                 outputs: [Output(folder: .verified, bytes: Self.adding(field, to: delivered), recipients: recipients)],
-                signer: identifier, messageID: message.messageID, authenticated: true)
+                signer: identifier, messageID: message.messageID, warning: warning, authenticated: outside == nil)
             result.revocation = revocation
             result.moment = moment
             return result

@@ -29,6 +29,12 @@ enum JSONValue: Equatable {
         return out
     }
 
+    /// A whole number that fits an Int.
+    var integer: Int? {
+        guard case .number(let value) = self, value.rounded() == value, abs(value) < 9e15 else { return nil }
+        return Int(value)
+    }
+
     var array: [JSONValue]? {
         if case .array(let values) = self { return values }
         return nil

@@ -1,6 +1,7 @@
 import Keystore
-import PKI
+import MIME
 import Mailstore
+import PKI
 
 /// One output file of a job: the folder it goes to (a maildir under the run's
 /// output directory), the recipients it is for, and — when a policy decided —
@@ -122,6 +123,27 @@ public struct JobResult: Sendable {
         return result
     }
 
+    /// The input read as liberally as mail is written, handed to `body`; unreadable input fails here.
+    static func reading(_ input: InputMessage, _ body: (ParsedMessage) -> JobResult) -> JobResult {
+        let reading: ParsedMessage
+        do {
+            reading = try Entity.parseMessage(input.bytes)
+        } catch {
+            return .failed(input, .unreadable("\(error)"))
+        }
+        return body(reading)
+    }
+
+    /// The input as received in `outcome`'s folder, for no one: what an archive job leaves as it was.
+    static func unchanged(
+        _ input: InputMessage, _ reading: ParsedMessage, _ outcome: Outcome, _ reason: Reason?, signer: String? = nil
+    ) -> JobResult {
+        let bytes = reading.messageStart == 0 ? input.bytes : Array(input.bytes[reading.messageStart...])
+        return JobResult(
+            outcome: outcome, outputs: [Output(folder: outcome, bytes: bytes, recipients: [])], reason: reason,
+            signer: signer, messageID: reading.entity.messageID)
+    }
+
     /// The input, unchanged, in `failed/` with the reason.
     static func failed(_ input: InputMessage, _ reason: Reason, messageID: String? = nil) -> JobResult {
         JobResult(
@@ -135,6 +157,8 @@ public struct JobResult: Sendable {
 /// prepared once per run and shared read-only by every worker.
 public protocol Job: Sendable {
     var direction: Direction { get }
+    /// The manifest's `direction`: the direction's name, or the archive operation (resign, rekey).
+    var operation: String { get }
     var profileName: String? { get }
     /// The SHA-256 of the policy text that decides, if a policy does.
     var policyDigest: String? { get }
@@ -147,6 +171,7 @@ public protocol Job: Sendable {
 }
 
 extension Job {
+    public var operation: String { direction.rawValue }
     public var notifies: Bool { false }
     public var policyDigest: String? { nil }
 

@@ -19,6 +19,9 @@ public struct ManifestRecord: Codable, Sendable {
         public var profile: String?
         /// The envelope sender of this copy when it is not the record's: "<>" for bounces and notices.
         public var sender: String?
+        /// `--out-format mbox`: where this output starts in `file` (its From_ line) and how long it is.
+        public var offset: Int?
+        public var length: Int?
         public init(
             file: String, recipients: [String], policy: String? = nil, filters: [String] = [], profile: String? = nil,
             sender: String? = nil
@@ -136,6 +139,8 @@ public struct ManifestRecord: Codable, Sendable {
                 out += Array(",\"filters\":".utf8)
                 JSON.strings(filters, into: &out)
             }
+            if let length = file.length { out += Array(",\"length\":\(length)".utf8) }
+            if let offset = file.offset { out += Array(",\"offset\":\(offset)".utf8) }
             if let policy = file.policy {
                 out += Array(",\"policy\":".utf8)
                 JSON.string(policy, into: &out)
@@ -237,6 +242,21 @@ public final class ManifestWriter: Sendable {
     public func append(_ record: ManifestRecord) throws { try log.append(record.jsonLine) }
 
     public func sync() throws { try log.sync() }
+
+    /// `--out-format mbox`: the end of the last output each record names in each mbox file (by its path
+    /// under DIR) — where a resumed run cuts the file back to.
+    func recordedMboxEnds() throws -> [String: Int] {
+        var ends: [String: Int] = [:]
+        try log.forEachLine { line, _ in
+            for output in JSONValue.parse(line)?["outputs"]?.array ?? [] {
+                guard let file = output["file"]?.string, let offset = output["offset"]?.integer,
+                    let length = output["length"]?.integer
+                else { continue }
+                ends[file] = max(ends[file] ?? 0, offset + length)
+            }
+        }
+        return ends
+    }
 
     /// Rewrites DIR/manifest.index to cover the manifest as it is now: `index` plus `added`.
     func writeIndex(_ index: ResumeIndex, adding added: [KeyHash]) {

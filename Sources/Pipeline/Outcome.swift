@@ -8,6 +8,8 @@ public enum Outcome: Hashable, Sendable, CustomStringConvertible {
     case signed, encrypted, split, bounced
     // Incoming.
     case verified, decrypted, unverified
+    // Archives (`process resign`, `process rekey`).
+    case resigned, rekeyed
     // Both.
     case passed, failed, dropped
     case quarantined(String)
@@ -22,6 +24,8 @@ public enum Outcome: Hashable, Sendable, CustomStringConvertible {
         case .verified: return "verified"
         case .decrypted: return "decrypted"
         case .unverified: return "unverified"
+        case .resigned: return "resigned"
+        case .rekeyed: return "rekeyed"
         case .passed: return "passed"
         case .failed: return "failed"
         case .dropped: return "dropped"
@@ -68,6 +72,9 @@ public enum Folder: Hashable, Sendable {
     /// Messages the gateway wrote itself (DSNs, notices): sent with the null reverse-path `<>`
     /// (RFC 5321 §4.5.5, RFC 3834), so nothing answers them.
     public var generated: Bool { self == .outcome(.bounced) || self == .notifications }
+
+    /// `--out-format mbox`: the mbox file under DIR ("signed.mbox", "quarantined/NAME.mbox").
+    public var mboxFile: String? { path.map { $0 + ".mbox" } }
 
     /// The path under DIR; nil for an outcome without a folder.
     public var path: String? {

@@ -30,6 +30,8 @@ public indirect enum Reason: Sendable, Equatable, CustomStringConvertible {
     case unsupported(String)
     /// No recipient info names an organisation certificate.
     case notAddressed
+    /// Archives: `process rekey` of a message that is not encrypted, `process resign` of one not signed.
+    case notEncrypted, notSigned
     case decryptionFailed(String)
     /// The MIME around or inside the protected content is ambiguous or looks tampered with.
     case malformed(String)
@@ -65,6 +67,8 @@ public indirect enum Reason: Sendable, Equatable, CustomStringConvertible {
         case .tooManyLayers: "too-many-layers"
         case .unsupported: "unsupported"
         case .notAddressed: "not-addressed"
+        case .notEncrypted: "not-encrypted"
+        case .notSigned: "not-signed"
         case .decryptionFailed: "decryption-failed"
         case .malformed: "malformed"
         case .signatureFailed: "signature-failed"
@@ -92,6 +96,8 @@ public indirect enum Reason: Sendable, Equatable, CustomStringConvertible {
         case .noProfileChosen(let policy): "no content filter of policy \(policy) chose a profile"
         case .tooManyLayers(let count): "more than \(count) S/MIME layers"
         case .notAddressed: "not encrypted to any organisation certificate"
+        case .notEncrypted: "not S/MIME-encrypted"
+        case .notSigned: "not S/MIME-signed"
         case .decryptionFailed(let detail): "decryption failed: \(detail)"
         case .malformed(let detail), .signatureFailed(_, let detail): detail
         case .notDecrypted(let policy): "not decrypted: incoming policy \(policy) has decrypt = no"

@@ -275,18 +275,31 @@ enum ManifestLines {
         return (try? decoder.decode(ManifestRecord.self, from: Data(line)))?.key
     }
 
-    /// Where a top-level field's value starts. A `"` right after `{` or `,` opens a
-    /// key: inside a JSON string every quote is escaped, so the pattern cannot occur there.
+    /// Where a top-level field's value starts: a key right after `{` or `,` of the outermost object,
+    /// strings skipped (their escaped quotes too) — a nested object's key of the same name (an mbox
+    /// output's "offset") is not the record's.
     private static func field(_ name: String, in line: ArraySlice<UInt8>) -> Int? {
         let pattern = Array("\"\(name)\":".utf8)
+        var depth = 0
+        var previous: UInt8 = 0  // the last byte outside strings that is not white space
         var index = line.startIndex
-        while let quote = line[index...].firstIndex(of: 34) {
-            if quote > line.startIndex, line[quote - 1] == UInt8(ascii: ",") || line[quote - 1] == UInt8(ascii: "{"),
-                line[quote...].starts(with: pattern)
-            {
-                return quote + pattern.count
+        while index < line.endIndex {
+            let byte = line[index]
+            switch byte {
+            case 34:
+                if depth == 1, previous == UInt8(ascii: "{") || previous == UInt8(ascii: ","),
+                    line[index...].starts(with: pattern)
+                {
+                    return index + pattern.count
+                }
+                index += 1
+                while index < line.endIndex && line[index] != 34 { index += line[index] == 92 ? 2 : 1 }
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            default: break
             }
-            index = quote + 1
+            if byte != 32 { previous = byte }
+            index += 1
         }
         return nil
     }

@@ -8,4 +8,7 @@ public struct Decryption: Sendable {
     public let encryption: ContentEncryption
     /// For unauthenticated ciphertext only: the first mark of tampering in the plaintext.
     public let malformation: MalformedContent?
+    /// For unauthenticated ciphertext whose plaintext is signed: the first mark of tampering in it, which
+    /// matters once that signature fails (a valid one covers the plaintext).
+    public var malformationUnderSignature: MalformedContent? = nil
 }

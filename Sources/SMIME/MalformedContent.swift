@@ -39,15 +39,21 @@ public enum MalformedContent: Sendable, Equatable, CustomStringConvertible {
     /// Bare text without a header (RFC 4134 §5.3) is checked as US-ASCII text. Content that is
     /// itself signed is left to its signature, which covers it.
     public static func find(in plaintext: [UInt8]) -> MalformedContent? {
-        if plaintext.isEmpty { return nil }
+        let (mark, signed) = marks(in: plaintext)
+        return signed ? nil : mark
+    }
+
+    /// The first mark of tampering in `plaintext`, signed content included, and whether the content
+    /// is signed (a signature that then fails no longer vouches for it).
+    public static func marks(in plaintext: [UInt8]) -> (mark: MalformedContent?, signed: Bool) {
+        if plaintext.isEmpty { return (nil, false) }
         let entity: Entity
         do {
             entity = try Entity.parse(plaintext, allowEmptyHeader: true)
         } catch {
-            return startsWithField(plaintext) ? .header : checkText(plaintext, charset: "us-ascii")
+            return (startsWithField(plaintext) ? .header : checkText(plaintext, charset: "us-ascii"), false)
         }
-        if (try? SMIMEForm.classify(entity))?.isSigned == true { return nil }
-        return check(entity, depth: 0)
+        return (check(entity, depth: 0), (try? SMIMEForm.classify(entity))?.isSigned == true)
     }
 
     /// A Content-Type or Content-Transfer-Encoding field, or a Content-Type parameter,

@@ -53,10 +53,13 @@ public enum SMIME {
     /// `asOneLeaf` signs the content as it is, its structure not walked (a sloppy
     /// mailer's `Irregularity`); such content belongs inside an opaque signature,
     /// where no relay can alter it.
-    public static func sign(_ message: Entity, signer: Signer, mode: SignMode, asOneLeaf: Bool = false) throws
-        -> Entity
-    {
-        let parts = MessageParts(splitting: message)
+    /// `innerFields` go into the signed entity's own header, under the signature (an archive's
+    /// Authentication-Results that the new signature attests; readers never promote them).
+    public static func sign(
+        _ message: Entity, signer: Signer, mode: SignMode, asOneLeaf: Bool = false, innerFields: [HeaderField] = []
+    ) throws -> Entity {
+        var parts = MessageParts(splitting: message)
+        parts.content.fields.insert(contentsOf: innerFields, at: 0)
         let ending = message.lineEnding
         let options = Canonical.Options(sevenBitSafe: mode == .detached, asOneLeaf: asOneLeaf)
         let canonical = try Canonical.prepare(parts.content, options: options).serialized()
@@ -107,6 +110,42 @@ public enum SMIME {
         return MessageParts.join(
             outer: parts.outer, entityFields: [type] + p7mFields, body: Base64.encode(der, ending: ending),
             ending: ending)
+    }
+
+    // MARK: Re-key (archives)
+
+    /// Decrypts with whichever of `candidates` the envelope names and encrypts the plaintext, byte for
+    /// byte (inner signatures untouched), to `recipients`; the outer header stays. Without a `cipher`,
+    /// the envelope's own when it is one of ours (AES), else AES-256-CBC.
+    public static func rekey(
+        _ message: Entity, form known: SMIMEForm? = nil, candidates: [(certificate: Certificate, key: PrivateKey)],
+        recipients: [Certificate], cipher: ContentCipher?, keyTransport: KeyTransport = .pkcs1v15
+    ) throws -> (message: Entity, from: ContentEncryption, to: ContentCipher) {
+        let (plain, encryption, _) = try open(try known ?? SMIMEForm.classify(message), candidates: candidates)
+        let chosen = cipher ?? ContentCipher(rawValue: encryption.name.lowercased()) ?? .aes256cbc
+        let sealed = try CMS.encrypt(plain, recipients: recipients, cipher: chosen, keyTransport: keyTransport)
+        let smimeType = chosen.isAuthenticated ? "authEnveloped-data" : "enveloped-data"
+        let type = HeaderField(
+            name: "Content-Type", value: "application/pkcs7-mime; smime-type=\(smimeType); name=\"smime.p7m\"")
+        let ending = message.lineEnding
+        let joined = MessageParts.join(
+            outer: MessageParts(splitting: message).outer, entityFields: [type] + p7mFields,
+            body: Base64.encode(sealed, ending: ending), ending: ending)
+        return (joined, encryption, chosen)
+    }
+
+    /// Whether a signed layer wraps an envelope (RFC 2634 triple wrap), its signature unchecked.
+    public static func wrapsEnvelope(_ form: SMIMEForm) -> Bool {
+        let content: [UInt8]
+        switch form {
+        case .signedDetached(let signed, _): content = signed
+        case .signedOpaque(let der):
+            guard let check = try? CMS.verifySignature(der) else { return false }
+            content = check.content
+        default: return false
+        }
+        guard let entity = try? Entity.parse(content, allowEmptyHeader: true) else { return false }
+        return SMIMEForm.isEncrypted(entity)
     }
 
     // MARK: Verify (F10)
@@ -167,6 +206,11 @@ public enum SMIME {
         }
         var judged = validation
         let moment: ValidationMoment
+        if validation.validationTime == .signingTime && check.signerInfos > 1 {
+            // Each SignerInfo claims its own time; the first need not be the signer that is trusted.
+            let several = SignerProblem(.signingTime, "several signers: signing-time validation takes one")
+            return verdict(VerificationFailure(.signer(several.kind), several.reason), signer: signer)
+        }
         switch validation.moment(signingTime: check.signingTime, timestamp: check.timestamp, signer: signer) {
         case .success(let chosen): moment = chosen
         case .failure(let problem):
@@ -203,28 +247,37 @@ public enum SMIME {
     public static func decryption(
         _ message: Entity, form known: SMIMEForm? = nil, candidates: [(certificate: Certificate, key: PrivateKey)]
     ) throws -> Decryption {
-        let form = try known ?? SMIMEForm.classify(message)
+        let (plain, encryption, authenticated) = try open(
+            try known ?? SMIMEForm.classify(message), candidates: candidates)
+        let (mark, signed) = authenticated ? (nil, false) : MalformedContent.marks(in: plain)
+        var decryption = Decryption(
+            message: try unwrap(
+                outer: MessageParts(splitting: message).outer, content: plain, ending: message.lineEnding),
+            encryption: encryption, malformation: signed ? nil : mark)
+        decryption.malformationUnderSignature = signed ? mark : nil
+        return decryption
+    }
+
+    // MARK: Helpers
+
+    /// The plaintext of an enveloped form, decrypted with whichever of `candidates` it names.
+    private static func open(_ form: SMIMEForm, candidates: [(certificate: Certificate, key: PrivateKey)]) throws
+        -> (plain: [UInt8], encryption: ContentEncryption, authenticated: Bool)
+    {
         guard case .enveloped(let der, let authenticated) = form else {
             if case .notSMIME(let type) = form { throw SMIMEError("not an S/MIME encrypted message (\(type))") }
             if form.isSigned { throw SMIMEError("the message is signed, not encrypted: verify it instead") }
             throw SMIMEError("not an S/MIME encrypted message")
         }
-        let plain: [UInt8]
-        let encryption: ContentEncryption
         do {
-            (plain, _, encryption) = try CMS.decrypt(der, candidates: candidates)
+            let (plain, _, encryption) = try CMS.decrypt(der, candidates: candidates)
+            return (plain, encryption, authenticated)
         } catch let error as EnvelopeNotAddressed {
             throw SMIMEError("cannot decrypt: \(error)", kind: .notAddressed)
         } catch let error as OpenSSLError {
             throw SMIMEError("cannot decrypt: \(error.reasons.joined(separator: "; "))")
         }
-        return Decryption(
-            message: try unwrap(
-                outer: MessageParts(splitting: message).outer, content: plain, ending: message.lineEnding),
-            encryption: encryption, malformation: authenticated ? nil : MalformedContent.find(in: plain))
     }
-
-    // MARK: Helpers
 
     /// Joins the outer fields with the unwrapped content. Content that is not a
     /// MIME entity (RFC 4134 §5.3 encrypts bare text) becomes a text/plain body.

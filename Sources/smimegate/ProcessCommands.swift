@@ -10,6 +10,7 @@ import Policy
 import SMIME
 
 extension MboxFormat: ExpressibleByArgument {}
+extension OutputFormat: ExpressibleByArgument {}
 
 struct ProcessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,7 +30,7 @@ struct ProcessCommand: ParsableCommand {
             error; 75 try again later (DIR is locked by another run, or a write failed); 130/143 stopped by \
             SIGINT/SIGTERM.
             """,
-        subcommands: [ProcessOutgoing.self, ProcessIncoming.self])
+        subcommands: [ProcessOutgoing.self, ProcessIncoming.self, ProcessResign.self, ProcessRekey.self])
 }
 
 /// Options shared by both directions.
@@ -43,7 +44,13 @@ struct RunFlags: ParsableArguments {
     @Option(help: "Worker threads (default: the number of cores).") var workers: Int = ProcessInfo.processInfo
         .activeProcessorCount
     @Flag(help: "Continue an interrupted run: skip inputs already in DIR/manifest.jsonl.") var resume = false
-    @Option(help: "mboxrd (default), mboxo or mboxcl2.") var mboxFormat: MboxFormat = .mboxrd
+    @Option(help: "How mbox inputs quote From lines: mboxrd (default), mboxo or mboxcl2.")
+    var mboxFormat: MboxFormat = .mboxrd
+    @Option(
+        help: ArgumentHelp(
+            "maildir: one maildir per outcome; mbox: one mboxrd file per outcome, DIR/<outcome>.mbox, the manifest "
+                + "recording each output's offset and length.", valueName: "maildir|mbox"))
+    var outFormat: OutputFormat = .maildir
     @Flag(help: "Print the summary as JSON.") var json = false
     @Flag(help: "No progress line on standard error.") var noProgress = false
     @Flag(
@@ -81,6 +88,9 @@ struct RunFlags: ParsableArguments {
         }
         if consumedInto != nil && !consume { throw ValidationError("--consumed-into goes with --consume") }
         if waitLock < 0 { throw ValidationError("--wait-lock takes a number of seconds, 0 or more") }
+        if outFormat == .mbox && deliver != nil {
+            throw ValidationError("--deliver takes maildir outputs: drop --out-format mbox, or deliver later")
+        }
     }
 
     var options: RunOptions {
@@ -96,6 +106,7 @@ struct RunFlags: ParsableArguments {
     func execute(_ job: any Job, harvester: Harvester? = nil, finally: (() throws -> Void)? = nil) throws {
         var options = self.options
         options.harvester = harvester
+        options.outFormat = outFormat
         if let deliver {
             options.delivery = (
                 try client.agent(deliver),
@@ -414,5 +425,114 @@ struct ProcessIncoming: ParsableCommand {
             localDomains: (localDomains ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }, harvest: harvest ? HarvestRules() : nil)
         try flags.execute(job, harvester: Harvester(keystore: store))
+    }
+}
+
+extension ResignJob.OldSignature: ExpressibleByArgument {}
+
+/// The organisation keys, retired ones included, as decryption candidates.
+func decryptionCandidates(_ store: Keystore) throws -> [(certificate: Certificate, key: PrivateKey)] {
+    try configuring { try store.identities() }.map { (certificate: $0.certificate, key: $0.key) }
+}
+
+struct ProcessResign: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resign",
+        abstract: "Verify every signed message and sign it again with a profile's certificate (archives).",
+        discussion: """
+            replace (default): the old signature is removed and its content signed; wrap: the old signed message \
+            is signed as it is, inside the new signature. Either way an Authentication-Results field with the old \
+            verdict (and the time it was judged at) goes into the header of the newly signed entity, so the new \
+            signature attests what the gateway checked. Encrypted input is decrypted with any organisation key \
+            (retired ones included) and, when the profile encrypts, encrypted again to its To/Cc/Bcc recipients' \
+            current certificates (organisation certificates not retired for our addresses, else public keys and \
+            harvested ones). Outcomes: resigned, \
+            unverified (old signature bad: left as it was unless --resign-unverified), passed (not signed), failed.
+            """)
+    @OptionGroup var home: HomeOptions
+    @OptionGroup var flags: RunFlags
+    @Option(help: "The sending profile to sign (and encrypt) with; its mode must sign.") var profile: String
+    @Option(help: "replace: sign the content anew; wrap: sign the old signed message as it is.")
+    var oldSignature: ResignJob.OldSignature = .replace
+    @Option(help: validationTimeHelp) var validationTime: ValidationTime = .now
+    @Flag(help: "Re-sign messages whose old signature does not verify too (their verdict says fail).")
+    var resignUnverified = false
+    @Flag(help: "Trust SHA-1 signatures (old archives); they are rejected by default.") var allowSha1 = false
+    @Flag(help: "Trust RSA keys under 2048 bits and MD5/SHA-1 certificates (old archives); noted in the result.")
+    var allowWeak = false
+    @Option(help: "The authserv-id in Authentication-Results (default: this host's name).") var authservId: String?
+
+    func run() throws {
+        let store = try home.open()
+        let (chosen, signer) = try usableProfile(profile, store)
+        guard let signer else { throw Failure.usage("profile \(profile) does not sign (mode \(chosen.mode.rawValue))") }
+        let trust = try configuring { try store.trustStore(ocsp: TrustNetwork.ocspChecker()) }
+        var validation = SignerValidation(trust: trust, allowSHA1: allowSha1, allowWeak: allowWeak)
+        validation.validationTime = validationTime
+        let directory = try configuring { try store.recipientDirectory() }
+        let ours = try configuring { try store.identities() }.filter { $0.retired == nil }.map(\.certificate)
+        let job = ResignJob(
+            profile: chosen, signer: signer, oldSignature: oldSignature, validation: validation,
+            resignUnverified: resignUnverified, candidates: try decryptionCandidates(store),
+            recipientCertificate: { address in
+                // Our own addresses (archives of incoming mail) get our certificates, whatever a public key claims.
+                RecipientSelection.choose(for: address, among: ours) ?? directory.certificate(for: address)
+            }, authservID: authservId ?? ProcessInfo.processInfo.hostName)
+        try flags.execute(job, finally: { try store.markHarvestedUsed(directory.usedHarvested) })
+    }
+}
+
+struct ProcessRekey: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rekey",
+        abstract: "Decrypt every encrypted message and encrypt its content again to new recipients (archives).",
+        discussion: """
+            Decrypts with any organisation key (retired ones included) and encrypts the decrypted content byte for \
+            byte (inner signatures untouched), keeping the outer header, to --to-cert (an organisation \
+            certificate) or --key (public keys). The plaintext is never written. Outcomes: rekeyed, passed (not \
+            encrypted), failed (cannot decrypt, with the reason; a signature around the envelope, which \
+            re-keying would break).
+            """)
+    @OptionGroup var home: HomeOptions
+    @OptionGroup var flags: RunFlags
+    @Option(
+        name: .customLong("to-cert"),
+        help: ArgumentHelp("An organisation certificate to encrypt to (not retired).", valueName: "NAME"))
+    var toCerts: [String] = []
+    @Option(name: .customLong("key"), help: ArgumentHelp("A public key to encrypt to.", valueName: "NAME"))
+    var keys: [String] = []
+    @Option(help: "aes-256-cbc, aes-128-cbc, aes-128-gcm or aes-256-gcm (default: the envelope's own AES cipher).")
+    var cipher: ContentCipher?
+    @Flag(help: "RSA-OAEP (SHA-256) key transport instead of PKCS #1 v1.5.") var oaep = false
+
+    func validate() throws {
+        if toCerts.isEmpty && keys.isEmpty { throw ValidationError("name the new recipients with --to-cert or --key") }
+    }
+
+    func run() throws {
+        let store = try home.open()
+        var recipients: [Certificate] = []
+        for name in toCerts {
+            let entry = try configuring { try store.certificates() }.first { $0.name == name }
+            guard let entry else { throw Failure.usage("no certificate named \"\(name)\" (see 'smimegate cert list')") }
+            if entry.retired != nil { throw Failure.usage("certificate \(name) is retired: it is never encrypted to") }
+            recipients.append(entry.certificate)
+        }
+        for name in keys {
+            do { recipients.append(try store.publicKey(named: name)) } catch let error as KeystoreError {
+                throw Failure.usage(error.reason)
+            }
+        }
+        for certificate in recipients {
+            let problems = Requirements.encryptionProblems(certificate)
+            if !problems.isEmpty {
+                throw Failure.usage(
+                    "cannot encrypt to \(certificate.subject): \(problems.joined(separator: "; "))")
+            }
+        }
+        let job = RekeyJob(
+            candidates: try decryptionCandidates(store), recipients: recipients, cipher: cipher,
+            keyTransport: oaep ? .oaep : .pkcs1v15)
+        try flags.execute(job)
     }
 }

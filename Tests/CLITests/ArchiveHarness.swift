@@ -7,10 +7,10 @@ import XCTest
 /// and in 2018, encrypted to our organisation certificate) and Tests/peers/timestamp.py (RFC 3161
 /// tokens from `openssl ts`, added as unsigned attributes with asn1crypto).
 extension CLITestCase {
-    /// An organisation certificate `org` for example.com, and the archive PKI encrypting to it, in DIR/name.
+    /// An organisation certificate `org` for example.com (DIR/org.pem, DIR/org.key), and the archive PKI
+    /// encrypting to it, in DIR/name.
     func archivePKI(_ name: String = "archive") throws -> String {
-        try smimegate(["cert", "create", "org", "--cn", "Example archive", "--san-domain", "example.com"]).expect(0)
-        try smimegate(["cert", "export", "org", "-o", path("org.pem")]).expect(0)
+        try organisationCertificate("org")
         let root = path(name)
         let made = try runProcess(
             "bash",
@@ -18,6 +18,31 @@ extension CLITestCase {
         guard made.status == 0 else { throw TestFailure("archive_pki.sh: \(made.stderr)") }
         try smimegate(["ca", "add", root + "/ca.pem"]).expect(0)
         return root
+    }
+
+    /// An organisation certificate for example.com made with openssl (self-signed, S/MIME signing and
+    /// encryption), imported as NAME; its files are DIR/NAME.pem and DIR/NAME.key for the openssl peer.
+    func organisationCertificate(_ name: String) throws {
+        let config = try save(
+            """
+            [req]
+            distinguished_name = dn
+            prompt = no
+            [dn]
+            CN = \(name).example.com
+            [v3]
+            basicConstraints = critical, CA:FALSE
+            keyUsage = critical, digitalSignature, nonRepudiation, keyEncipherment
+            extendedKeyUsage = emailProtection
+            subjectAltName = DNS:example.com
+
+            """, "\(name).cnf")
+        try openssl([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("\(name).key"), "-out",
+            path("\(name).pem"),
+            "-days", "365", "-config", config, "-extensions", "v3",
+        ]).expect(0)
+        try smimegate(["cert", "import", name, path("\(name).pem"), "--key", path("\(name).key")]).expect(0)
     }
 
     /// `message` with an RFC 3161 token (made at `at`, UTC) on its first signer; `rogue`: by a TSA

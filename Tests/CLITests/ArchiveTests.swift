@@ -130,4 +130,279 @@ final class ArchiveTests: CLITestCase {
         try smimegate(["cert", "unretire", "org"]).expect(0)
         try smimegate(["sign", "--cert", "org", message, "-o", path("signed")]).expect(0)
     }
+
+    /// `process rekey`: an archive encrypted to a retired key moves to a new one. openssl decrypts each
+    /// output with the new key to exactly what it decrypts from the original with the old key, and the
+    /// old key no longer opens it; mail that is not encrypted passes unchanged.
+    func testRekeyMovesAnArchiveToANewKey() throws {
+        let pki = try archivePKI()
+        try organisationCertificate("new")
+        try smimegate(["cert", "retire", "org"]).expect(0)
+        let inbox = try maildir("inbox", [:])
+        for name in ["encrypted-2016", "encrypted-plain", "signed-2016"] {
+            try FileManager.default.copyItem(atPath: "\(pki)/\(name).eml", toPath: "\(inbox)/new/\(name)")
+        }
+        let refused = try smimegate(["process", "rekey", inbox, "--out", path("x"), "--to-cert", "org"])
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertTrue(refused.stderr.contains("retired"), refused.stderr)
+        let out = path("out")
+        try smimegate(["process", "rekey", inbox, "--out", out, "--to-cert", "new", "--cipher", "aes-256-gcm"]).expect(
+            0)
+        let records = try recordsByInput(out)
+        XCTAssertEqual(records["signed-2016"]?.outcome, "passed")
+        XCTAssertEqual(
+            read("inbox/new/signed-2016"),
+            bytes(of: URL(fileURLWithPath: out + "/" + records["signed-2016"]!.outputs[0].file)))
+        for name in ["encrypted-2016", "encrypted-plain"] {
+            XCTAssertEqual(records[name]?.outcome, "rekeyed", name)
+            let rekeyed = out + "/" + records[name]!.outputs[0].file
+            XCTAssertTrue(outputText(out, records[name]!).contains("authEnveloped-data"))
+            let before = try openssl([
+                "cms", "-decrypt", "-recip", path("org.pem"), "-inkey", path("org.key"), "-in", "\(pki)/\(name).eml",
+            ]).expect(0)
+            let after = try openssl([
+                "cms", "-decrypt", "-recip", path("new.pem"), "-inkey", path("new.key"), "-in", rekeyed,
+            ])
+            .expect(0)
+            XCTAssertEqual(after.stdout, before.stdout, "\(name): the content byte for byte")
+            let old = try openssl([
+                "cms", "-decrypt", "-recip", path("org.pem"), "-inkey", path("org.key"), "-in", rekeyed,
+            ])
+            XCTAssertNotEqual(old.status, 0, "the retired key no longer opens it")
+        }
+        // The inner signature is untouched: it still verifies at its time.
+        let inner = try openssl([
+            "cms", "-decrypt", "-recip", path("new.pem"), "-inkey", path("new.key"), "-in",
+            out + "/" + records["encrypted-2016"]!.outputs[0].file,
+        ]).expect(0)
+        try openssl(
+            [
+                "cms", "-verify", "-CAfile", pki + "/ca.pem", "-attime", epoch("2016-06-01T12:00:00Z"), "-out",
+                "/dev/null",
+            ],
+            input: inner.stdout
+        ).expect(0)
+        // Mail for someone else's key fails, with the reason, and is kept as received.
+        let foreign = try maildir("foreign", ["1": string(read("archive/encrypted-plain.eml"))])
+        try smimegate(["cert", "delete", "org"]).expect(0)
+        let failed = path("failed")
+        try smimegate(["process", "rekey", foreign, "--out", failed, "--to-cert", "new"]).expect(1)
+        XCTAssertEqual(try manifestEntries(failed).first?.reason, "not encrypted to any organisation certificate")
+    }
+
+    /// `process resign`: replace signs the content anew with the old verdict inside the signed entity;
+    /// wrap keeps the old signed message intact inside the new signature (openssl verifies both, the
+    /// inner one at its time); an old signature that fails is left alone unless --resign-unverified;
+    /// encrypted input is encrypted again to its recipients' current certificates.
+    func testResignReplaceAndWrap() throws {
+        let pki = try archivePKI()
+        try organisationCertificate("new")
+        try smimegate(["profile", "create", "archive", "--mode", "sign", "--cert", "new"]).expect(0)
+        try smimegate(["profile", "create", "archive-enc", "--mode", "sign-encrypt", "--cert", "new"]).expect(0)
+        let inbox = try maildir("inbox", [:])
+        for name in ["signed-2016", "opaque-2016", "signed-2018", "encrypted-2016", "encrypted-plain"] {
+            try FileManager.default.copyItem(atPath: "\(pki)/\(name).eml", toPath: "\(inbox)/new/\(name)")
+        }
+        let replaced = path("replaced")
+        try smimegate([
+            "process", "resign", inbox, "--out", replaced, "--profile", "archive", "--validation-time", "signing-time",
+            "--authserv-id", "gw.test",
+        ]).expect(0)
+        var records = try recordsByInput(replaced)
+        XCTAssertEqual(records["signed-2018"]?.outcome, "unverified")
+        XCTAssertEqual(
+            bytes(of: URL(fileURLWithPath: replaced + "/" + records["signed-2018"]!.outputs[0].file)),
+            read("inbox/new/signed-2018"), "left as it was")
+        XCTAssertEqual(records["encrypted-plain"]?.outcome, "passed")
+        for name in ["signed-2016", "opaque-2016", "encrypted-2016"] {
+            XCTAssertEqual(records[name]?.outcome, "resigned", "\(name): \(records[name]?.reason ?? "")")
+            XCTAssertEqual(records[name]?.validationTimeSource, "signing-time")
+            let output = replaced + "/" + records[name]!.outputs[0].file
+            let content = try openssl(["cms", "-verify", "-CAfile", path("new.pem"), "-in", output]).expect(0).out
+            XCTAssertTrue(
+                content.hasPrefix(
+                    "Authentication-Results: gw.test; smime=pass (validated at 2016-06-01T12:00:00Z, signing time) "
+                        + "body.smime-identifier=alice@partner.example"), "\(name): \(content)")
+            XCTAssertTrue(content.contains("quarterly report for Q2 2016"), content)
+            XCTAssertFalse(content.contains("pkcs7-signature"), "replace: the old signature is gone")
+            // The old partner's certificate does not verify the new signature.
+            let old = try openssl(["cms", "-verify", "-CAfile", pki + "/ca.pem", "-in", output, "-out", "/dev/null"])
+            XCTAssertNotEqual(old.status, 0)
+        }
+        XCTAssertTrue(outputText(replaced, records["signed-2016"]!).contains("From: Alice <alice@partner.example>"))
+
+        let wrapped = path("wrapped")
+        try smimegate([
+            "process", "resign", inbox, "--out", wrapped, "--profile", "archive", "--old-signature", "wrap",
+            "--validation-time", "signing-time", "--resign-unverified", "--authserv-id", "gw.test",
+        ]).expect(0)
+        records = try recordsByInput(wrapped)
+        XCTAssertEqual(records["signed-2018"]?.outcome, "resigned", "--resign-unverified")
+        XCTAssertTrue(records["signed-2018"]?.reason?.contains("outside the signer certificate's validity") == true)
+        XCTAssertTrue(
+            try openssl([
+                "cms", "-verify", "-CAfile", path("new.pem"), "-in",
+                wrapped + "/" + records["signed-2018"]!.outputs[0].file,
+            ])
+            .expect(0).out.hasPrefix("Authentication-Results: gw.test; smime=fail ("))
+        for name in ["signed-2016", "opaque-2016"] {
+            let output = wrapped + "/" + records[name]!.outputs[0].file
+            let inner = try openssl(["cms", "-verify", "-CAfile", path("new.pem"), "-in", output]).expect(0)
+            XCTAssertTrue(inner.out.contains("pkcs7"), "wrap: the old signed message is inside")
+            try openssl(
+                [
+                    "cms", "-verify", "-CAfile", pki + "/ca.pem", "-attime", epoch("2016-06-01T12:00:00Z"), "-out",
+                    "/dev/null",
+                ],
+                input: inner.stdout
+            ).expect(0)
+        }
+
+        // Encrypted input, a profile that encrypts: encrypted again to bob@example.com's current certificate
+        // (new: the old one and the fixtures' gateway certificate for example.com are retired).
+        try smimegate(["cert", "retire", "org"]).expect(0)
+        try smimegate(["cert", "retire", "gateway"]).expect(0)
+        let sealed = path("sealed")
+        try smimegate([
+            "process", "resign", inbox, "--out", sealed, "--profile", "archive-enc", "--validation-time",
+            "signing-time",
+        ]).expect(0)
+        records = try recordsByInput(sealed)
+        XCTAssertEqual(records["encrypted-2016"]?.outcome, "resigned")
+        let opened = try openssl([
+            "cms", "-decrypt", "-recip", path("new.pem"), "-inkey", path("new.key"), "-in",
+            sealed + "/" + records["encrypted-2016"]!.outputs[0].file,
+        ]).expect(0)
+        try openssl(["cms", "-verify", "-CAfile", path("new.pem"), "-out", "/dev/null"], input: opened.stdout).expect(0)
+        try smimegate(["profile", "create", "enc-only", "--mode", "encrypt"]).expect(0)
+        let refused = try smimegate(["process", "resign", inbox, "--out", path("x"), "--profile", "enc-only"])
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertTrue(refused.stderr.contains("does not sign"), refused.stderr)
+    }
+
+    /// An mbox archive compressed with gzip, xz, bzip2 or zstd (by the Debian command-line tools) is read
+    /// as it decompresses: the same records (offsets in the uncompressed stream) as the plain mbox, and
+    /// --resume finds them. A file that decompresses to something else is refused in one line.
+    func testCompressedMboxesGiveThePlainManifest() throws {
+        let pki = try archivePKI()
+        var mbox = ""
+        for name in ["signed-2016", "encrypted-2016", "signed-2018", "encrypted-plain", "opaque-2016"] {
+            let text = string(read("archive/\(name).eml")).replacingOccurrences(of: "\r\n", with: "\n")
+            mbox += "From alice@partner.example Wed Jun  1 12:00:00 2016\n" + text + "\n"
+        }
+        let plain = try save(mbox, "archive.mbox")
+        func summary(_ out: String) throws -> [String] {
+            try manifestEntries(out).map { "\($0.offset ?? -1) \($0.outcome) \($0.reason ?? "")" }.sorted()
+        }
+        let reference = path("plain")
+        try smimegate(["process", "incoming", plain, "--out", reference, "--validation-time", "signing-time"])
+            .expect(0)
+        let expected = try summary(reference)
+        XCTAssertEqual(expected.count, 5)
+        for (tool, suffix) in [("gzip", "gz"), ("xz", "xz"), ("bzip2", "bz2"), ("zstd", "zst")] {
+            let copy = path("copy-\(suffix).mbox")
+            try FileManager.default.copyItem(atPath: plain, toPath: copy)
+            let made = try runProcess(tool, ["-q", copy])
+            XCTAssertEqual(made.status, 0, made.stderr)
+            let compressed = copy + "." + suffix
+            XCTAssertTrue(FileManager.default.fileExists(atPath: compressed))
+            let out = path("out-\(suffix)")
+            try smimegate(["process", "incoming", compressed, "--out", out, "--validation-time", "signing-time"])
+                .expect(0)
+            XCTAssertEqual(try summary(out), expected, tool)
+            let again = try smimegate([
+                "process", "incoming", compressed, "--out", out, "--validation-time", "signing-time", "--resume",
+            ]).expect(0)
+            XCTAssertTrue(again.out.contains("(5 already done)"), again.out)
+        }
+        _ = pki
+        let junk = path("junk.gz")
+        try write(Array("not an mbox at all\n".utf8), to: URL(fileURLWithPath: path("junk")))
+        XCTAssertEqual(try runProcess("gzip", ["-q", path("junk")]).status, 0)
+        let refused = try smimegate(["process", "incoming", junk, "--out", path("junk-out")])
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertTrue(
+            refused.stderr.contains("not an mbox file (decompressed (gzip) it does not start"), refused.stderr)
+    }
+
+    /// --out-format mbox: one mboxrd file per outcome (From_ line with the envelope sender and the Date),
+    /// offsets and lengths in the manifest; runs killed with SIGKILL at several points and resumed end
+    /// with the same files, byte for byte, as one uninterrupted run — with two workers.
+    func testMboxOutputKilledAndResumedIsByteForByteTheSame() throws {
+        try smimegate(["profile", "create", "signer", "--mode", "sign", "--cert", "alice"]).expect(0)
+        var messages: [String: String] = [:]
+        for i in 0..<1200 {
+            messages["m\(i)"] =
+                "From: alice@example.com\nTo: bob@partner.example\nSubject: \(i)\n"
+                + "Date: Sun, 29 Nov 2026 10:\(String(format: "%02d", i % 60)):00 +0900\n"
+                + "Message-ID: <\(i)@example.com>\n\n"
+                + (i % 7 == 0 ? "From the start, a line that mboxrd quotes.\n>From one quoted already.\n" : "")
+                + String(repeating: "line \(i)\n", count: 20)
+        }
+        messages["junk"] = "not a header line\n"
+        let outbox = try maildir("outbox", messages)
+        let signed = path("signed")
+        try smimegate(["process", "outgoing", outbox, "--out", signed, "--profile", "signer"]).expect(1)
+        let inbox = signed + "/signed"
+        try FileManager.default.copyItem(atPath: signed + "/failed/new", toPath: inbox + "/cur")
+        let arguments = [
+            "process", "incoming", inbox, "--workers", "2", "--out-format", "mbox", "--authserv-id", "gw.test",
+            "--local-domains", "partner.example", "--no-progress",
+        ]
+        let reference = path("reference")
+        try smimegate(arguments + ["--out", reference]).expect(1)
+        let records = try manifestEntries(reference)
+        XCTAssertEqual(records.count, 1201)
+        let verified = string(read("reference/verified.mbox"))
+        XCTAssertTrue(verified.hasPrefix("From alice@example.com Sun Nov 29 01:"), String(verified.prefix(80)))
+        // Signing made the body's "From " line quoted-printable (=46rom); the ">From" line is quoted once more.
+        XCTAssertTrue(verified.contains("\n>>From one quoted already.\n"), "mboxrd quoting")
+        // Every record's offset and length frame exactly one From_ line's entry.
+        let bytes = read("reference/verified.mbox")
+        let raw = try String(contentsOfFile: reference + "/manifest.jsonl", encoding: .utf8)
+        var covered = 0
+        for line in raw.split(separator: "\n") {
+            let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            for output in json?["outputs"] as? [[String: Any]] ?? [] where output["file"] as? String == "verified.mbox"
+            {
+                let offset = output["offset"] as? Int ?? -1
+                let length = output["length"] as? Int ?? -1
+                XCTAssertEqual(Array(bytes[offset..<(offset + 5)]), Array("From ".utf8))
+                covered += length
+            }
+        }
+        XCTAssertEqual(covered, bytes.count, "the records cover the file, nothing more")
+        // Let mbox readers judge: Python's mailbox module reads 1,200 messages back.
+        let counted = try runProcess(
+            Paths.python,
+            ["-c", "import mailbox,sys; print(len(mailbox.mbox(sys.argv[1])))", reference + "/verified.mbox"])
+        XCTAssertEqual(counted.out.trimmingCharacters(in: .whitespacesAndNewlines), "1200", counted.stderr)
+
+        let out = path("killed")
+        var interrupted = 0
+        for (index, delay) in [0.15, 0.3, 0.45, 0.6, 0.8].enumerated() {
+            let process = Process()
+            process.executableURL = Paths.binary
+            process.arguments = ["--home", home] + arguments + ["--out", out] + (index == 0 ? [] : ["--resume"])
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(useconds_t(delay * 1_000_000))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                interrupted += 1
+            }
+            process.waitUntilExit()
+        }
+        XCTAssertGreaterThan(interrupted, 0, "at least one run was killed mid-way")
+        let last = try smimegate(arguments + ["--out", out, "--resume"])
+        XCTAssertTrue(last.status == 0 || last.status == 1, last.stderr)
+        for file in ["verified.mbox", "unverified.mbox", "passed.mbox", "failed.mbox", "decrypted.mbox"] {
+            let same = read("killed/\(file)") == read("reference/\(file)")
+            XCTAssertTrue(
+                same,
+                "\(file): byte for byte (\(read("killed/\(file)").count) and \(read("reference/\(file)").count) bytes)")
+        }
+        XCTAssertEqual(try manifestEntries(out).count, 1201, "one record per input")
+    }
 }

@@ -1,4 +1,4 @@
-// What Swift cannot reach in glibc: mallopt, syncfs and pipe2 are not in the Glibc module.
+// What Swift cannot reach in glibc: mallopt, syncfs, pipe2 and strptime are not in the Glibc module.
 #ifndef SMIMEGATE_CSYSTEM_H
 #define SMIMEGATE_CSYSTEM_H
 
@@ -13,5 +13,9 @@ int smg_syncfs(int fd);
 /// pipe2(fds, O_CLOEXEC): a pipe whose ends no concurrently spawned child inherits.
 /// Returns 0, or -1 with errno set.
 int smg_pipe_cloexec(int fds[2]);
+
+/// The instant an RFC 5322 date-time (as mailers write it: with or without the day of the week and
+/// the seconds, a numeric zone) names, in seconds since the epoch; -1 when `text` is not one.
+long long smg_parse_mail_date(const char *text);
 
 #endif
