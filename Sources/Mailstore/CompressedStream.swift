@@ -26,12 +26,20 @@ public enum Compression: String, Sendable, CaseIterable {
 protocol ByteStream {
     /// Up to `count` bytes; empty at the end.
     mutating func read(upToCount count: Int) throws -> [UInt8]
+    /// How many bytes of the file have been read (compressed ones, for a compressed file).
+    var consumed: Int { get }
 }
 
 struct FileStream: ByteStream {
     let handle: FileHandle
+    private(set) var consumed = 0
+
+    init(handle: FileHandle) { self.handle = handle }
+
     mutating func read(upToCount count: Int) throws -> [UInt8] {
-        Array(try handle.read(upToCount: count) ?? Data())
+        let bytes = Array(try handle.read(upToCount: count) ?? Data())
+        consumed += bytes.count
+        return bytes
     }
 }
 
@@ -62,6 +70,8 @@ final class CompressedStream: ByteStream {
     }
 
     deinit { archive_read_free(archive) }
+
+    var consumed: Int { Int(archive_filter_bytes(archive, -1)) }
 
     private var message: String { archive_error_string(archive).map { String(cString: $0) } ?? "unknown error" }
 

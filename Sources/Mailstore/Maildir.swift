@@ -64,6 +64,17 @@ public struct MaildirReader: MessageSource {
         self.root = InputKey.canonical(root)
     }
 
+    /// How many entries a maildir folder holds (no stat: names only), for a progress estimate.
+    public static func count(_ folder: String) -> Int {
+        guard let directory = opendir(folder) else { return 0 }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            if entry.pointee.d_name.0 != UInt8(ascii: ".") { count += 1 }
+        }
+        return count
+    }
+
     public static func isMaildir(_ path: String) -> Bool {
         FileManager.default.fileExists(atPath: path + "/cur") || FileManager.default.fileExists(atPath: path + "/new")
     }

@@ -49,6 +49,8 @@ public struct MboxReader: MessageSource {
         return Array((try handle.read(upToCount: count)) ?? Data())
     }
 
+    public var consumedBytes: Int { reader.stream.consumed }
+
     public mutating func next() throws -> SourceItem? {
         if !started {
             started = true

@@ -17,6 +17,8 @@ public struct InputMessage: Sendable {
     /// The key this input had under the path as the user gave it, when that differs
     /// (records written before paths were made canonical are found by it).
     public let alias: String?
+    /// Which of the run's inputs it came from (their index on the command line), for per-input counts.
+    public var origin = 0
     /// Its place among the messages a run hands to its workers (0, 1, 2, ...): outputs appended to mbox
     /// files go in this order, whatever order the workers finish in.
     public var sequence = 0
@@ -111,4 +113,11 @@ public struct MailstoreError: Error, CustomStringConvertible, Sendable {
 /// A stream of messages, read one at a time (never a whole listing or mbox in memory).
 public protocol MessageSource {
     mutating func next() throws -> SourceItem?
+    /// How far reading has got in the input's own bytes (a compressed file's compressed bytes), for an
+    /// estimate of what is left; 0 where the source does not say.
+    var consumedBytes: Int { get }
+}
+
+extension MessageSource {
+    public var consumedBytes: Int { 0 }
 }

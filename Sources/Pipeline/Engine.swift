@@ -53,6 +53,16 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case maildir, mbox
 }
 
+/// What a run did with one input.
+public struct InputCounts: Sendable, Equatable {
+    public var input: String
+    public var messages = 0
+    public var failed = 0
+    public var skipped = 0
+
+    public init(input: String) { self.input = input }
+}
+
 /// What a run did: messages per outcome, throughput, any input that could not be
 /// read, and why it stopped early (a signal, a write error) if it did.
 public struct RunSummary: Sendable {
@@ -67,6 +77,8 @@ public struct RunSummary: Sendable {
     public var stop: PoolStop?
     /// With `--deliver`: what the delivery did.
     public var delivery: DeliverySummary?
+    /// Per input, in the order given: messages recorded, failed, and already done.
+    public var inputs: [InputCounts] = []
 
     public var failed: Int { outcomes[.failed, default: 0] }
     public var messagesPerSecond: Double { seconds > 0 ? Double(messages) / seconds : 0 }
@@ -169,24 +181,26 @@ public enum Engine {
         let deliverer = try options.delivery.map { try Deliverer(directory: out, agent: $0.agent, options: $0.options) }
         let router = Router(
             writers: writers, manifest: manifest, job: job, options: options, stale: stale, deliverer: deliverer,
-            mboxes: mboxes)
+            mboxes: mboxes, inputs: inputs)
         let start = ContinuousClock.now
 
         var stop = pool.run(
             produce: { submit in
                 var submitted = 0
-                for input in inputs {
+                for (origin, input) in inputs.enumerated() {
                     do {
                         var source = try Engine.source(input, format: options.mboxFormat)
                         while pool.stop == nil, let item = try source.next() {
+                            if options.progress { router.scanned(origin, consumed: source.consumedBytes) }
                             switch item {
                             case .problem(let problem):
                                 router.inputError(problem.description)
                             case .message(let message)
                             where done.contains(message.key) || message.alias.map(done.contains) == true:
-                                router.skip()
+                                router.skip(origin)
                                 if let consumer, let file = message.file { router.consume(file, with: consumer) }
                             case .message(var message):
+                                message.origin = origin
                                 message.sequence = submitted
                                 submitted += 1
                                 guard submit(message) else { return }
@@ -304,6 +318,9 @@ final class Router: Sendable {
         var recorded: [KeyHash] = []
         var lastProgress = ContinuousClock.now
         var printedProgress = false
+        var inputs: [InputCounts] = []
+        /// For the estimate: per mbox input, the messages scanned and the bytes of the file read for them.
+        var scanned: [Int: (messages: Int, consumed: Int)] = [:]
     }
 
     private let writers: [Folder: MaildirWriter]
@@ -319,12 +336,33 @@ final class Router: Sendable {
     private let turns = Turns()
     private let started = ContinuousClock.now
     private let state = Mutex(State())
+    /// With a progress line: how much each input holds, counted before the run.
+    private let plan: [Planned]
+
+    /// An input's size for the estimate of what is left: a maildir's files, an mbox file's bytes.
+    enum Planned {
+        case messages(Int)
+        case bytes(Int)
+
+        init(_ input: String) {
+            if input == "-" {
+                self = .messages(1)
+            } else if MaildirReader.isMaildir(input) {
+                self = .messages(["new", "cur"].reduce(0) { $0 + MaildirReader.count(input + "/" + $1) })
+            } else {
+                self = .bytes((try? FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? 0)
+            }
+        }
+    }
 
     init(
         writers: [Folder: MaildirWriter], manifest: ManifestWriter, job: any Job, options: RunOptions,
-        stale: StaleOutputs = StaleOutputs(), deliverer: Deliverer? = nil, mboxes: [Folder: MboxWriter] = [:]
+        stale: StaleOutputs = StaleOutputs(), deliverer: Deliverer? = nil, mboxes: [Folder: MboxWriter] = [:],
+        inputs: [String] = []
     ) {
         self.mboxes = mboxes
+        self.plan = options.progress ? inputs.map(Planned.init) : []
+        self.state.withLock { $0.inputs = inputs.map(InputCounts.init) }
         self.stale = stale
         self.deliverer = deliverer
         self.writers = writers
@@ -450,6 +488,10 @@ final class Router: Sendable {
             state.recorded.append(KeyHash(record.key))
             state.outcomes[result.outcome, default: 0] += 1
             state.messages += 1
+            if state.inputs.indices.contains(input.origin) {
+                state.inputs[input.origin].messages += 1
+                if result.outcome == .failed { state.inputs[input.origin].failed += 1 }
+            }
             state.bytes += input.bytes.count
             if record.warning != nil { state.warnings += 1 }
             if options.progress { progress(&state) }
@@ -466,10 +508,42 @@ final class Router: Sendable {
         state.lastProgress = now
         state.printedProgress = true
         let rate = Double(state.messages) / max((now - started).seconds, 0.001)
-        let line =
-            "\r\(state.messages) messages, \(String(format: "%.1f", rate)) messages/s, "
-            + "\(state.outcomes[.failed, default: 0]) failed  "
-        FileHandle.standardError.write(Data(line.utf8))
+        var line = "\r\(state.messages) messages"
+        let done = state.messages + state.skipped
+        let total = max(estimatedTotal(state), Double(done))
+        if total > 0 { line += " of ~\(Int(total.rounded()))" }
+        line += ", \(String(format: "%.1f", rate)) messages/s, \(state.outcomes[.failed, default: 0]) failed"
+        if rate > 0 && total > 0 {
+            let left = Int(((total - Double(done)) / rate).rounded())
+            line += String(format: ", ETA %d:%02d:%02d", left / 3600, left / 60 % 60, left % 60)
+        }
+        FileHandle.standardError.write(Data((line + "  ").utf8))
+    }
+
+    /// How many messages the inputs hold, by the plan: a maildir's files; for an mbox, its size over the
+    /// bytes each message scanned so far took (4 KiB each before the first).
+    private func estimatedTotal(_ state: State) -> Double {
+        var total = 0.0
+        for (origin, planned) in plan.enumerated() {
+            switch planned {
+            case .messages(let count): total += Double(count)
+            case .bytes(let size):
+                if let (messages, consumed) = state.scanned[origin], messages > 0, consumed > 0 {
+                    total += Double(messages) * Double(size) / Double(consumed)
+                } else {
+                    total += Double(size) / 4096
+                }
+            }
+        }
+        return total
+    }
+
+    /// The scanner's note: one more item of input `origin`, the file read up to `consumed` bytes.
+    func scanned(_ origin: Int, consumed: Int) {
+        state.withLock { state in
+            let seen = state.scanned[origin]?.messages ?? 0
+            state.scanned[origin] = (seen + 1, consumed)
+        }
     }
 
     /// `--consume`: the input goes once its record is durable; a failure is reported, and
@@ -483,17 +557,24 @@ final class Router: Sendable {
         }
     }
 
-    func skip() { state.withLock { $0.skipped += 1 } }
+    func skip(_ origin: Int) {
+        state.withLock { state in
+            state.skipped += 1
+            if state.inputs.indices.contains(origin) { state.inputs[origin].skipped += 1 }
+        }
+    }
     func inputError(_ message: String) { state.withLock { $0.inputErrors.append(message) } }
     var recordedKeys: [KeyHash] { state.withLock { $0.recorded } }
 
     func summary(seconds: Double) -> RunSummary {
         state.withLock { state in
             if state.printedProgress { FileHandle.standardError.write(Data("\n".utf8)) }
-            return RunSummary(
+            var summary = RunSummary(
                 outcomes: state.outcomes, messages: state.messages, skipped: state.skipped, consumed: state.consumed,
                 warnings: state.warnings, bytes: state.bytes, seconds: seconds, inputErrors: state.inputErrors,
                 stop: nil)
+            summary.inputs = state.inputs
+            return summary
         }
     }
 }

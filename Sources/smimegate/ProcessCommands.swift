@@ -199,6 +199,12 @@ func printSummary(_ summary: RunSummary, outcomes: [Outcome], out: String) {
             + String(
                 format: "%10d   %.2f s   %.1f messages/s   %.2f MB/s", summary.messages, summary.seconds,
                 summary.messagesPerSecond, summary.megabytesPerSecond) + skipped)
+    if summary.inputs.count > 1 {
+        print("input: messages, failed, already done")
+        for input in summary.inputs {
+            print(visible("  \(input.input): \(input.messages), \(input.failed), \(input.skipped)"))
+        }
+    }
     print("outputs in \(out), manifest \(out)/manifest.jsonl")
 }
 
@@ -238,15 +244,27 @@ struct SummaryJSON: Encodable {
     let stoppedBy: String?
     /// With --deliver.
     let delivery: DeliverySummaryJSON?
+    /// Per input, in the order given.
+    let inputs: [InputJSON]
+
+    struct InputJSON: Encodable {
+        let input: String
+        let messages: Int
+        let failed: Int
+        let skipped: Int
+    }
 
     enum CodingKeys: String, CodingKey {
         case outcomes, quarantined, messages, skipped, consumed, warnings, bytes, seconds
         case messagesPerSecond = "messages_per_second", megabytesPerSecond = "megabytes_per_second"
-        case inputErrors = "input_errors", stoppedBy = "stopped_by", delivery
+        case inputErrors = "input_errors", stoppedBy = "stopped_by", delivery, inputs
     }
 
     init(_ s: RunSummary) {
         delivery = s.delivery.map(DeliverySummaryJSON.init)
+        inputs = s.inputs.map {
+            InputJSON(input: $0.input, messages: $0.messages, failed: $0.failed, skipped: $0.skipped)
+        }
         outcomes = s.outcomes.reduce(into: [:]) { $0[$1.key.name, default: 0] += $1.value }
         quarantined = s.outcomes.reduce(into: [:]) { sums, entry in
             if let name = entry.key.quarantine { sums[name, default: 0] += entry.value }

@@ -405,4 +405,37 @@ final class ArchiveTests: CLITestCase {
         }
         XCTAssertEqual(try manifestEntries(out).count, 1201, "one record per input")
     }
+
+    /// A long run on a terminal shows how far it is, with an estimate of the end (the inputs were counted:
+    /// a maildir's files, an mbox by its size); the summary counts per input, in text and JSON.
+    func testProgressWithETAAndPerInputCounts() throws {
+        var messages: [String: String] = [:]
+        for i in 0..<3000 { messages["m\(i)"] = "From: a@example.com\nTo: b@example.com\nSubject: \(i)\n\nbody\n" }
+        let inbox = try maildir("inbox", messages)
+        let mbox = try save(
+            (0..<50).map { "From a@example.com Sun Nov 29 10:00:00 2026\nFrom: a@example.com\nSubject: \($0)\n\nx\n" }
+                .joined(separator: "\n"), "box.mbox")
+        // script(1) gives the run a terminal for standard error, as an operator's shell would.
+        let command = [
+            Paths.binary.path, "--home", home, "process", "incoming", inbox, mbox, "--out", path("out"),
+            "--workers", "1",
+        ].map { "'\($0)'" }.joined(separator: " ")
+        let run = try runProcess("script", ["-qec", command, "/dev/null"])
+        XCTAssertEqual(run.status, 0, run.out)
+        let lines = run.out.replacingOccurrences(of: "\r\n", with: "\n").split(whereSeparator: {
+            $0 == "\r" || $0 == "\n"
+        })
+        .map(String.init)
+        let progress = lines.filter { $0.contains(" messages of ~") }
+        XCTAssertFalse(progress.isEmpty, run.out)
+        // 3,000 files counted, the mbox guessed from its size until it is read.
+        XCTAssertTrue(progress.allSatisfy { $0.contains("of ~30") && $0.contains(", ETA 0:0") }, "\(progress)")
+        XCTAssertTrue(lines.contains { $0.hasSuffix("inbox: 3000, 0, 0") }, run.out)
+        XCTAssertTrue(lines.contains { $0.hasSuffix("box.mbox: 50, 0, 0") }, run.out)
+        let again = try smimegate(["process", "incoming", inbox, mbox, "--out", path("out"), "--resume", "--json"])
+            .expect(0)
+        let json = try JSONSerialization.jsonObject(with: Data(again.stdout)) as? [String: Any]
+        let inputs = json?["inputs"] as? [[String: Any]] ?? []
+        XCTAssertEqual(inputs.map { $0["skipped"] as? Int }, [3000, 50])
+    }
 }
