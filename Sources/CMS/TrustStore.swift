@@ -41,11 +41,16 @@ public final class TrustStore: @unchecked Sendable {
     /// Judges the path from `leaf` (with `untrusted` certificates, such as a message's, to build
     /// it) at `time`: signatures, validity, constraints, the algorithm floor, and the revocation of
     /// the leaf and of every CA of the path but the anchor.
-    public func validate(_ leaf: Certificate, untrusted: [Certificate], at time: Date, floor: AlgorithmFloor)
-        -> ChainVerdict
-    {
+    /// Revocations dated after `time` do not count — but for `claimedTime` (the signer's own signingTime),
+    /// a key or CA compromise counts whenever it was: the thief of a key writes the signingTime.
+    public func validate(
+        _ leaf: Certificate, untrusted: [Certificate], at time: Date, floor: AlgorithmFloor, claimedTime: Bool = false
+    ) -> ChainVerdict {
         let level = floor == .standard ? AlgorithmFloor.authLevel : 0
-        guard let first = try? build(leaf, untrusted: untrusted, at: time, authLevel: level) else {
+        let build = { (level: Int32) in
+            try self.build(leaf, untrusted: untrusted, at: time, authLevel: level, claimedTime: claimedTime)
+        }
+        guard let first = try? build(level) else {
             return .invalid("cannot build a certificate path: \(OpenSSLError.drain("X509_verify_cert"))")
         }
         switch first.error {
@@ -55,7 +60,7 @@ public final class TrustStore: @unchecked Sendable {
             return revocation(of: first, weaknesses: weaknesses, at: time)
         case X509_V_ERR_EE_KEY_TOO_SMALL, X509_V_ERR_CA_KEY_TOO_SMALL, X509_V_ERR_CA_MD_TOO_WEAK:
             // Name every weakness, not only the first OpenSSL met: the whole path, without the floor.
-            guard let path = try? build(leaf, untrusted: untrusted, at: time, authLevel: 0) else {
+            guard let path = try? build(0) else {
                 return .invalid(Self.reason(first.error))
             }
             let weaknesses = AlgorithmWeakness.find(in: path.chain)
@@ -115,7 +120,9 @@ public final class TrustStore: @unchecked Sendable {
     }
 
     /// One `X509_verify_cert` run with CRL checks on every certificate of the path.
-    private func build(_ leaf: Certificate, untrusted: [Certificate], at time: Date, authLevel: Int32) throws -> Path {
+    private func build(
+        _ leaf: Certificate, untrusted: [Certificate], at time: Date, authLevel: Int32, claimedTime: Bool
+    ) throws -> Path {
         OpenSSLError.clear()
         guard let ctx = X509_STORE_CTX_new() else { throw OpenSSLError.drain("X509_STORE_CTX_new") }
         defer { X509_STORE_CTX_free(ctx) }
@@ -130,6 +137,7 @@ public final class TrustStore: @unchecked Sendable {
         var notes = smg_revocation_notes()
         notes.check_time = time_t(time.timeIntervalSince1970)
         notes.revoked_depth = -1
+        notes.compromise_any_time = claimedTime ? 1 : 0
         let verified = withUnsafeMutablePointer(to: &notes) { pointer in
             smg_X509_STORE_CTX_set_revocation_notes(ctx, pointer)
             defer { smg_X509_STORE_CTX_set_revocation_notes(ctx, nil) }

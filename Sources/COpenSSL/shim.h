@@ -52,13 +52,17 @@ typedef struct smg_revocation_notes {
     int revoked_depth;      /* -1: none */
     time_t revoked_at;
     int revoked_reason;     /* CRLReason, -1 when the entry has none */
+    /* The validation time is the signer's own claim (signingTime): a key compromise revokes whatever
+       time it names, since whoever holds the stolen key writes the signingTime. */
+    int compromise_any_time;
 } smg_revocation_notes;
 
+/* A CRL issued after the validation time (an archive's signature judged at its signing time) is not
+   "not yet valid" evidence but the best there is: it lists what was revoked before it, with dates. */
 static inline int smg_revocation_unknown_error(int error) {
     switch (error) {
     case X509_V_ERR_UNABLE_TO_GET_CRL:
     case X509_V_ERR_CRL_HAS_EXPIRED:
-    case X509_V_ERR_CRL_NOT_YET_VALID:
     case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
     case X509_V_ERR_CRL_SIGNATURE_FAILURE:
     case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
@@ -78,6 +82,7 @@ static inline int smg_revocation_callback(int ok, X509_STORE_CTX *ctx) {
     if (notes == NULL) return ok;
     int error = X509_STORE_CTX_get_error(ctx);
     int depth = X509_STORE_CTX_get_error_depth(ctx);
+    if (error == X509_V_ERR_CRL_NOT_YET_VALID) return 1;
     if (smg_revocation_unknown_error(error)) {
         for (int i = 0; i < notes->unknown_count; i++)
             if (notes->unknown_depth[i] == depth) return 1;
@@ -89,12 +94,16 @@ static inline int smg_revocation_callback(int ok, X509_STORE_CTX *ctx) {
         return 1;
     }
     if (error == X509_V_ERR_CERT_REVOKED) {
-        X509_CRL *crl = X509_STORE_CTX_get0_current_crl(ctx);
         X509 *cert = X509_STORE_CTX_get_current_cert(ctx);
         X509_REVOKED *entry = NULL;
         time_t at = 0;
         int reason = -1;
-        if (crl != NULL && cert != NULL && X509_CRL_get0_by_cert(crl, &entry, cert) == 1 && entry != NULL) {
+        /* OpenSSL 3.0 clears the current CRL once its times are checked: look the entry up again. */
+        STACK_OF(X509_CRL) *crls = cert == NULL ? NULL : X509_STORE_CTX_get1_crls(ctx, X509_get_issuer_name(cert));
+        for (int i = 0; crls != NULL && i < sk_X509_CRL_num(crls) && entry == NULL; i++) {
+            if (X509_CRL_get0_by_cert(sk_X509_CRL_value(crls, i), &entry, cert) != 1) entry = NULL;
+        }
+        if (entry != NULL) {
             struct tm parts;
             const ASN1_TIME *date = X509_REVOKED_get0_revocationDate(entry);
             if (date != NULL && ASN1_TIME_to_tm(date, &parts) == 1) at = timegm(&parts);
@@ -104,7 +113,9 @@ static inline int smg_revocation_callback(int ok, X509_STORE_CTX *ctx) {
                 ASN1_ENUMERATED_free(code);
             }
         }
-        if (at != 0 && at > notes->check_time) return 1;
+        sk_X509_CRL_pop_free(crls, X509_CRL_free);
+        int compromise = reason == 1 || reason == 2; /* keyCompromise, cACompromise */
+        if (at != 0 && at > notes->check_time && !(compromise && notes->compromise_any_time)) return 1;
         if (notes->revoked_depth < 0) {
             notes->revoked_depth = depth;
             notes->revoked_at = at;

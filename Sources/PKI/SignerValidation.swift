@@ -12,6 +12,8 @@ public struct SignerValidation: Sendable {
     public var time: Date
     /// Which time each signature is judged at (`--validation-time`); `moment` turns it into `time`.
     public var validationTime: ValidationTime = .now
+    /// `time` is the signer's own signingTime claim: a key compromise revokes whatever its date.
+    public var timeClaimedBySigner = false
     public var requireAddressMatch: Bool
     /// SHA-1 (and MD5) signatures are not trusted by default: collisions are
     /// practical, and Thunderbird rejects them too. Archives of old mail may allow SHA-1.
@@ -61,7 +63,10 @@ public struct SignerValidation: Sendable {
             return .failure(SignerProblem(.expired, "signer \(expired)"))
         }
         let trusted: Trusted
-        switch trust.validate(signer, untrusted: intermediates, at: time, floor: allowWeak ? .legacy : .standard) {
+        let floor: AlgorithmFloor = allowWeak ? .legacy : .standard
+        switch trust.validate(
+            signer, untrusted: intermediates, at: time, floor: floor, claimedTime: timeClaimedBySigner)
+        {
         case .valid(let weaknesses, let revocation, let path):
             trusted = Trusted(weaknesses: weaknesses, revocation: revocation, path: path)
         case .weakAlgorithms(let weak):

@@ -217,6 +217,7 @@ public enum SMIME {
             return verdict(VerificationFailure(.signer(problem.kind), problem.reason), signer: signer)
         }
         judged.time = moment.time
+        judged.timeClaimedBySigner = moment.source == .signingTime
         let trusted = trustedSigner(
             of: message, among: check.signers, intermediates: check.certificates, validation: judged)
         var result = verdict(trusted.failure, signer: trusted.signer)

@@ -66,4 +66,26 @@ extension CLITestCase {
     func epoch(_ iso: String) -> String {
         String(Int(ISO8601DateFormatter().date(from: iso)!.timeIntervalSince1970))
     }
+
+    /// The archive PKI's CA revokes the partner at `at` with `reason` and issues a CRL at `issued` (both
+    /// "YYYY-MM-DD HH:MM:SS" UTC, made with faketime around `openssl ca`): DIR/name.
+    func revokePartner(pki: String, reason: String, at: String, issued: String, as name: String) throws -> String {
+        let config = pki + "/ca/ca.cnf"
+        try runProcess(
+            "env",
+            [
+                "TZ=UTC", "faketime", at, "openssl", "ca", "-config", config, "-revoke", pki + "/partner.pem",
+                "-crl_reason", reason, "-batch",
+            ]
+        ).expect(0)
+        let crl = path(name)
+        try runProcess(
+            "env",
+            [
+                "TZ=UTC", "faketime", issued, "openssl", "ca", "-config", config, "-gencrl", "-crldays", "4000", "-out",
+                crl, "-batch",
+            ]
+        ).expect(0)
+        return crl
+    }
 }

@@ -438,4 +438,41 @@ final class ArchiveTests: CLITestCase {
         let inputs = json?["inputs"] as? [[String: Any]] ?? []
         XCTAssertEqual(inputs.map { $0["skipped"] as? Int }, [3000, 50])
     }
+
+    /// Revocation at the signing time: a CRL issued after the signature (the only kind an archive has) decides
+    /// it — a revocation dated after the signature does not count, one before it does; but a key compromise
+    /// counts whatever its date when only the signer's own signingTime says when it signed (a thief of the
+    /// key writes that), and not when an RFC 3161 token proves the signature older.
+    func testRevocationsAfterTheSignature() throws {
+        let pki = try archivePKI()
+        let stamped = try timestamped(pki + "/signed-2018.eml", pki: pki, at: "2016-06-01 12:05:00", as: "ts.eml")
+        let superseded = try revokePartner(
+            pki: pki, reason: "superseded", at: "2016-09-01 00:00:00", issued: "2016-10-01 00:00:00", as: "s.crl")
+        try smimegate(["ca", "crl", "add", superseded]).expect(0)
+        try smimegate(["settings", "set", "revocation", "hard"]).expect(0)
+        let valid = try smimegate(["verify", "--validation-time", "signing-time", pki + "/signed-2016.eml"]).expect(0)
+        XCTAssertFalse(valid.stderr.contains("revocation unknown"), "a later CRL decides: \(valid.stderr)")
+        let after = try smimegate(["verify", "--validation-time", "2016-12-01", pki + "/signed-2016.eml"])
+        XCTAssertEqual(after.status, 1)
+        XCTAssertTrue(after.stderr.contains("certificate revoked on 2016-09-01T00:00:00Z (superseded)"), after.stderr)
+
+        // The same revocation for keyCompromise (a new CRL from the same CA replaces the older one).
+        let index = pki + "/ca/index.txt"
+        let text = try String(contentsOfFile: index, encoding: .utf8)
+        try write(text.replacingOccurrences(of: "superseded", with: "keyCompromise"), to: URL(fileURLWithPath: index))
+        let compromised = path("k.crl")
+        try runProcess(
+            "env",
+            [
+                "TZ=UTC", "faketime", "2016-11-01 00:00:00", "openssl", "ca", "-config", pki + "/ca/ca.cnf", "-gencrl",
+                "-crldays", "4000", "-out", compromised, "-batch",
+            ]
+        ).expect(0)
+        try smimegate(["ca", "crl", "add", compromised]).expect(0)
+        let claimed = try smimegate(["verify", "--validation-time", "signing-time", pki + "/signed-2016.eml"])
+        XCTAssertEqual(claimed.status, 1)
+        XCTAssertTrue(claimed.stderr.contains("(keyCompromise)"), claimed.stderr)
+        let proven = try smimegate(["verify", "--validation-time", "signing-time", stamped]).expect(0)
+        XCTAssertTrue(proven.stderr.contains("time-stamp token"), proven.stderr)
+    }
 }
