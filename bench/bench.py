@@ -362,11 +362,13 @@ def main():
     ap.add_argument("--setup-only", type=int, metavar="COUNT",
                     help="only make the PKI, the homes and a one-recipient 4k corpus of COUNT messages in --work, "
                          "print their paths as shell assignments and stop (for other bench scripts, e.g. policy.sh)")
+    ap.add_argument("--setup-mix", default="4k", choices=["4k", "mixed"],
+                    help="with --setup-only: the corpus mix (mixed: 10 %% of the messages 1 MB)")
     args = ap.parse_args()
     b = Bench(args)
     if args.setup_only:
         b.make_pki()
-        info = b.make_corpus("4k", args.setup_only, tag="4k", full=False)["one"]
+        info = b.make_corpus(args.setup_mix, args.setup_only, tag=args.setup_mix, full=False)["one"]
         for key, value in (("pki", b.pki), ("home", b.out_home), ("incoming_home", b.in_home),
                            ("maildir", info["maildir"]), ("mbox", info["mbox"]), ("bytes", info["bytes"])):
             print(f"{key}={shlex.quote(str(value))}")

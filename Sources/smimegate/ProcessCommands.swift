@@ -19,10 +19,12 @@ struct ProcessCommand: ParsableCommand {
         discussion: """
             Outgoing outcomes: signed, encrypted, split (clear copies for recipients without keys), bounced (RFC 3464 \
             DSNs), passed, failed; 'dropped' messages are only in the manifest. Incoming outcomes: verified, \
-            decrypted, unverified, passed, failed. With a policy (see 'smimegate policy'): quarantined/NAME (what a \
+            decrypted, unverified, passed, failed. Archives ('process resign', 'process rekey'): resigned, rekeyed, \
+            unverified, passed, failed. With a policy (see 'smimegate policy'): quarantined/NAME (what a \
             filter held back), notifications (notices filters sent), and bounced for incoming mail too. \
             DIR/manifest.jsonl gets one JSON line per input message, written once all of the message's outputs are \
-            delivered. One run per DIR at a time (DIR/.lock). \
+            delivered; with --out-format mbox, each outcome is one mboxrd file DIR/<outcome>.mbox instead, appended \
+            in input order. mbox inputs may be compressed with gzip, bzip2, xz or zstd. One run per DIR at a time (DIR/.lock). \
             Only regular files are read from maildirs: symbolic links, FIFOs, sockets, devices, unreadable files are \
             reported (input errors), never read. A write error (full disk, say) stops the run at once and loses \
             nothing; rerun with --resume. SIGINT/SIGTERM let in-flight messages finish, then stop; --resume goes on. \

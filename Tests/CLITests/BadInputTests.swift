@@ -183,7 +183,7 @@ final class UsageTests: CLITestCase {
             XCTAssertEqual(mode?.intValue, 0o600, file)
         }
         let dump = try runProcess("sqlite3", [home + "/keystore.sqlite", "PRAGMA user_version"]).expect(0)
-        XCTAssertEqual(dump.out.trimmingCharacters(in: .whitespacesAndNewlines), "5", "migration 5: trust and harvesting")
+        XCTAssertEqual(dump.out.trimmingCharacters(in: .whitespacesAndNewlines), "6", "migration 6: retired certificates")
     }
 
     func testHomeFromEnvironmentAndDemo() throws {

@@ -22,7 +22,12 @@ final class BackgroundPeer {
         guard let ready else { return }
         var seen = Data()
         let deadline = Date().addingTimeInterval(20)
-        while !String(decoding: seen, as: UTF8.self).contains(ready) && Date() < deadline {
+        /// The ready line, once it is whole (a pipe may hand it over in pieces).
+        func complete() -> Bool {
+            String(decoding: seen, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+                .contains { $0.contains(ready) }
+        }
+        while !complete() && Date() < deadline {
             let chunk = out.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             seen += chunk

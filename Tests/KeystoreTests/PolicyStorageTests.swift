@@ -81,7 +81,7 @@ final class PolicyStorageTests: XCTestCase {
         XCTAssertEqual(created.status, 0, created.stderr)
         let store = try Keystore.open(home: home)
         XCTAssertEqual(store.version, Keystore.schemaVersion)
-        XCTAssertEqual(Keystore.schemaVersion, 5)
+        XCTAssertEqual(Keystore.schemaVersion, 6)
         XCTAssertEqual(try store.profileDefinition(named: "partners"), "{\"mode\":\"encrypt\"}")
         let setting = try runProcess("sqlite3", [database, "SELECT value FROM settings WHERE name = 'colour'"])
         XCTAssertEqual(setting.out, "blue\n")
