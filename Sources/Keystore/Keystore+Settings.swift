@@ -65,7 +65,7 @@ public struct GlobalSettings: Sendable, Equatable {
     }
 
     /// "512MB", "2GB", "100KB", "4096" (bytes); powers of 1,024.
-    static func parseSize(_ text: String) -> Int? {
+    public static func parseSize(_ text: String) -> Int? {
         let units: [(String, Int)] = [
             ("gb", 1 << 30), ("g", 1 << 30), ("mb", 1 << 20), ("m", 1 << 20),
             ("kb", 1 << 10), ("k", 1 << 10), ("b", 1),

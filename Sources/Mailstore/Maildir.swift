@@ -57,6 +57,8 @@ public struct MaildirReader: MessageSource {
 
     /// The root as given; messages are named under its canonical path (`InputKey`).
     public let givenRoot: String
+    /// A larger file is reported, not read.
+    public var maxMessageBytes = MboxReader.defaultMaxMessageBytes
 
     public init(_ root: String) throws {
         guard MaildirReader.isMaildir(root) else { throw MailstoreError("\(root): not a maildir (no cur/ or new/)") }
@@ -133,6 +135,7 @@ public struct MaildirReader: MessageSource {
         defer { close(fd) }
         guard fstat(fd, &info) == 0 else { return problem(.unreadable(errno)) }
         if let kind = MaildirReader.kind(info.st_mode) { return problem(kind) }
+        if Int(info.st_size) > maxMessageBytes { return problem(.tooLarge(maxMessageBytes)) }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var offset = 0
         while offset < bytes.count {

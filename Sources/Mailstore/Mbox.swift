@@ -51,6 +51,11 @@ public struct MboxReader: MessageSource {
 
     public var consumedBytes: Int { reader.stream.consumed }
 
+    /// The largest message read by default (`--max-message-size`); a larger one is skipped and reported.
+    public static let defaultMaxMessageBytes = 256 << 20
+    /// The largest message this reader reads.
+    public var maxMessageBytes = MboxReader.defaultMaxMessageBytes
+
     public mutating func next() throws -> SourceItem? {
         if !started {
             started = true
@@ -68,43 +73,67 @@ public struct MboxReader: MessageSource {
         guard let from = pendingFromLine else { return nil }
         pendingFromLine = nil
         var message: [UInt8] = []
+        var tooLarge = false
         if format == .mboxcl2 {
-            try readContentLengthMessage(into: &message)
+            tooLarge = try readContentLengthMessage(into: &message)
         } else {
             var previousBlank = false
+            var lineStart = true  // a line longer than a piece comes in several; only the first starts a line
             while let (offset, line) = try reader.nextLine() {
-                if isFromLine(line) {
+                if lineStart && isFromLine(line) {
                     pendingFromLine = (offset, line)
                     break
                 }
-                message += unquote(line)
-                previousBlank = isBlank(line)
+                if !tooLarge {
+                    message += lineStart ? unquote(line) : line
+                    if message.count > maxMessageBytes {
+                        tooLarge = true
+                        message = []
+                    }
+                }
+                previousBlank = lineStart && isBlank(line)
+                lineStart = line.last == 10
             }
             // The blank line before the next From_ (or at the end) belongs to the mbox, not the message.
             if previousBlank { dropLastLine(&message) }
         }
+        if tooLarge {
+            return .problem(InputProblem(path: "\(path)@\(from.offset)", kind: .tooLarge(maxMessageBytes)))
+        }
         return .message(InputMessage(source: path, offset: from.offset, bytes: message, givenAs: givenPath))
     }
 
-    private mutating func readContentLengthMessage(into message: inout [UInt8]) throws {
+    /// Returns whether the message was larger than `maxMessageBytes` (then `message` holds nothing of it).
+    private mutating func readContentLengthMessage(into message: inout [UInt8]) throws -> Bool {
         var length: Int? = nil
+        var tooLarge = false
         while let (_, line) = try reader.nextLine() {
             message += line
             if isBlank(line) { break }
-            let text = String(decoding: line, as: UTF8.self)
+            if message.count > maxMessageBytes { tooLarge = true }
+            let text = String(decoding: line.prefix(200), as: UTF8.self)
             if text.lowercased().hasPrefix("content-length:") {
                 length = Int(text.dropFirst("content-length:".count).trimmingCharacters(in: .whitespacesAndNewlines))
             }
         }
-        guard let length else { throw MailstoreError("\(path): mboxcl2 message without Content-Length") }
-        message += try reader.read(count: length)
+        guard let length, length >= 0 else { throw MailstoreError("\(path): mboxcl2 message without Content-Length") }
+        if tooLarge || message.count + length > maxMessageBytes {
+            message = []
+            try reader.skip(count: length)
+            tooLarge = true
+        } else {
+            message += try reader.read(count: length)
+        }
         // Then blank lines up to the next From_ line.
+        var lineStart = true
         while let (offset, line) = try reader.nextLine() {
-            if isFromLine(line) {
+            if lineStart && isFromLine(line) {
                 pendingFromLine = (offset, line)
                 break
             }
+            lineStart = line.last == 10
         }
+        return tooLarge
     }
 
     private func isFromLine(_ line: [UInt8]) -> Bool { line.starts(with: MboxReader.from) }
@@ -160,14 +189,27 @@ struct LineReader {
         return true
     }
 
+    /// The longest piece `nextLine` returns: a longer line comes in several pieces (the last with the newline),
+    /// so a stream without newlines never makes the buffer grow past it.
+    static let pieceLimit = 1 << 20
+
     mutating func nextLine() throws -> (Int, [UInt8])? {
+        var scanned = position  // where the search for a newline goes on after each fill
         while true {
-            if let newline = buffer[position...].firstIndex(of: 10) {
+            if let newline = buffer[scanned...].firstIndex(of: 10), newline - position < Self.pieceLimit {
                 let line = Array(buffer[position...newline])
                 let offset = fileOffset + position
                 position = newline + 1
                 return (offset, line)
             }
+            if buffer.count - position >= Self.pieceLimit {
+                let line = Array(buffer[position..<(position + Self.pieceLimit)])
+                let offset = fileOffset + position
+                position += Self.pieceLimit
+                return (offset, line)
+            }
+            scanned = buffer.count
+            let kept = position
             if try !fill() {
                 guard position < buffer.count else { return nil }
                 let line = Array(buffer[position...])
@@ -175,6 +217,18 @@ struct LineReader {
                 position = buffer.count
                 return (offset, line)
             }
+            scanned -= kept - position  // fill dropped what came before `position`
+        }
+    }
+
+    /// Reads past `count` bytes without keeping them.
+    mutating func skip(count: Int) throws {
+        var left = count
+        while left > 0 {
+            if position == buffer.count, try !fill() { return }
+            let n = min(left, buffer.count - position)
+            position += n
+            left -= n
         }
     }
 

@@ -78,6 +78,8 @@ public struct InputProblem: Error, CustomStringConvertible, Sendable, Hashable {
         /// The name is not UTF-8, or has control characters or backslashes: the file is
         /// processed, and the manifest spells the name with `\xNN` (`MaildirFile.spelling(of:)`).
         case escapedName
+        /// A message larger than this many bytes: skipped, never read whole.
+        case tooLarge(Int)
     }
 
     public let path: String
@@ -97,6 +99,8 @@ public struct InputProblem: Error, CustomStringConvertible, Sendable, Hashable {
         case .directory: return "\(path): a directory inside a maildir folder; not read"
         case .otherType: return "\(path): not a regular file; not read"
         case .unreadable(let code): return "\(path): cannot read (\(errorText(code)))"
+        case .tooLarge(let limit):
+            return "\(path): a message larger than \(limit) bytes (--max-message-size); not read"
         case .escapedName:
             return "\(path): the file name is not plain UTF-8 text; processed, recorded with \\x escapes"
         }

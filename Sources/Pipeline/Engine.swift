@@ -31,6 +31,8 @@ public struct RunOptions: Sendable {
     public var harvester: Harvester?
     /// One maildir per outcome (default), or one mboxrd file per outcome (`DIR/<outcome>.mbox`).
     public var outFormat: OutputFormat = .maildir
+    /// Larger input messages are reported and skipped, never read whole.
+    public var maxMessageBytes = MboxReader.defaultMaxMessageBytes
 
     public init(
         outDirectory: String, workers: Int, resume: Bool, progress: Bool, durable: Bool = false,
@@ -189,7 +191,8 @@ public enum Engine {
                 var submitted = 0
                 for (origin, input) in inputs.enumerated() {
                     do {
-                        var source = try Engine.source(input, format: options.mboxFormat)
+                        var source = try Engine.source(
+                            input, format: options.mboxFormat, maxMessageBytes: options.maxMessageBytes)
                         while pool.stop == nil, let item = try source.next() {
                             if options.progress { router.scanned(origin, consumed: source.consumedBytes) }
                             switch item {
@@ -280,13 +283,19 @@ public enum Engine {
         return consumer
     }
 
-    static func source(_ input: String, format: MboxFormat) throws -> any MessageSource {
+    static func source(_ input: String, format: MboxFormat, maxMessageBytes: Int = MboxReader.defaultMaxMessageBytes)
+        throws -> any MessageSource
+    {
         if input == "-" { return StandardInput() }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory.boolValue {
-            return try MaildirReader(input)
+            var reader = try MaildirReader(input)
+            reader.maxMessageBytes = maxMessageBytes
+            return reader
         }
-        return try MboxReader(input, format: format)
+        var reader = try MboxReader(input, format: format)
+        reader.maxMessageBytes = maxMessageBytes
+        return reader
     }
 }
 

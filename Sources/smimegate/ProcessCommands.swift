@@ -53,6 +53,11 @@ struct RunFlags: ParsableArguments {
             "maildir: one maildir per outcome; mbox: one mboxrd file per outcome, DIR/<outcome>.mbox, the manifest "
                 + "recording each output's offset and length.", valueName: "maildir|mbox"))
     var outFormat: OutputFormat = .maildir
+    @Option(
+        help: ArgumentHelp(
+            "Input messages larger than this are reported as input errors and skipped, never read whole "
+                + "(512MB, 2GB, bytes; default 256MB).", valueName: "SIZE"))
+    var maxMessageSize = "256MB"
     @Flag(help: "Print the summary as JSON.") var json = false
     @Flag(help: "No progress line on standard error.") var noProgress = false
     @Flag(
@@ -90,6 +95,9 @@ struct RunFlags: ParsableArguments {
         }
         if consumedInto != nil && !consume { throw ValidationError("--consumed-into goes with --consume") }
         if waitLock < 0 { throw ValidationError("--wait-lock takes a number of seconds, 0 or more") }
+        if GlobalSettings.parseSize(maxMessageSize.lowercased()).map({ $0 >= 1024 }) != true {
+            throw ValidationError("--max-message-size takes a size of at least 1KB, such as 64MB")
+        }
         if outFormat == .mbox && deliver != nil {
             throw ValidationError("--deliver takes maildir outputs: drop --out-format mbox, or deliver later")
         }
@@ -109,6 +117,7 @@ struct RunFlags: ParsableArguments {
         var options = self.options
         options.harvester = harvester
         options.outFormat = outFormat
+        options.maxMessageBytes = GlobalSettings.parseSize(maxMessageSize.lowercased()) ?? MboxReader.defaultMaxMessageBytes
         if let deliver {
             options.delivery = (
                 try client.agent(deliver),

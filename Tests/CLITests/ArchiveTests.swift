@@ -475,4 +475,26 @@ final class ArchiveTests: CLITestCase {
         let proven = try smimegate(["verify", "--validation-time", "signing-time", stamped]).expect(0)
         XCTAssertTrue(proven.stderr.contains("time-stamp token"), proven.stderr)
     }
+
+    /// A message larger than --max-message-size — a compression bomb's endless line, a huge maildir file — is
+    /// reported in one line and skipped, never read whole; the messages around it are processed.
+    func testOversizedMessagesAreSkippedNotRead() throws {
+        var mbox = Array("From a@example.com Sun Nov 29 10:00:00 2026\nSubject: bomb\n\n".utf8)
+        mbox += [UInt8](repeating: 0x41, count: 3 << 20)  // 3 MiB without a newline
+        mbox += Array("\nFrom a@example.com Sun Nov 29 10:00:00 2026\nSubject: fine\n\nfine\n".utf8)
+        try write(mbox, to: URL(fileURLWithPath: path("bomb.mbox")))
+        XCTAssertEqual(try runProcess("gzip", ["-q", path("bomb.mbox")]).status, 0)
+        let inbox = try maildir(
+            "inbox", ["big": "Subject: big\n\n" + String(repeating: "x", count: 2 << 20), "small": "Subject: s\n\ns\n"])
+        let run = try smimegate([
+            "process", "incoming", path("bomb.mbox.gz"), inbox, "--out", path("out"), "--max-message-size", "1MB",
+        ])
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertTrue(run.stderr.contains("bomb.mbox.gz@0: a message larger than 1048576 bytes"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("/new/big: a message larger than 1048576 bytes"), run.stderr)
+        XCTAssertEqual(Set(try manifestEntries(path("out")).map(\.outcome)), ["passed"])
+        XCTAssertEqual(try manifestEntries(path("out")).count, 2, "the fine mbox message and the small file")
+        let refused = try smimegate(["process", "incoming", inbox, "--out", path("x"), "--max-message-size", "lots"])
+        XCTAssertEqual(refused.status, 2)
+    }
 }
