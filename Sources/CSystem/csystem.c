@@ -33,20 +33,33 @@ int smg_syncfs(int fd) {
 
 int smg_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
-long long smg_parse_mail_date(const char *text) {
-    static const char *formats[] = {
+int smg_parse_mail_date(const char *text, long long *seconds) {
+    static const char *zoned[] = {
         "%a, %d %b %Y %H:%M:%S %z", "%d %b %Y %H:%M:%S %z", "%a, %d %b %Y %H:%M %z", "%d %b %Y %H:%M %z",
     };
+    /* RFC 5322 §4.3: two-digit years, zone names (EST, GMT, UT): read as UTC, good enough for a From_ line. */
+    static const char *obsolete[] = {
+        /* %y first: glibc's %Y takes "97" as the year 97, while %y fails on "2016 " (two digits, then no space). */
+        "%a, %d %b %y %H:%M:%S", "%d %b %y %H:%M:%S", "%a, %d %b %Y %H:%M:%S", "%d %b %Y %H:%M:%S",
+        "%a, %d %b %Y %H:%M", "%d %b %Y %H:%M",
+    };
     while (*text == ' ' || *text == '\t') text++;
-    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
-        struct tm parts;
-        memset(&parts, 0, sizeof parts);
-        const char *rest = strptime(text, formats[i], &parts);
-        if (rest == NULL) continue;
-        while (*rest == ' ' || *rest == '\t' || *rest == '\r') rest++;
-        if (*rest != '\0' && *rest != '(') continue;  // a trailing comment, "(UTC)", is allowed
-        long offset = parts.tm_gmtoff;
-        return (long long)timegm(&parts) - offset;
+    for (int pass = 0; pass < 2; pass++) {
+        const char **formats = pass == 0 ? zoned : obsolete;
+        size_t count = pass == 0 ? sizeof zoned / sizeof zoned[0] : sizeof obsolete / sizeof obsolete[0];
+        for (size_t i = 0; i < count; i++) {
+            struct tm parts;
+            memset(&parts, 0, sizeof parts);
+            const char *rest = strptime(text, formats[i], &parts);
+            if (rest == NULL) continue;
+            while (*rest == ' ' || *rest == '\t' || *rest == '\r') rest++;
+            /* A trailing comment ("(UTC)") is allowed; the obsolete forms allow a zone name too. */
+            if (pass == 0 && *rest != '\0' && *rest != '(') continue;
+            if (pass == 1 && *rest != '\0' && *rest != '(' && !(*rest >= 'A' && *rest <= 'Z')) continue;
+            long offset = pass == 0 ? parts.tm_gmtoff : 0;
+            *seconds = (long long)timegm(&parts) - offset;
+            return 1;
+        }
     }
-    return -1;
+    return 0;
 }

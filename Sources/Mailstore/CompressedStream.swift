@@ -60,14 +60,20 @@ final class CompressedStream: ByteStream {
         archive_read_support_filter_xz(archive)
         archive_read_support_filter_zstd(archive)
         archive_read_support_format_raw(archive)
+        archive_read_support_format_empty(archive)  // a compressed empty mbox is an empty mbox
         guard archive_read_open_filename(archive, path, 1 << 16) == ARCHIVE_OK else {
             throw MailstoreError("\(path): cannot read the compressed file (\(message))")
         }
         var entry: OpaquePointer? = nil
-        guard archive_read_next_header(archive, &entry) == ARCHIVE_OK else {
-            throw MailstoreError("\(path): cannot decompress (\(message))")
+        switch archive_read_next_header(archive, &entry) {
+        case ARCHIVE_OK: empty = false
+        case ARCHIVE_EOF: empty = true
+        default: throw MailstoreError("\(path): cannot decompress (\(message))")
         }
     }
+
+    /// Nothing decompressed at all (libarchive's "empty" format).
+    private var empty = false
 
     deinit { archive_read_free(archive) }
 
@@ -76,6 +82,7 @@ final class CompressedStream: ByteStream {
     private var message: String { archive_error_string(archive).map { String(cString: $0) } ?? "unknown error" }
 
     func read(upToCount count: Int) throws -> [UInt8] {
+        if empty { return [] }
         var buffer = [UInt8](repeating: 0, count: count)
         let read = buffer.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, count) }
         guard read >= 0 else { throw MailstoreError("\(path): cannot decompress (\(message))") }

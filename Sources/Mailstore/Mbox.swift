@@ -55,6 +55,10 @@ public struct MboxReader: MessageSource {
     public static let defaultMaxMessageBytes = 256 << 20
     /// The largest message this reader reads.
     public var maxMessageBytes = MboxReader.defaultMaxMessageBytes
+    /// Asked now and then inside a long message (a compression bomb takes a while to read through):
+    /// true ends the reading, as if the mbox ended there.
+    public var shouldStop: (@Sendable () -> Bool)? = nil
+    private var pieces = 0
 
     public mutating func next() throws -> SourceItem? {
         if !started {
@@ -84,6 +88,8 @@ public struct MboxReader: MessageSource {
                     pendingFromLine = (offset, line)
                     break
                 }
+                pieces += 1
+                if pieces % 4096 == 0, shouldStop?() == true { return nil }
                 if !tooLarge {
                     message += lineStart ? unquote(line) : line
                     if message.count > maxMessageBytes {

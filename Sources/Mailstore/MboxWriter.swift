@@ -114,40 +114,44 @@ public final class MboxWriter: Sendable {
     /// a rerun writes the same bytes.
     public static func date(of message: [UInt8]) -> Date? {
         var received: Date? = nil
-        var start = message.startIndex
-        while start < message.endIndex {
-            let end = message[start...].firstIndex(of: 10) ?? message.endIndex
-            var line = message[start..<end]
-            if line.last == 13 { line = line.dropLast() }
-            if line.isEmpty { break }  // the end of the header
-            let name = line.prefix(9).map { $0 | 0x20 }
+        for field in headerFields(message) {
+            let name = field.prefix(9).map { $0 | 0x20 }
             if name.starts(with: Array("date:".utf8)),
-                let date = parseDate(String(decoding: line.dropFirst(5), as: UTF8.self))
+                let date = parseDate(String(decoding: field.dropFirst(5), as: UTF8.self))
             {
                 return date
             }
-            if received == nil, name == Array("received:".utf8) {
-                // The date follows the last ";" — of this line or of a continuation line.
-                var field = line
-                var next = end + 1
-                while next < message.endIndex, message[next] == 32 || message[next] == 9 {
-                    let more = message[next...].firstIndex(of: 10) ?? message.endIndex
-                    field = message[start..<more]
-                    next = more + 1
-                }
-                if let semicolon = field.lastIndex(of: UInt8(ascii: ";")) {
-                    received = parseDate(String(decoding: field[(semicolon + 1)...], as: UTF8.self))
-                }
+            // A Received field's date follows its last ";".
+            if received == nil, name == Array("received:".utf8), let semicolon = field.lastIndex(of: UInt8(ascii: ";"))
+            {
+                received = parseDate(String(decoding: field[(semicolon + 1)...], as: UTF8.self))
             }
-            start = end + 1
         }
         return received
     }
 
+    /// The header's fields, each with its continuation lines joined by a space (at most 100 fields read).
+    static func headerFields(_ message: [UInt8]) -> [[UInt8]] {
+        var fields: [[UInt8]] = []
+        var start = message.startIndex
+        while start < message.endIndex && fields.count <= 100 {
+            let end = message[start...].firstIndex(of: 10) ?? message.endIndex
+            var line = message[start..<end]
+            if line.last == 13 { line = line.dropLast() }
+            if line.isEmpty { break }  // the end of the header
+            if line.first == 32 || line.first == 9, !fields.isEmpty {
+                fields[fields.count - 1] += [32] + line.drop { $0 == 32 || $0 == 9 }
+            } else {
+                fields.append(Array(line))
+            }
+            start = end + 1
+        }
+        return fields
+    }
+
     static func parseDate(_ text: String) -> Date? {
-        let seconds = smg_parse_mail_date(
-            text.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " "))
-        return seconds < 0 ? nil : Date(timeIntervalSince1970: TimeInterval(seconds))
+        var seconds: Int64 = 0
+        return smg_parse_mail_date(text, &seconds) == 1 ? Date(timeIntervalSince1970: TimeInterval(seconds)) : nil
     }
 
     /// asctime(3) in UTC: "Wed Jun  1 12:00:00 2016".

@@ -118,7 +118,13 @@ public enum Engine {
                 }
                 // Compressed (gzip, bzip2, xz, zstd): what decompresses must be an mbox.
                 let head: [UInt8]
-                do { head = try MboxReader.head(of: input, count: 5) } catch { throw PipelineError("\(error)") }
+                do {
+                    head = try MboxReader.head(of: input, count: 5)
+                } catch {
+                    // A compressed file broken early is one input's error, reported by its reader: not the run's.
+                    if Compression.of(file: input) != nil { continue }
+                    throw PipelineError("\(error)")
+                }
                 if !head.isEmpty && head != Array("From ".utf8) {
                     let what = Compression.of(file: input).map { "decompressed (\($0.rawValue)) it" } ?? "it"
                     throw PipelineError("\(input): not an mbox file (\(what) does not start with \"From \")")
@@ -192,7 +198,8 @@ public enum Engine {
                 for (origin, input) in inputs.enumerated() {
                     do {
                         var source = try Engine.source(
-                            input, format: options.mboxFormat, maxMessageBytes: options.maxMessageBytes)
+                            input, format: options.mboxFormat, maxMessageBytes: options.maxMessageBytes,
+                            shouldStop: { pool.stop != nil })
                         while pool.stop == nil, let item = try source.next() {
                             if options.progress { router.scanned(origin, consumed: source.consumedBytes) }
                             switch item {
@@ -241,19 +248,33 @@ public enum Engine {
     static func mboxWriters(_ folders: [Folder], out: String, manifest: ManifestWriter, fresh: Bool, durable: Bool)
         throws -> [Folder: MboxWriter]
     {
-        let ends = fresh ? [:] : try manifest.recordedMboxEnds()
+        // A marker says the mbox files are this directory's runs' own: made before the first append, so a run
+        // killed before its first record still leaves files that the next one may cut back.
+        let marker = out + "/" + mboxMarker
+        let ours = !fresh && FileSystem.exists(marker)
+        let ends = ours ? try manifest.recordedMboxEnds() : [:]
         var mboxes: [Folder: MboxWriter] = [:]
         for folder in folders {
             guard let file = folder.mboxFile else { continue }
             let path = out + "/" + file
-            if fresh, let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size > 0 {
-                throw PipelineError("\(path) exists, and no manifest in \(out) records it: choose another --out")
+            if !ours, let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size > 0 {
+                throw PipelineError(
+                    "\(path) exists, and no mbox run of smimegate in \(out) wrote it: choose another --out")
             }
             try FileSystem.makeDirectories(FileSystem.split(path).directory)
             mboxes[folder] = try MboxWriter(path, durable: durable, keeping: ends[file] ?? 0)
         }
+        if !ours {
+            guard
+                FileManager.default.createFile(atPath: marker, contents: Data(), attributes: [.posixPermissions: 0o600])
+            else { throw WriteError(marker, "create") }
+            try FileSystem.syncDirectory(out)
+        }
         return mboxes
     }
+
+    /// DIR/.mbox-output: the mbox files in DIR are written by `--out-format mbox` runs.
+    static let mboxMarker = ".mbox-output"
 
     /// An output directory any user may write to could be filled with links that send
     /// mail (plaintext, often) elsewhere: refused, unless sticky like /tmp.
@@ -283,9 +304,10 @@ public enum Engine {
         return consumer
     }
 
-    static func source(_ input: String, format: MboxFormat, maxMessageBytes: Int = MboxReader.defaultMaxMessageBytes)
-        throws -> any MessageSource
-    {
+    static func source(
+        _ input: String, format: MboxFormat, maxMessageBytes: Int = MboxReader.defaultMaxMessageBytes,
+        shouldStop: (@Sendable () -> Bool)? = nil
+    ) throws -> any MessageSource {
         if input == "-" { return StandardInput() }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -295,6 +317,7 @@ public enum Engine {
         }
         var reader = try MboxReader(input, format: format)
         reader.maxMessageBytes = maxMessageBytes
+        reader.shouldStop = shouldStop
         return reader
     }
 }

@@ -49,13 +49,35 @@ public struct ResignJob: Job {
     }
 
     public func process(_ input: InputMessage) -> JobResult {
-        JobResult.reading(input) { resign(input, $0) }
+        let reading: ParsedMessage
+        do {
+            reading = try Entity.parseMessage(input.bytes)
+        } catch {
+            // Left as received, but never with a result that claims to be ours.
+            var result = JobResult.failed(input, .unreadable("\(error)"))
+            let bytes = AuthenticationResults.removingOurs(fromRaw: input.bytes, authservID: authservID).bytes
+            result.outputs = [Output(folder: .failed, bytes: bytes, recipients: [])]
+            return result
+        }
+        return resign(input, reading)
     }
 
     private func resign(_ input: InputMessage, _ reading: ParsedMessage) -> JobResult {
-        // A result claiming our authserv-id is not ours until we write it (RFC 8601 §5).
-        let message = AuthenticationResults.removingOurs(from: reading.entity, authservID: authservID).message
+        // A result claiming our authserv-id is not ours until we write it (RFC 8601 §5), on no output.
+        let (message, removed, cleaned) = AuthenticationResults.removingOurs(
+            from: reading.entity, authservID: authservID)
         let id = message.messageID
+        /// What is not re-signed stays as it was received, but for results claiming our authserv-id.
+        func keep(_ outcome: Outcome, _ reason: Reason?, signer: String? = nil) -> JobResult {
+            let bytes =
+                removed > 0 || cleaned > 0
+                ? message.serialized()
+                : reading.messageStart == 0 ? input.bytes : Array(input.bytes[reading.messageStart...])
+            return JobResult(
+                outcome: outcome, outputs: [Output(folder: outcome, bytes: bytes, recipients: [])], reason: reason,
+                signer: signer, messageID: id)
+        }
+        func failed(_ reason: Reason) -> JobResult { keep(.failed, reason) }
         do {
             var current = message
             var form = try SMIMEForm.classify(current)
@@ -64,30 +86,43 @@ public struct ResignJob: Job {
                 do {
                     current = try SMIME.decryption(current, form: form, candidates: candidates).message
                 } catch let error as SMIMEError where error.kind == .notAddressed {
-                    return .failed(input, .notAddressed, messageID: id)
+                    return failed(.notAddressed)
                 } catch {
-                    return .failed(input, .decryptionFailed("\(error)"), messageID: id)
+                    return failed(.decryptionFailed("\(error)"))
                 }
                 encrypted = true
                 form = try SMIMEForm.classify(current)
             }
-            // What is not re-signed stays as it was.
-            guard form.isSigned else { return .unchanged(input, reading, .passed, .notSigned) }
+            guard form.isSigned else { return keep(.passed, .notSigned) }
+            // As for incoming mail: the signed layer's own header is not signed, and two Content-Types or
+            // boundaries there let readers see other content than the one verified (and wrapped).
+            if let ambiguity = MalformedContent.ambiguity(in: current) {
+                return keep(.unverified, .malformed("ambiguous MIME around the signature: \(ambiguity)"))
+            }
             let verification = try SMIME.verify(current, form: form, validation: validation)
             let signerName = verification.signer.map { $0.emailAddresses.first ?? $0.subject }
             var oldVerdict: Reason? = nil
             if let failure = verification.verdict.failure {
                 oldVerdict = .signatureFailed(result: failure.result.rawValue, failure.reason)
-                if !resignUnverified { return .unchanged(input, reading, .unverified, oldVerdict, signer: signerName) }
+                if !resignUnverified { return keep(.unverified, oldVerdict, signer: signerName) }
             }
             let content: Entity
             switch oldSignature {
             case .replace:
                 guard let unwrapped = verification.unwrapped else {
-                    return .failed(input, .malformed("the signed content cannot be read"), messageID: id)
+                    return failed(.malformed("the signed content cannot be read"))
                 }
                 content = unwrapped
             case .wrap:
+                // The old signed entity is kept whole: a result claiming our authserv-id inside it would sit
+                // under our new signature, beside the verdict we attest.
+                let inner = SMIME.signedContent(form)?.fields ?? []
+                if inner.contains(where: { AuthenticationResults.isOurs($0, authservID: authservID) }) {
+                    return failed(
+                        .unsupported(
+                            "the signed content carries an Authentication-Results field claiming \(authservID): "
+                                + "wrapping would attest it (--old-signature replace drops it)"))
+                }
                 content = current
             }
             let field = HeaderField(name: AuthenticationResults.fieldName, value: attestation(verification))
@@ -98,7 +133,7 @@ public struct ResignJob: Job {
                 let found = addresses.map { ($0, recipientCertificate($0)) }
                 let missing = found.filter { $0.1 == nil }.map(\.0)
                 guard missing.isEmpty, !found.isEmpty else {
-                    return .failed(input, missing.isEmpty ? .noRecipients : .noCertificate(for: missing), messageID: id)
+                    return failed(missing.isEmpty ? .noRecipients : .noCertificate(for: missing))
                 }
                 let certificates = found.compactMap(\.1)
                 output = try SMIME.encrypt(
@@ -115,7 +150,7 @@ public struct ResignJob: Job {
             }
             return result
         } catch {
-            return .failed(input, .processingFailed("\(error)"), messageID: id)
+            return failed(.processingFailed("\(error)"))
         }
     }
 

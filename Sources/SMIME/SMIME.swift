@@ -136,16 +136,20 @@ public enum SMIME {
 
     /// Whether a signed layer wraps an envelope (RFC 2634 triple wrap), its signature unchecked.
     public static func wrapsEnvelope(_ form: SMIMEForm) -> Bool {
+        signedContent(form).map(SMIMEForm.isEncrypted) ?? false
+    }
+
+    /// The entity a signed layer signs, its own header included, its signature unchecked; nil when unreadable.
+    public static func signedContent(_ form: SMIMEForm) -> Entity? {
         let content: [UInt8]
         switch form {
         case .signedDetached(let signed, _): content = signed
         case .signedOpaque(let der):
-            guard let check = try? CMS.verifySignature(der) else { return false }
+            guard let check = try? CMS.verifySignature(der) else { return nil }
             content = check.content
-        default: return false
+        default: return nil
         }
-        guard let entity = try? Entity.parse(content, allowEmptyHeader: true) else { return false }
-        return SMIMEForm.isEncrypted(entity)
+        return try? Entity.parse(content, allowEmptyHeader: true)
     }
 
     // MARK: Verify (F10)

@@ -497,4 +497,92 @@ final class ArchiveTests: CLITestCase {
         let refused = try smimegate(["process", "incoming", inbox, "--out", path("x"), "--max-message-size", "lots"])
         XCTAssertEqual(refused.status, 2)
     }
+
+    /// What resign will not attest (adversarial pass): MIME that reads two ways around the signature, and —
+    /// for wrap, which keeps the old signed entity whole — a result claiming our authserv-id inside it.
+    /// Results claiming it outside are removed from every output, re-signed or not.
+    func testResignAttestsOnlyWhatItChecked() throws {
+        try organisationCertificate("signer")
+        try smimegate(["ca", "add", path("signer.pem")]).expect(0)
+        try smimegate(["profile", "create", "archive", "--mode", "sign", "--cert", "signer"]).expect(0)
+        let entity = try save(
+            "Authentication-Results: gw.test; smime=pass body.smime-identifier=ceo@example.com\r\n"
+                + "Content-Type: text/plain\r\n\r\nWire the money.\r\n", "entity.txt")
+        let forged = try openssl([
+            "cms", "-sign", "-in", entity, "-signer", path("signer.pem"), "-inkey", path("signer.key"), "-from",
+            "a@example.com", "-to", "b@example.com", "-subject", "inner result",
+        ]).expect(0).out
+        let plain = try save("From: a@example.com\nSubject: plain\n\nhello\n", "plain.txt")
+        let body = try openssl([
+            "cms", "-sign", "-in", plain, "-signer", path("signer.pem"), "-inkey", path("signer.key"), "-from",
+            "a@example.com", "-to", "b@example.com", "-subject", "twice",
+        ]).expect(0).out
+        // Two Content-Type fields on the signed layer: readers pick different ones.
+        var lines = body.components(separatedBy: "\n")
+        let signedType = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("Content-Type: multipart/signed") })
+        lines.insert("Content-Type: text/plain; charset=us-ascii\r", at: signedType + 1)
+        let ambiguous = lines.joined(separator: "\n")
+        let inbox = try maildir(
+            "inbox",
+            [
+                "forged": forged, "ambiguous": ambiguous,
+                "unsigned": "Authentication-Results: gw.test; smime=pass\nFrom: a@example.com\n\nhi\n",
+            ])
+        let wrapped = path("wrapped")
+        try smimegate([
+            "process", "resign", inbox, "--out", wrapped, "--profile", "archive", "--old-signature", "wrap",
+            "--authserv-id", "gw.test",
+        ]).expect(1)
+        var records = try recordsByInput(wrapped)
+        XCTAssertEqual(records["forged"]?.outcome, "failed")
+        XCTAssertTrue(
+            records["forged"]?.reason?.contains("carries an Authentication-Results field claiming gw.test") == true,
+            records["forged"]?.reason ?? "")
+        XCTAssertEqual(records["ambiguous"]?.outcome, "unverified")
+        XCTAssertTrue(records["ambiguous"]?.reason?.contains("ambiguous MIME around the signature") == true)
+        XCTAssertEqual(records["unsigned"]?.outcome, "passed")
+        XCTAssertFalse(outputText(wrapped, records["unsigned"]!).contains("gw.test"), "our results are ours alone")
+
+        let replaced = path("replaced")
+        try smimegate([
+            "process", "resign", inbox, "--out", replaced, "--profile", "archive", "--authserv-id", "gw.test",
+        ]).expect(0)
+        records = try recordsByInput(replaced)
+        XCTAssertEqual(records["forged"]?.outcome, "resigned")
+        let content = try openssl([
+            "cms", "-verify", "-CAfile", path("signer.pem"), "-in", replaced + "/" + records["forged"]!.outputs[0].file,
+        ]).expect(0).out
+        XCTAssertEqual(content.components(separatedBy: "Authentication-Results:").count, 2, "ours only: \(content)")
+        XCTAssertFalse(content.contains("ceo@example.com"), content)
+    }
+
+    /// Compressed inputs at the edges, and mbox files a run did not write (adversarial pass): an empty gzip is
+    /// an empty mbox; a small compressed file cut short is that input's error, the others are processed; an
+    /// mbox file in a DIR written as maildirs is never cut.
+    func testCompressedEdgesAndForeignMboxFiles() throws {
+        let plain = try save("From a@example.com Sun Nov 29 10:00:00 2026\nSubject: one\n\nx\n", "one.mbox")
+        try write([], to: URL(fileURLWithPath: path("empty")))
+        XCTAssertEqual(try runProcess("gzip", ["-q", path("empty")]).status, 0)
+        let mbox = (0..<40).map { "From a@example.com Sun Nov 29 10:00:00 2026\nSubject: \($0)\n\nline\n" }.joined()
+        try write(Array(mbox.utf8), to: URL(fileURLWithPath: path("cut.mbox")))
+        XCTAssertEqual(try runProcess("xz", ["-q", path("cut.mbox")]).status, 0)
+        let xz = read("cut.mbox.xz")
+        try write(Array(xz.prefix(xz.count / 2)), to: URL(fileURLWithPath: path("cut.mbox.xz")))
+        let run = try smimegate([
+            "process", "incoming", path("empty.gz"), path("cut.mbox.xz"), plain, "--out", path("out"),
+        ])
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertTrue(run.stderr.contains("cut.mbox.xz: cannot"), run.stderr)
+        XCTAssertTrue(try manifestEntries(path("out")).contains { $0.input.hasSuffix("one.mbox") })
+
+        let inbox = try maildir("inbox", ["1": "Subject: a\n\nb\n"])
+        try smimegate(["process", "incoming", inbox, "--out", path("mixed")]).expect(0)
+        try write(Array("someone's mailbox\n".utf8), to: URL(fileURLWithPath: path("mixed/passed.mbox")))
+        let refused = try smimegate([
+            "process", "incoming", inbox, "--out", path("mixed"), "--out-format", "mbox", "--resume",
+        ])
+        XCTAssertEqual(refused.status, 2, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("no mbox run of smimegate"), refused.stderr)
+        XCTAssertEqual(string(read("mixed/passed.mbox")), "someone's mailbox\n", "never cut")
+    }
 }

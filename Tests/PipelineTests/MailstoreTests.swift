@@ -158,4 +158,20 @@ final class MailstoreTests: XCTestCase {
         XCTAssertEqual(InputKey.of(source: "-", offset: nil), "-")
         XCTAssertEqual(InputKey.of(source: "new/a", offset: nil), "new/a")
     }
+
+    /// The From_ line's date comes from the message (never the clock): its Date field, folded or in the
+    /// obsolete forms (two-digit year, zone name read as UTC), before 1970 too; else the first Received.
+    func testMboxOutputDatesComeFromTheMessage() {
+        func date(_ header: String) -> String? {
+            MboxWriter.date(of: Array((header + "\n\nbody\n").utf8)).map { ISO8601DateFormatter().string(from: $0) }
+        }
+        XCTAssertEqual(date("Subject: x\nDate: Wed, 01 Jun 2016 11:58:00 +0900"), "2016-06-01T02:58:00Z")
+        XCTAssertEqual(date("Date: Wed, 01 Jun 2016\n 11:58:00 -0000 (UTC)"), "2016-06-01T11:58:00Z")
+        XCTAssertEqual(date("Date: 1 Jan 1901 00:00:00 +0000"), "1901-01-01T00:00:00Z")
+        XCTAssertEqual(date("Date: Mon, 3 Feb 97 10:11:12 EST"), "1997-02-03T10:11:12Z")
+        XCTAssertEqual(
+            date("Received: from a by b;\n\tSun, 29 Nov 2026 10:00:00 +0000\nSubject: none"), "2026-11-29T10:00:00Z")
+        XCTAssertNil(date("Date: yesterday\nSubject: no date"))
+        XCTAssertNil(MboxWriter.date(of: Array("Subject: x\n\nDate: Wed, 01 Jun 2016 11:58:00 +0000\n".utf8)))
+    }
 }

@@ -14,8 +14,9 @@ int smg_syncfs(int fd);
 /// Returns 0, or -1 with errno set.
 int smg_pipe_cloexec(int fds[2]);
 
-/// The instant an RFC 5322 date-time (as mailers write it: with or without the day of the week and
-/// the seconds, a numeric zone) names, in seconds since the epoch; -1 when `text` is not one.
-long long smg_parse_mail_date(const char *text);
+/// The instant an RFC 5322 date-time (as mailers write it: with or without the day of the week and the
+/// seconds, a numeric zone; the obsolete forms with a two-digit year or a zone name, read as UTC) names,
+/// in seconds since the epoch (before 1970 too), in `*seconds`. Returns 1, or 0 when `text` is not one.
+int smg_parse_mail_date(const char *text, long long *seconds);
 
 #endif
