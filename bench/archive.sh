@@ -8,14 +8,14 @@
 #                pass-through (process incoming of plain mail) and sign-detached (process outgoing).
 # Medians of the messages/s over the rounds, in alternating order; 2 workers (the machine's cores).
 # Writes bench/results/archive.md and prints it.
-#   bench/archive.sh                  # 300 mixed messages, 2000 4k messages, 3 rounds
+#   bench/archive.sh                  # 1000 mixed messages, 4000 4k messages, 3 rounds
 #   bench/archive.sh --quick          # 60 and 300, 1 round
 #   bench/archive.sh --work /dev/shm/archive-bench --repeat 5
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command=(bench/archive.sh "$@")
-mixed=300 small=2000 repeat=3 work= results=bench/results
+mixed=1000 small=4000 repeat=3 work= results=bench/results
 while (($#)); do
   case "$1" in
     --quick) mixed=60 small=300 repeat=1 ;;
@@ -61,7 +61,7 @@ speed=$(openssl speed -seconds 3 -multi "$workers" rsa2048 2>/dev/null | grep -E
 rsa_private=$(awk '{ print $6 }' <<<"$speed")
 rsa_public=$(awk '{ print $7 }' <<<"$speed")
 aes=$(openssl speed -seconds 3 -multi "$workers" -bytes 16384 -evp aes-256-cbc 2>/dev/null |
-  grep -E '^aes-256-cbc' | tail -1 | awk '{ sub(/k$/, "", $NF); print $NF * 1000 }')
+  grep -iE '^aes-256-cbc' | tail -1 | awk '{ sub(/k$/, "", $NF); print $NF * 1000 }')
 average=$(awk -v b="$mixed_bytes" -v n="$mixed" 'BEGIN { print b / n }')
 # Messages/s if only the cryptography ran: rekey = private + public + AES twice; decrypt = private + AES.
 rekey_ceiling=$(awk -v p="$rsa_private" -v q="$rsa_public" -v a="$aes" -v s="$average" \
