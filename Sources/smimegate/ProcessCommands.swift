@@ -24,7 +24,8 @@ struct ProcessCommand: ParsableCommand {
             filter held back), notifications (notices filters sent), and bounced for incoming mail too. \
             DIR/manifest.jsonl gets one JSON line per input message, written once all of the message's outputs are \
             delivered; with --out-format mbox, each outcome is one mboxrd file DIR/<outcome>.mbox instead, appended \
-            in input order. mbox inputs may be compressed with gzip, bzip2, xz or zstd. One run per DIR at a time (DIR/.lock). \
+            in input order. mbox inputs may be compressed with gzip, bzip2, xz or zstd. \
+            One run per DIR at a time (DIR/.lock). \
             Only regular files are read from maildirs: symbolic links, FIFOs, sockets, devices, unreadable files are \
             reported (input errors), never read. A write error (full disk, say) stops the run at once and loses \
             nothing; rerun with --resume. SIGINT/SIGTERM let in-flight messages finish, then stop; --resume goes on. \
@@ -117,7 +118,8 @@ struct RunFlags: ParsableArguments {
         var options = self.options
         options.harvester = harvester
         options.outFormat = outFormat
-        options.maxMessageBytes = GlobalSettings.parseSize(maxMessageSize.lowercased()) ?? MboxReader.defaultMaxMessageBytes
+        options.maxMessageBytes =
+            GlobalSettings.parseSize(maxMessageSize.lowercased()) ?? MboxReader.defaultMaxMessageBytes
         if let deliver {
             options.delivery = (
                 try client.agent(deliver),
