@@ -11,8 +11,16 @@ struct DERReader {
     struct Malformed: Error {}
 
     private var bytes: ArraySlice<UInt8>
+    /// All the bytes the reader was made with (their indices are those of `bytes`).
+    let whole: ArraySlice<UInt8>
 
-    init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+    init(_ bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        self.whole = bytes
+    }
+
+    /// Where the next element starts.
+    var position: Int { bytes.startIndex }
 
     var isAtEnd: Bool { bytes.isEmpty }
 

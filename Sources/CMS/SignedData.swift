@@ -76,7 +76,15 @@ extension CMS {
     /// chain, dates, key usage and addresses are the PKI layer's work. Throws
     /// `SignedDataViolation` for a structure that is not signed mail (before any signature check).
     public static func verifySignature(_ der: [UInt8], detachedContent: [UInt8]? = nil) throws -> SignatureCheck {
-        let cms = try ContentInfo(der: der)
+        // The certificates the message carries, each parsed once per run (CarriedCertificates); the message whole
+        // when it cannot be split so (BER, other certificate kinds) or a certificate does not parse.
+        var carried: [Certificate]? = nil
+        var parsed: [UInt8] = der
+        if let split = CarriedCertificates.split(der) {
+            let certificates = split.certificates.compactMap(CarriedCertificates.certificate)
+            if certificates.count == split.certificates.count { (carried, parsed) = (certificates, split.stripped) }
+        }
+        let cms = try ContentInfo(der: parsed)
         guard cms.contentType == .signedData else {
             throw OpenSSLError(operation: "verify", reasons: ["not a SignedData (\(cms.contentType))"])
         }
@@ -87,8 +95,9 @@ extension CMS {
         OpenSSLError.clear()
         let out = try MemoryBIO()
         let flags = UInt32(CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY)
+        let stack = try carried.map { try CertificateStack($0) }
         let verified = try MemoryBIO.reading(detachedContent ?? []) { content in
-            CMS_verify(cms.cms, nil, nil, detachedContent == nil ? nil : content.bio, out.bio, flags)
+            CMS_verify(cms.cms, stack?.stack, nil, detachedContent == nil ? nil : content.bio, out.bio, flags)
         }
         guard verified == 1 else {
             throw SignatureMismatch(reasons: OpenSSLError.drain("verify").reasons)
@@ -104,7 +113,7 @@ extension CMS {
         var check = SignatureCheck(
             content: detachedContent ?? out.bytes,
             signers: signers,
-            certificates: cms.certificates,
+            certificates: carried ?? cms.certificates,
             signingTime: first.flatMap(signingTime),
             digestAlgorithm: first.flatMap(digestName))
         check.capabilities = first.map(capabilities) ?? []
