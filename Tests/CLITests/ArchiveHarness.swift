@@ -74,7 +74,7 @@ extension CLITestCase {
         try runProcess(
             "env",
             [
-                "TZ=UTC", "faketime", at, "openssl", "ca", "-config", config, "-revoke", pki + "/partner.pem",
+                "TZ=UTC", "faketime", "-f", at, "openssl", "ca", "-config", config, "-revoke", pki + "/partner.pem",
                 "-crl_reason", reason, "-batch",
             ]
         ).expect(0)
@@ -82,7 +82,8 @@ extension CLITestCase {
         try runProcess(
             "env",
             [
-                "TZ=UTC", "faketime", issued, "openssl", "ca", "-config", config, "-gencrl", "-crldays", "4000", "-out",
+                "TZ=UTC", "faketime", "-f", issued, "openssl", "ca", "-config", config, "-gencrl", "-crldays", "4000",
+                "-out",
                 crl, "-batch",
             ]
         ).expect(0)

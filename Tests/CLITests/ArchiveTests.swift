@@ -464,7 +464,8 @@ final class ArchiveTests: CLITestCase {
         try runProcess(
             "env",
             [
-                "TZ=UTC", "faketime", "2016-11-01 00:00:00", "openssl", "ca", "-config", pki + "/ca/ca.cnf", "-gencrl",
+                "TZ=UTC", "faketime", "-f", "2016-11-01 00:00:00", "openssl", "ca", "-config", pki + "/ca/ca.cnf",
+                "-gencrl",
                 "-crldays", "4000", "-out", compromised, "-batch",
             ]
         ).expect(0)

@@ -48,7 +48,8 @@ if [[ $# -eq 2 ]]; then
   [[ -f $recipient ]] || die "no recipient certificate: $2"
 fi
 ca=$dir/ca
-# faketime's date is local time: pin it to UTC so that the signingTime is exactly what is asked.
+# faketime's date is local time: pin it to UTC so that the signingTime is exactly what is asked; -f
+# freezes the clock there (a loaded machine could otherwise tick past the second).
 export TZ=UTC
 
 mkdir -p "$dir" "$ca/certs"
@@ -212,7 +213,7 @@ entity >"$ca/entity.txt"
 sign() {
   local at=$1 date=$2 id=$3 out=$4
   shift 4
-  faketime "$at" openssl cms -sign -md sha256 -signer partner.pem -inkey partner.key \
+  faketime -f "$at" openssl cms -sign -md sha256 -signer partner.pem -inkey partner.key \
     -in "$ca/entity.txt" -out "$ca/$out.smime" "$@" 2>"$ca/$out.log" ||
     { cat "$ca/$out.log" >&2; exit 1; }
   { header "$date" "$id"; crlf <"$ca/$out.smime"; } >"$out"

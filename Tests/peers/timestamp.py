@@ -88,9 +88,9 @@ def token_for(data, tsa_dir, at, rogue, work):
         out.write(data)
     run(["openssl", "ts", "-query", "-data", data_path, "-sha256", "-cert", "-no_nonce", "-out", query])
     name = "rogue-tsa" if rogue else "tsa"
-    # faketime reads its date as local time.
+    # faketime reads its date as local time; -f freezes the clock at it.
     env = dict(os.environ, TZ="UTC")
-    run(["faketime", at, "openssl", "ts", "-reply", "-config", os.path.join(tsa_dir, "tsa.cnf"),
+    run(["faketime", "-f", at, "openssl", "ts", "-reply", "-config", os.path.join(tsa_dir, "tsa.cnf"),
          "-queryfile", query, "-inkey", os.path.join(tsa_dir, name + ".key"),
          "-signer", os.path.join(tsa_dir, name + ".pem"), "-token_out", "-out", token], env=env)
     with open(token, "rb") as inp:
