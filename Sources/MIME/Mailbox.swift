@@ -140,10 +140,11 @@ public struct Mailbox: Equatable, Sendable {
     /// as a reader takes them, and white space around an "@" is ignored ("ceo @ example.org").
     /// An "@" that forms no such word ("Alice @ Home") is not an address.
     static func addresses(in text: String) -> [String] {
-        let ats: Set<Character> = ["@", "\u{FF20}", "\u{FE6B}"]
-        let dots: Set<Character> = [".", "\u{FF0E}", "\u{3002}", "\u{FF61}", "\u{FE52}"]
-        let spaces: Set<Character> = [" ", "\t", "\r", "\n", "\u{A0}", "\u{3000}"]
-        let separators: Set<Character> = spaces.union(["\"", "'", "<", ">", "(", ")", ",", ";", ":", "[", "]"])
+        // Most displayed text has no "@" of any kind: a scan of its scalars settles it (an "@" Character holds one).
+        guard text.unicodeScalars.contains(where: { $0 == "@" || $0 == "\u{FF20}" || $0 == "\u{FE6B}" }) else {
+            return []
+        }
+        let (ats, dots, spaces, separators) = (Self.ats, Self.dots, Self.spaces, Self.separators)
         var joined: [Character] = []
         for c in text.map({ ats.contains($0) ? "@" : dots.contains($0) ? "." : $0 }) {
             if c == "@" { while let last = joined.last, spaces.contains(last) { joined.removeLast() } }
@@ -158,6 +159,13 @@ public struct Mailbox: Equatable, Sendable {
             return String(word[..<at]) + "@" + domain
         }
     }
+
+    private static let ats: Set<Character> = ["@", "\u{FF20}", "\u{FE6B}"]
+    private static let dots: Set<Character> = [".", "\u{FF0E}", "\u{3002}", "\u{FF61}", "\u{FE52}"]
+    private static let spaces: Set<Character> = [" ", "\t", "\r", "\n", "\u{A0}", "\u{3000}"]
+    private static let separators: Set<Character> = spaces.union([
+        "\"", "'", "<", ">", "(", ")", ",", ";", ":", "[", "]",
+    ])
 
     private static func same(_ a: String, _ b: String) -> Bool {
         func normal(_ s: String) -> String {
