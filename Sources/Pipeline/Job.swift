@@ -135,13 +135,13 @@ public struct JobResult: Sendable {
     }
 
     /// The input as received in `outcome`'s folder, for no one: what an archive job leaves as it was.
-    static func unchanged(
-        _ input: InputMessage, _ reading: ParsedMessage, _ outcome: Outcome, _ reason: Reason?, signer: String? = nil
-    ) -> JobResult {
+    static func unchanged(_ input: InputMessage, _ reading: ParsedMessage, _ outcome: Outcome, _ reason: Reason?)
+        -> JobResult
+    {
         let bytes = reading.messageStart == 0 ? input.bytes : Array(input.bytes[reading.messageStart...])
         return JobResult(
             outcome: outcome, outputs: [Output(folder: outcome, bytes: bytes, recipients: [])], reason: reason,
-            signer: signer, messageID: reading.entity.messageID)
+            messageID: reading.entity.messageID)
     }
 
     /// The input, unchanged, in `failed/` with the reason.
