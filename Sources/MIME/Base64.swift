@@ -15,41 +15,67 @@ public enum Base64 {
         return t
     }()
 
+    /// Per position in a group of four characters, each character's six bits shifted to their place
+    /// in the group's 24 bits, or `invalid` for a byte outside the alphabet: a whole group decodes
+    /// with four look-ups and one comparison (index: position × 256 + byte).
+    private static let invalid: UInt32 = 1 << 24
+    private static let placed: [UInt32] = {
+        var t = [UInt32](repeating: invalid, count: 4 * 256)
+        for (i, c) in alphabet.enumerated() {
+            for position in 0..<4 { t[position * 256 + Int(c)] = UInt32(i) << (18 - 6 * UInt32(position)) }
+        }
+        return t
+    }()
+
+    /// Twelve bits to their two characters, the first in the low byte: a group of three bytes
+    /// encodes with two look-ups.
+    private static let pairs: [UInt16] = (0..<4096).map { UInt16(alphabet[$0 >> 6]) | UInt16(alphabet[$0 & 63]) << 8 }
+
     /// Encodes with lines of `lineLength` characters (a multiple of 4), each ended by `ending`.
     public static func encode(_ bytes: [UInt8], lineLength: Int = 76, ending: LineEnding = .crlf) -> [UInt8] {
         let groups = (bytes.count + 2) / 3
         let characters = groups * 4
         let perLine = max(4, lineLength / 4 * 4)
-        let lines = (characters + perLine - 1) / perLine
+        let lines = characters / perLine + (characters % perLine == 0 ? 0 : 1)  // no overflow for any lineLength
+        let bytesPerLine = perLine / 4 * 3
         let eol = ending.bytes
         let capacity = characters + lines * eol.count
         return [UInt8](unsafeUninitializedCapacity: capacity) { out, initialized in
             alphabet.withUnsafeBufferPointer { table in
-                bytes.withUnsafeBufferPointer { input in
-                    var o = 0
-                    var column = 0
-                    var i = 0
-                    @inline(__always) func emit(_ n: UInt32, _ count: Int) {
-                        out[o] = table[Int(n >> 18 & 63)]
-                        out[o + 1] = table[Int(n >> 12 & 63)]
-                        out[o + 2] = count > 1 ? table[Int(n >> 6 & 63)] : 61
-                        out[o + 3] = count > 2 ? table[Int(n & 63)] : 61
-                        o += 4
-                        column += 4
-                        if column == perLine {
+                pairs.withUnsafeBufferPointer { pairs in
+                    bytes.withUnsafeBufferPointer { input in
+                        var o = 0
+                        var i = 0
+                        // Line by line, so the inner loop has no column to count; only the last line
+                        // can end in an incomplete group.
+                        while i < input.count {
+                            let end = input.count - i > bytesPerLine ? i + bytesPerLine : input.count
+                            let whole = end - (end - i) % 3
+                            while i < whole {
+                                let n = Int(input[i]) << 16 | Int(input[i + 1]) << 8 | Int(input[i + 2])
+                                let high = pairs[n >> 12]
+                                let low = pairs[n & 4095]
+                                out[o] = UInt8(truncatingIfNeeded: high)
+                                out[o + 1] = UInt8(truncatingIfNeeded: high >> 8)
+                                out[o + 2] = UInt8(truncatingIfNeeded: low)
+                                out[o + 3] = UInt8(truncatingIfNeeded: low >> 8)
+                                o += 4
+                                i += 3
+                            }
+                            if i < end {
+                                let two = end - i == 2
+                                let n = UInt32(input[i]) << 16 | (two ? UInt32(input[i + 1]) << 8 : 0)
+                                out[o] = table[Int(n >> 18)]
+                                out[o + 1] = table[Int(n >> 12 & 63)]
+                                out[o + 2] = two ? table[Int(n >> 6 & 63)] : 61
+                                out[o + 3] = 61
+                                o += 4
+                                i = end
+                            }
                             for b in eol { out[o] = b; o += 1 }
-                            column = 0
                         }
+                        initialized = o
                     }
-                    while i + 2 < input.count {
-                        emit(UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2]), 3)
-                        i += 3
-                    }
-                    let rest = input.count - i
-                    if rest == 1 { emit(UInt32(input[i]) << 16, 1) }
-                    if rest == 2 { emit(UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8, 2) }
-                    if column != 0 { for b in eol { out[o] = b; o += 1 } }
-                    initialized = o
                 }
             }
         }
@@ -59,51 +85,74 @@ public enum Base64 {
         var failure: MIMEError? = nil
         let out = [UInt8](unsafeUninitializedCapacity: bytes.count / 4 * 3 + 3) { out, initialized in
             table.withUnsafeBufferPointer { table in
-                bytes.withUnsafeBufferPointer { input in
-                    var o = 0
-                    var quad: UInt32 = 0
-                    var count = 0
-                    var padding = 0
-                    for b in input {
-                        let v = table[Int(b)]
-                        if v < 64 {
-                            if padding > 0 {
-                                failure = MIMEError("broken base64: data after padding")
+                placed.withUnsafeBufferPointer { placed in
+                    bytes.withUnsafeBufferPointer { input in
+                        var o = 0
+                        var quad: UInt32 = 0
+                        var count = 0
+                        var padding = 0
+                        var i = 0
+                        while i < input.count {
+                            // The fast way: four characters of the alphabet at the start of a group.
+                            if count == 0, padding == 0, input.count - i >= 4 {
+                                let last = input.count - 4
+                                while i <= last {
+                                    let n =
+                                        placed[Int(input[i])] | placed[256 + Int(input[i + 1])]
+                                        | placed[512 + Int(input[i + 2])] | placed[768 + Int(input[i + 3])]
+                                    if n >= invalid { break }
+                                    out[o] = UInt8(truncatingIfNeeded: n >> 16)
+                                    out[o + 1] = UInt8(truncatingIfNeeded: n >> 8)
+                                    out[o + 2] = UInt8(truncatingIfNeeded: n)
+                                    o += 3
+                                    i += 4
+                                }
+                            }
+                            guard i < input.count else { break }
+                            // One character the slow way: a line break, padding, a group split by
+                            // white space, or an error.
+                            let b = input[i]
+                            i += 1
+                            let v = table[Int(b)]
+                            if v < 64 {
+                                if padding > 0 {
+                                    failure = MIMEError("broken base64: data after padding")
+                                    break
+                                }
+                                quad = quad << 6 | UInt32(v)
+                                count += 1
+                                if count == 4 {
+                                    out[o] = UInt8(quad >> 16 & 0xFF)
+                                    out[o + 1] = UInt8(quad >> 8 & 0xFF)
+                                    out[o + 2] = UInt8(quad & 0xFF)
+                                    o += 3
+                                    quad = 0
+                                    count = 0
+                                }
+                            } else if b == 61 {
+                                padding += 1
+                            } else if b != 13 && b != 10 && b != 32 && b != 9 {
+                                failure = MIMEError("broken base64: invalid character 0x\(String(b, radix: 16))")
                                 break
                             }
-                            quad = quad << 6 | UInt32(v)
-                            count += 1
-                            if count == 4 {
-                                out[o] = UInt8(quad >> 16 & 0xFF)
-                                out[o + 1] = UInt8(quad >> 8 & 0xFF)
-                                out[o + 2] = UInt8(quad & 0xFF)
-                                o += 3
-                                quad = 0
-                                count = 0
+                        }
+                        if failure == nil {
+                            switch (count, padding) {
+                            case (0, 0): break
+                            case (2, 2):
+                                out[o] = UInt8(quad >> 4 & 0xFF)
+                                o += 1
+                            case (3, 1):
+                                out[o] = UInt8(quad >> 10 & 0xFF)
+                                out[o + 1] = UInt8(quad >> 2 & 0xFF)
+                                o += 2
+                            case (0, _): failure = MIMEError("broken base64: stray padding")
+                            case (_, 0): failure = MIMEError("truncated base64: the final group is incomplete")
+                            default: failure = MIMEError("broken base64: bad padding")
                             }
-                        } else if b == 61 {
-                            padding += 1
-                        } else if b != 13 && b != 10 && b != 32 && b != 9 {
-                            failure = MIMEError("broken base64: invalid character 0x\(String(b, radix: 16))")
-                            break
                         }
+                        initialized = o
                     }
-                    if failure == nil {
-                        switch (count, padding) {
-                        case (0, 0): break
-                        case (2, 2):
-                            out[o] = UInt8(quad >> 4 & 0xFF)
-                            o += 1
-                        case (3, 1):
-                            out[o] = UInt8(quad >> 10 & 0xFF)
-                            out[o + 1] = UInt8(quad >> 2 & 0xFF)
-                            o += 2
-                        case (0, _): failure = MIMEError("broken base64: stray padding")
-                        case (_, 0): failure = MIMEError("truncated base64: the final group is incomplete")
-                        default: failure = MIMEError("broken base64: bad padding")
-                        }
-                    }
-                    initialized = o
                 }
             }
         }

@@ -11,6 +11,41 @@ final class EncodingTests: XCTestCase {
         XCTAssertEqual(try Base64.decode(Array("TWFu\r\nTWE=\n".utf8)), Array("ManMa".utf8))
     }
 
+    /// Python's base64 module is the peer: its `encodebytes` writes 76-character lines ended by LF,
+    /// exactly what ours writes with `ending: .lf`, for every length across the group, line and
+    /// fast-path boundaries; and what it encodes in other shapes (64-character lines, CRLF, a group
+    /// split across lines, white space inside) decodes to the same bytes here.
+    func testBase64AgreesWithPythonAtEveryBoundary() throws {
+        let script = """
+            import base64, sys
+            data = bytes((i * 37 + i // 7) % 256 for i in range(700))
+            out = []
+            for n in list(range(0, 240)) + [570, 571, 572, 699]:
+                chunk = data[:n]
+                b = base64.b64encode(chunk)
+                out.append(base64.encodebytes(chunk))
+                out.append(b"\\r\\n".join(b[i:i + 64] for i in range(0, len(b), 64)))
+                out.append(b"\\n ".join(b[i:i + 6] for i in range(0, len(b), 6)) + b" \\t")
+            sys.stdout.buffer.write(b"#".join(out))
+            """
+        let result = try runProcess(Paths.python, ["-c", script])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let shapes = result.stdout.split(separator: UInt8(ascii: "#"), omittingEmptySubsequences: false).map(Array.init)
+        let sizes = Array(0..<240) + [570, 571, 572, 699]
+        XCTAssertEqual(shapes.count, sizes.count * 3)
+        let data: [UInt8] = (0..<700).map { (i: Int) -> UInt8 in UInt8((i * 37 + i / 7) % 256) }
+        for (k, n) in sizes.enumerated() {
+            let chunk = Array(data[..<n])
+            let encoded = Base64.encode(chunk, ending: .lf)
+            XCTAssertTrue(encoded == shapes[3 * k], "\(n) bytes: not what Python's encodebytes writes")
+            for shape in shapes[(3 * k)..<(3 * k + 3)] {
+                XCTAssertTrue((try? Base64.decode(shape)) == chunk, "\(n) bytes: \(string(shape)) decodes differently")
+            }
+        }
+        // Any line length: one line, and no overflow for the largest.
+        XCTAssertEqual(Base64.encode(Array(data[..<5]), lineLength: Int.max), Array("ACVKb5Q=\r\n".utf8))
+    }
+
     func testTruncatedBase64IsAnError() {
         XCTAssertThrowsError(try Base64.decode(Array("TWFuTW".utf8))) {
             XCTAssertEqual(($0 as? MIMEError)?.reason, "truncated base64: the final group is incomplete")

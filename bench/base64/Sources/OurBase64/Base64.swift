@@ -1,0 +1,1 @@
+../../../../Sources/MIME/Base64.swift
