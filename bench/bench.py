@@ -424,8 +424,8 @@ def main():
     ap.add_argument("--setup-only", type=int, metavar="COUNT",
                     help="only make the PKI, the homes and a one-recipient 4k corpus of COUNT messages in --work, "
                          "print their paths as shell assignments and stop (for other bench scripts, e.g. policy.sh)")
-    ap.add_argument("--setup-mix", default="4k", choices=["4k", "mixed"],
-                    help="with --setup-only: the corpus mix (mixed: 10 %% of the messages 1 MB)")
+    ap.add_argument("--setup-mix", default="4k", choices=["4k", "mixed", "1m", "8m"],
+                    help="with --setup-only: the corpus mix (mixed: 10 %% of the messages 1 MB; 1m, 8m: all about that size)")
     args = ap.parse_args()
     b = Bench(args)
     if args.setup_only:

@@ -39,6 +39,9 @@ def message(rng, index, size, recipients, sender_domain="bench.example"):
 def sizes(mix, count, rng):
     if mix == "4k":
         return [rng.randint(3000, 5000) for _ in range(count)]
+    if mix in ("1m", "8m"):  # the large-message memory check: every message about that size
+        mib = 1 << 20 if mix == "1m" else 8 << 20
+        return [rng.randint(mib * 95 // 100, mib * 105 // 100) for _ in range(count)]
     out = []
     for _ in range(count):
         r = rng.random()

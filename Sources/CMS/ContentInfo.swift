@@ -12,18 +12,32 @@ final class ContentInfo {
     convenience init(der: [UInt8]) throws {
         OpenSSLError.clear()
         guard !der.isEmpty else { throw OpenSSLError(operation: "parse CMS", reasons: ["empty CMS object"]) }
-        guard let cms = try MemoryBIO.reading(der, { d2i_CMS_bio($0.bio, nil) }) else {
+        // Straight from the bytes: d2i_CMS_bio would first copy them all into a buffer of its own.
+        let parsed = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_CMS_ContentInfo(nil, &cursor, buffer.count)
+        }
+        guard let cms = parsed else {
             let error = OpenSSLError.drain("parse CMS")
             throw OpenSSLError(operation: "parse CMS", reasons: ["corrupted or truncated CMS"] + error.reasons)
         }
         self.init(taking: cms)
     }
 
+    /// Encoded straight into the array: through a memory BIO a large message would be held three
+    /// times over (OpenSSL's encoding, the BIO's growing buffer, the copy out of it).
     var der: [UInt8] {
         get throws {
-            let bio = try MemoryBIO()
-            guard i2d_CMS_bio(bio.bio, cms) == 1 else { throw OpenSSLError.drain("encode CMS") }
-            return bio.bytes
+            let length = Int(i2d_CMS_ContentInfo(cms, nil))
+            guard length > 0 else { throw OpenSSLError.drain("encode CMS") }
+            var written: Int32 = 0
+            let bytes = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+                var cursor = buffer.baseAddress
+                written = i2d_CMS_ContentInfo(cms, &cursor)
+                count = written == length ? length : 0
+            }
+            guard written == length else { throw OpenSSLError.drain("encode CMS") }
+            return bytes
         }
     }
 

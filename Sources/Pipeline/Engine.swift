@@ -90,8 +90,8 @@ public struct RunSummary: Sendable {
 /// The flow of one run (DESIGN.md): the scanner streams messages from the inputs
 /// into a `WorkerPool`; each worker runs the job, delivers its outputs (maildir
 /// tmp → new) and then appends the manifest record. At most `capacity` messages
-/// wait, so memory is bounded by (queue + workers) × message size whatever the
-/// corpus size. The output directory is locked for the run; a write error or a
+/// wait, and at most 2 MiB a worker of them beyond one per worker, so memory is bounded
+/// by the workers' messages plus a small queue whatever the corpus size. The output directory is locked for the run; a write error or a
 /// signal stops it without losing or half-recording a message.
 public enum Engine {
     /// Checks every input before anything runs: '-', a maildir, or an mbox file.
@@ -136,9 +136,12 @@ public enum Engine {
     }
 
     public static func run(inputs: [String], job: any Job, options: RunOptions) throws -> RunSummary {
-        // Enough slack that the scanner rarely waits (each wait is a wake-up per message),
-        // still a fixed bound: memory stays (queue + workers) × message size.
-        let pool = WorkerPool<InputMessage>(workers: options.workers, capacity: options.workers * 4 + 4)
+        // Enough slack that the scanner rarely waits (each wait is a wake-up per message), still a
+        // fixed bound; and in bytes: past 2 MiB a worker, a message waits in the scanner until a
+        // worker is free, so large messages do not pile up in the queue (bench/README.md, memory).
+        let pool = WorkerPool<InputMessage>(
+            workers: options.workers, capacity: options.workers * 4 + 4, weight: { $0.bytes.count },
+            bytes: options.workers * (2 << 20))
         // With --deliver: the closing sweep over what earlier runs left undelivered.
         let sweep = WorkerPool<Deliverer.Parcel>(
             workers: options.delivery?.options.workers ?? 1, capacity: options.workers * 4 + 4)

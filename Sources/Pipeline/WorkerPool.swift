@@ -16,14 +16,21 @@ public enum PoolStop: Sendable, Equatable {
 /// items). Cancellation and error propagation live here, in one place: the first
 /// `cancel` wins, the producer's `submit` starts returning false, queued items are
 /// dropped (never started, so never half-done), and in-flight items finish.
+///
+/// With a `weight` (an item's size in bytes), the items between `submit` and the end of their work
+/// are bounded in bytes too: the next one waits while they would pass `bytes`, unless fewer items
+/// than workers are in flight — so large messages never queue up behind busy workers (each holds
+/// its own), and a worker is never left idle by the bound.
 public final class WorkerPool<Item: Sendable>: Sendable {
     private let workers: Int
     private let queue: BoundedQueue<Item>
     private let stopped = Mutex<PoolStop?>(nil)
+    private let gate: (weight: @Sendable (Item) -> Int, bytes: ByteGate)?
 
-    public init(workers: Int, capacity: Int) {
+    public init(workers: Int, capacity: Int, weight: (@Sendable (Item) -> Int)? = nil, bytes: Int = 0) {
         self.workers = max(1, workers)
         self.queue = BoundedQueue(capacity: capacity)
+        self.gate = weight.map { ($0, ByteGate(budget: bytes, workers: max(1, workers))) }
     }
 
     /// The reason the pool was cancelled, if it was.
@@ -33,6 +40,7 @@ public final class WorkerPool<Item: Sendable>: Sendable {
     public func cancel(_ reason: PoolStop) {
         stopped.withLock { if $0 == nil { $0 = reason } }
         queue.cancel()
+        gate?.bytes.open()
     }
 
     /// Runs `produce` on the calling thread — it hands items to `submit`, which
@@ -52,13 +60,75 @@ public final class WorkerPool<Item: Sendable>: Sendable {
                     } catch {
                         self.cancel(.failure("\(error)"))
                     }
+                    if let gate = self.gate { gate.bytes.leave(gate.weight(item)) }
                 }
             }
         }
-        produce { self.queue.push($0) }
+        produce { item in
+            guard let gate else { return self.queue.push(item) }
+            let weight = gate.weight(item)
+            gate.bytes.enter(weight)
+            if self.queue.push(item) { return true }
+            gate.bytes.leave(weight)
+            return false
+        }
         queue.close()
         group.wait()
         return stop
+    }
+}
+
+/// The byte bound of a `WorkerPool`: one producer enters (waiting while the bound says so), the
+/// workers leave. `open` (cancellation) lets the producer through for good.
+final class ByteGate: Sendable {
+    private struct State {
+        var bytes = 0
+        var items = 0
+        var waiting = false
+        var open = false
+    }
+
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let budget: Int
+    private let workers: Int
+
+    init(budget: Int, workers: Int) {
+        self.budget = budget
+        self.workers = workers
+    }
+
+    func enter(_ weight: Int) {
+        while true {
+            let admitted = state.withLock { state in
+                if state.open || state.items < workers || state.bytes + weight <= budget {
+                    state.bytes += weight
+                    state.items += 1
+                    return true
+                }
+                state.waiting = true  // set under the lock: the next leave signals exactly once
+                return false
+            }
+            if admitted { return }
+            wake.wait()
+        }
+    }
+
+    func leave(_ weight: Int) {
+        release {
+            $0.bytes -= weight; $0.items -= 1
+        }
+    }
+
+    func open() { release { $0.open = true } }
+
+    private func release(_ change: (inout State) -> Void) {
+        let waiting = state.withLock { state in
+            change(&state)
+            defer { state.waiting = false }
+            return state.waiting
+        }
+        if waiting { wake.signal() }
     }
 }
 
@@ -67,7 +137,9 @@ public final class WorkerPool<Item: Sendable>: Sendable {
 /// returns nil once it is closed and drained, or cancelled.
 final class BoundedQueue<Element: Sendable>: Sendable {
     private struct State {
-        var buffer: [Element] = []
+        /// Popped slots are emptied at once: a popped message must not stay alive in the queue
+        /// until the buffer is compacted (64 large messages held for nothing, before issue 14).
+        var buffer: [Element?] = []
         var head = 0
         var closed = false
         var cancelled = false
@@ -102,7 +174,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
         let element: Element? = state.withLock { state in
             // Cancelled, or closed and drained.
             guard !state.cancelled, state.head < state.buffer.count else { return nil }
-            let element = state.buffer[state.head]
+            let element = state.buffer[state.head].take()
             state.head += 1
             if state.head > 64 && state.head * 2 > state.buffer.count {
                 state.buffer.removeFirst(state.head)

@@ -76,6 +76,66 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(stop, .signal(SIGTERM))
     }
 
+    /// A popped item is released as soon as its work ends: the queue kept popped items until it
+    /// compacted itself (after 64), so 8 MiB messages held ~100 MB for nothing (bench/memory.sh).
+    func testAnItemIsReleasedOnceWorkedNotKeptByTheQueue() {
+        final class Count: Sendable { let value = Mutex(0) }
+        final class Held: Sendable {
+            let released: Count
+            init(_ released: Count) { self.released = released }
+            deinit { released.value.withLock { $0 += 1 } }
+        }
+        struct Item: Sendable { let index: Int; let held: Held }
+        let released = Count()
+        let pool = WorkerPool<Item>(workers: 1, capacity: 8)
+        let releasedBefore = Mutex<[Int]>([])
+        pool.run(
+            produce: { submit in for i in 0..<20 { _ = submit(Item(index: i, held: Held(released))) } },
+            work: { item in releasedBefore.withLock { $0.append(released.value.withLock { $0 }) } })
+        // When item i starts, items 0..<i are gone (one worker: they ran, in order, before it).
+        XCTAssertEqual(releasedBefore.withLock { $0 }, Array(0..<20))
+        XCTAssertEqual(released.value.withLock { $0 }, 20)
+    }
+
+    /// With a weight, items beyond one per worker wait in the producer once the bytes in flight
+    /// would pass the bound: large messages do not pile up in the queue.
+    func testTheByteBoundHoldsItemsInTheProducer() {
+        let pool = WorkerPool<Int>(workers: 2, capacity: 8, weight: { _ in 10 }, bytes: 15)
+        let flight = Mutex((submitted: 0, finished: 0, peak: 0))
+        pool.run(
+            produce: { submit in
+                for i in 0..<30 {
+                    guard submit(i) else { return }
+                    flight.withLock { $0.submitted += 1 }
+                }
+            },
+            work: { _ in
+                flight.withLock { $0.peak = max($0.peak, $0.submitted - $0.finished) }
+                usleep(2000)
+                flight.withLock { $0.finished += 1 }
+            })
+        XCTAssertEqual(flight.withLock { $0.finished }, 30)
+        XCTAssertLessThanOrEqual(flight.withLock { $0.peak }, 2, "at most one item a worker: 10 + 10 > 15")
+        // Light items are bounded by the count alone: the queue fills as before.
+        let light = WorkerPool<Int>(workers: 1, capacity: 8, weight: { _ in 1 }, bytes: 15)
+        let waiting = Mutex((submitted: 0, finished: 0, peak: 0))
+        light.run(
+            produce: { submit in
+                for i in 0..<30 {
+                    guard submit(i) else { return }
+                    waiting.withLock { $0.submitted += 1 }
+                }
+            },
+            work: { _ in
+                usleep(2000)
+                waiting.withLock {
+                    $0.finished += 1
+                    $0.peak = max($0.peak, $0.submitted - $0.finished)
+                }
+            })
+        XCTAssertGreaterThanOrEqual(waiting.withLock { $0.peak }, 5, "the queue filled")
+    }
+
     // MARK: Resume index
 
     func record(_ input: String, offset: Int? = nil) -> ManifestRecord {
