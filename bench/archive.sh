@@ -34,11 +34,7 @@ log() { echo "archive: $*" >&2; }
 source scripts/setup.sh
 source bench/lib.sh
 mkdir -p "$work"
-if ! swift build -c release --product smimegate >"$work/build.log" 2>&1; then
-  grep -E 'error' "$work/build.log" | head -20 >&2
-  echo "archive.sh: the build failed (full log: $work/build.log)" >&2
-  exit 2
-fi
+build_release "$work" archive.sh
 binary=$(realpath .build/release/smimegate)
 
 # --- corpora and homes ---------------------------------------------------------------------

@@ -27,11 +27,7 @@ source scripts/setup.sh
 source bench/lib.sh
 can_count_instructions || exit 2
 mkdir -p "$work"
-if ! swift build -c release --product smimegate >"$work/build.log" 2>&1; then
-  grep -E 'error' "$work/build.log" | head -20 >&2
-  echo "instructions.sh: the build failed (full log: $work/build.log)" >&2
-  exit 2
-fi
+build_release "$work" instructions.sh
 # valgrind 3.19 (Debian 12) cannot read the DWARF 5 that swiftc writes: count a copy without it.
 binary=$work/smimegate
 objcopy --strip-debug .build/release/smimegate "$binary"

@@ -27,3 +27,13 @@ instructions_of() {
   grep -o 'Collected : [0-9]*' "$err" | grep -o '[0-9]*$'
   rm -f "$err"
 }
+
+# Builds smimegate in release mode (log in WORK/build.log); on failure shows the errors and exits 2:
+#   build_release WORK SCRIPT-NAME
+build_release() {
+  if ! swift build -c release --product smimegate >"$1/build.log" 2>&1; then
+    grep -E 'error' "$1/build.log" | head -20 >&2
+    echo "$2: the build failed (full log: $1/build.log)" >&2
+    exit 2
+  fi
+}

@@ -23,12 +23,9 @@ work=$(realpath -m "${work:-.build/bench-memory}")
 log() { echo "memory: $*" >&2; }
 
 source scripts/setup.sh
+source bench/lib.sh
 mkdir -p "$work"
-if ! swift build -c release --product smimegate >"$work/build.log" 2>&1; then
-  grep -E 'error' "$work/build.log" | head -20 >&2
-  echo "memory.sh: the build failed (full log: $work/build.log)" >&2
-  exit 2
-fi
+build_release "$work" memory.sh
 binary=$(realpath .build/release/smimegate)
 
 # Peak RSS in KiB and wall seconds of a command: "KIB SECONDS".

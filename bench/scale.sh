@@ -27,12 +27,9 @@ workers=$(nproc)
 log() { echo "scale: $*" >&2; }
 
 source scripts/setup.sh
+source bench/lib.sh
 mkdir -p "$work"
-if ! swift build -c release --product smimegate >"$work/build.log" 2>&1; then
-  grep -E 'error' "$work/build.log" | head -20 >&2
-  echo "scale.sh: the build failed (full log: $work/build.log)" >&2
-  exit 2
-fi
+build_release "$work" scale.sh
 binary=$(realpath .build/release/smimegate)
 
 rm -rf "$work/corpus"
