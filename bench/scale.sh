@@ -48,17 +48,26 @@ for op in pass-through encrypt; do
   for input in "$mbox" "$big"; do
     count=$([ "$input" = "$mbox" ] && echo 10000 || echo $((10000 * times)))
     out=$work/out
-    rm -rf "$out"
     if [ "$op" = pass-through ]; then
       run=("$binary" --home "$incoming_home" process incoming "$input")
     else
       run=("$binary" --home "$home" process outgoing "$input" --profile encrypt)
     fi
-    log "$op over $count messages"
-    read -r kib seconds < <(/usr/bin/time -f '%M %e' "${run[@]}" --out "$out" --out-format mbox --workers "$workers" \
-      --no-progress 2>&1 >/dev/null | tail -1)
-    recorded=$(wc -l <"$out/manifest.jsonl")
-    [ "$recorded" -eq "$count" ] || { echo "scale.sh: $op recorded $recorded of $count messages" >&2; exit 1; }
+    # The short run is repeated (its median taken): one run of under a second is at this machine's mercy.
+    rounds=$([ "$input" = "$mbox" ] && echo 5 || echo 1)
+    log "$op over $count messages ($rounds run(s))"
+    walls=() peak=0
+    for _ in $(seq "$rounds"); do
+      rm -rf "$out"
+      read -r kib seconds < <(/usr/bin/time -f '%M %e' "${run[@]}" --out "$out" --out-format mbox \
+        --workers "$workers" --no-progress 2>&1 >/dev/null | tail -1)
+      recorded=$(wc -l <"$out/manifest.jsonl")
+      [ "$recorded" -eq "$count" ] || { echo "scale.sh: $op recorded $recorded of $count messages" >&2; exit 1; }
+      walls+=("$seconds")
+      if ((kib > peak)); then peak=$kib; fi
+    done
+    seconds=$(median "${walls[*]}")
+    kib=$peak
     echo "| $op | $count | $seconds | $(python3 -c "print(round($count / $seconds))") | $((kib / 1024)) |" >>"$table"
   done
 done
@@ -67,7 +76,8 @@ rm -rf "$work/out"
 {
   echo "# Scale"
   echo
-  echo "$(date -u +%Y-%m-%d), $workers cores, \`bench/scale.sh\`; one whole-process run per row (GNU time),"
+  echo "$(date -u +%Y-%m-%d), $workers cores, \`bench/scale.sh\`; one whole-process run per row (GNU time;"
+  echo "the 10,000-message rows: the median of 5 runs and their highest peak RSS),"
   echo "input one mboxrd file (the 4k corpus of 10,000 messages, and it $times times over), output mbox files, $workers workers."
   echo "Target (issue 14): messages/s and peak RSS of the large run within 10 % of the 10,000-message run."
   echo

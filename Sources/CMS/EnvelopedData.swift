@@ -121,13 +121,28 @@ extension CMS {
 
     /// SHA-256 of the concatenation of `parts`, any contiguous bytes (an array of hashes, say) without a copy.
     public static func sha256(parts: [some ContiguousBytes]) -> [UInt8] {
+        let hasher = SHA256Hasher()
+        for part in parts { part.withUnsafeBytes { hasher.update($0) } }
+        return hasher.finish()
+    }
+}
+
+/// SHA-256 fed piece by piece (an index written as it is merged, never whole in memory).
+public final class SHA256Hasher {
+    private let context = EVP_MD_CTX_new()
+
+    public init() { if let context { EVP_DigestInit_ex(context, EVP_sha256(), nil) } }
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        if let context, bytes.count > 0 { EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) }
+    }
+
+    /// The digest of everything given (32 zero bytes if OpenSSL could not make a context).
+    public func finish() -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
-        guard let ctx = EVP_MD_CTX_new() else { return digest }
-        defer { EVP_MD_CTX_free(ctx) }
-        EVP_DigestInit_ex(ctx, EVP_sha256(), nil)
-        for part in parts { _ = part.withUnsafeBytes { EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) } }
         var length: UInt32 = 0
-        EVP_DigestFinal_ex(ctx, &digest, &length)
+        if let context { EVP_DigestFinal_ex(context, &digest, &length) }
         return digest
     }
 }

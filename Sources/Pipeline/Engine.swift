@@ -235,7 +235,7 @@ public enum Engine {
         } catch {
             if stop == nil { stop = .failure("\(error)") }
         }
-        manifest.writeIndex(done, adding: router.recordedKeys)
+        router.writeIndex(done)
         if let deliverer, stop == nil {
             stop = deliverer.deliverPending(pool: sweep)  // what earlier runs left deferred or undelivered
         }
@@ -350,7 +350,7 @@ final class Router: Sendable {
         var warnings = 0
         var bytes = 0
         var inputErrors: [String] = []
-        var recorded: [KeyHash] = []
+        var recorded: RecordedKeys
         var lastProgress = ContinuousClock.now
         var printedProgress = false
         var inputs: [InputCounts] = []
@@ -370,7 +370,7 @@ final class Router: Sendable {
     private let mboxes: [Folder: MboxWriter]
     private let turns = Turns()
     private let started = ContinuousClock.now
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     /// With a progress line: how much each input holds, counted before the run.
     private let plan: [Planned]
 
@@ -395,9 +395,10 @@ final class Router: Sendable {
         stale: StaleOutputs = StaleOutputs(), deliverer: Deliverer? = nil, mboxes: [Folder: MboxWriter] = [:],
         inputs: [String] = []
     ) {
+        self.state = Mutex(
+            State(recorded: RecordedKeys(directory: options.outDirectory), inputs: inputs.map(InputCounts.init)))
         self.mboxes = mboxes
         self.plan = options.progress ? inputs.map(Planned.init) : []
-        self.state.withLock { $0.inputs = inputs.map(InputCounts.init) }
         self.stale = stale
         self.deliverer = deliverer
         self.writers = writers
@@ -599,7 +600,8 @@ final class Router: Sendable {
         }
     }
     func inputError(_ message: String) { state.withLock { $0.inputErrors.append(message) } }
-    var recordedKeys: [KeyHash] { state.withLock { $0.recorded } }
+    /// DIR/manifest.index: the earlier runs' index and this run's records (at the end of a run).
+    func writeIndex(_ done: ResumeIndex) { state.withLock { manifest.writeIndex(done, adding: $0.recorded) } }
 
     func summary(seconds: Double) -> RunSummary {
         state.withLock { state in

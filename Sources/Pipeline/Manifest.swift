@@ -259,7 +259,7 @@ public final class ManifestWriter: Sendable {
     }
 
     /// Rewrites DIR/manifest.index to cover the manifest as it is now: `index` plus `added`.
-    func writeIndex(_ index: ResumeIndex, adding added: [KeyHash]) {
+    func writeIndex(_ index: ResumeIndex, adding added: RecordedKeys) {
         log.withLength { length in index.write(directory: directory, manifest: log.fd, length: length, added: added) }
     }
 }

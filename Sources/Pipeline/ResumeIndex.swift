@@ -130,30 +130,57 @@ final class ResumeIndex: Sendable {
 
     /// Writes DIR/manifest.index covering the manifest's first `length` bytes: these
     /// hashes plus `added` (the records of this run). A failure leaves the old index,
-    /// which stays correct (the tail is read at the next start).
-    func write(directory: String, manifest: Int32, length: Int, added: [KeyHash]) {
-        var merged = ResumeIndex.merge(sorted, (Array(tail) + added).sorted())
-        guard let identity = ResumeIndex.identity(manifest),
+    /// which stays correct (the tail is read at the next start). The sorted sources — this
+    /// index, its tail, and `added`'s runs, spilled ones read back a piece at a time — are merged
+    /// straight into the file: memory stays flat however many keys it holds.
+    func write(directory: String, manifest: Int32, length: Int, added: RecordedKeys) {
+        guard let sources = added.sortedRuns(), let identity = ResumeIndex.identity(manifest),
             let check = ResumeIndex.tailCheck(manifest, covered: length)
         else { return }
-        #if _endian(big)
-            merged = merged.map { KeyHash(high: $0.high.littleEndian, low: $0.low.littleEndian) }
-        #endif
-        let entriesCheck = merged.withUnsafeBytes { ResumeIndex.checksum(CMS.sha256(parts: [$0])) }
-        let header = Header(
-            covered: UInt64(length), count: UInt64(merged.count), tailCheck: check, entriesCheck: entriesCheck,
-            device: identity.device, inode: identity.inode)
         let path = directory + "/" + ResumeIndex.fileName
         let temporary = path + ".tmp"
         unlink(temporary)  // whatever is there (even a FIFO planted to block us) is replaced, never opened
         let out = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard out >= 0 else { return }
-        let written =
-            (try? FileSystem.writeAll(out, header.bytes, path: temporary)) != nil
-            && (try? merged.withUnsafeBytes { try FileSystem.writeAll(out, $0, path: temporary) }) != nil
-            && fsync(out) == 0
-        close(out)
-        if !written || rename(temporary, path) != 0 { unlink(temporary) }
+        var written = false
+        defer {
+            close(out)
+            if !written || rename(temporary, path) != 0 { unlink(temporary) }
+        }
+        let hasher = SHA256Hasher()
+        var count: UInt64 = 0
+        var buffer: [KeyHash] = []
+        buffer.reserveCapacity(RecordedKeys.piece)
+        func flush() throws {
+            #if _endian(big)
+                buffer = buffer.map { KeyHash(high: $0.high.littleEndian, low: $0.low.littleEndian) }
+            #endif
+            try buffer.withUnsafeBytes {
+                hasher.update($0)
+                try FileSystem.writeAll(out, $0, path: temporary)
+            }
+            count += UInt64(buffer.count)
+            buffer.removeAll(keepingCapacity: true)
+        }
+        do {
+            // The header goes last, once the count and checksum are known; a placeholder holds its place.
+            try FileSystem.writeAll(out, [UInt8](repeating: 0, count: Header.size), path: temporary)
+            var merge = SortedMerge([.memory(sorted), .memory(tail.sorted())] + sources)
+            var last: KeyHash? = nil
+            while let next = try merge.next() {
+                if next == last { continue }
+                last = next
+                buffer.append(next)
+                if buffer.count == RecordedKeys.piece { try flush() }
+            }
+            try flush()
+            let header = Header(
+                covered: UInt64(length), count: count, tailCheck: check,
+                entriesCheck: ResumeIndex.checksum(hasher.finish()), device: identity.device, inode: identity.inode)
+            written = pwrite(out, header.bytes, Header.size, 0) == Header.size && fsync(out) == 0
+        } catch {
+            return
+        }
     }
 
     /// Merges two sorted arrays, dropping duplicates.
@@ -223,6 +250,170 @@ final class ResumeIndex: Sendable {
 
     /// The first 8 bytes of a digest.
     private static func checksum(_ digest: [UInt8]) -> UInt64 { digest[0..<8].reduce(0) { $0 << 8 | UInt64($1) } }
+}
+
+/// The keys a run records, for the index written at its end. Kept in pieces of `chunk` hashes
+/// (16 bytes each): a full piece is sorted and appended to a spill file in the output directory,
+/// unlinked as soon as it is made (it vanishes with the process), so a run of a million messages
+/// holds one piece in memory, not 16 MB. The index is an optimisation: a spill that fails means
+/// only that no index is written, and the next run reads the manifest's tail instead.
+/// Not thread-safe: the Router keeps it under its lock.
+final class RecordedKeys {
+    /// Hashes per read or write of the spill file and of the index (64 KiB).
+    static let piece = 4096
+
+    private let directory: String
+    private let chunk: Int
+    private var current: [KeyHash] = []
+    private var spill: Int32 = -1
+    /// The sorted runs in the spill file: (first hash's index, count).
+    private var runs: [(start: Int, count: Int)] = []
+    private var spilled = 0
+    private var broken = false
+
+    init(directory: String, chunk: Int = 65_536) {
+        self.directory = directory
+        self.chunk = max(1, chunk)
+    }
+
+    convenience init(directory: String, _ keys: [KeyHash]) {
+        self.init(directory: directory)
+        for key in keys { append(key) }
+    }
+
+    deinit { if spill >= 0 { close(spill) } }
+
+    var count: Int { spilled + current.count }
+
+    func append(_ key: KeyHash) {
+        current.append(key)
+        if current.count >= chunk { spillCurrent() }
+    }
+
+    private func spillCurrent() {
+        guard !broken else {
+            current.removeAll(keepingCapacity: true)
+            return
+        }
+        if spill < 0 {
+            let path = directory + "/.manifest.index.spill.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+            spill = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if spill >= 0 { unlink(path) }
+        }
+        current.sort()
+        let offset = off_t(spilled * MemoryLayout<KeyHash>.stride)
+        let size = current.count * MemoryLayout<KeyHash>.stride
+        let done = spill >= 0 && current.withUnsafeBytes { pwrite(spill, $0.baseAddress, size, offset) } == size
+        if done {
+            runs.append((spilled, current.count))
+            spilled += current.count
+        } else {
+            broken = true  // no index this time; the records themselves are in the manifest
+        }
+        current.removeAll(keepingCapacity: true)
+    }
+
+    /// The sorted sources to merge: the spilled runs and the piece in memory (sorted here);
+    /// nil when a spill failed.
+    func sortedRuns() -> [SortedMerge.Source]? {
+        guard !broken else { return nil }
+        current.sort()
+        return runs.map { .file(spill, start: $0.start, count: $0.count) } + [.memory(current)]
+    }
+}
+
+/// A k-way merge of sorted sources of hashes (duplicates kept: the caller drops them), the sources
+/// in memory or runs of a file read `RecordedKeys.piece` hashes at a time.
+struct SortedMerge {
+    enum Source {
+        case memory([KeyHash])
+        case file(Int32, start: Int, count: Int)
+    }
+
+    private struct Cursor {
+        let source: Source
+        var buffer: [KeyHash]
+        var position = 0
+        /// Hashes of a file run not yet read into the buffer, and where they start.
+        var left: Int
+        var next: Int
+
+        init(_ source: Source) {
+            self.source = source
+            switch source {
+            case .memory(let values): (buffer, left, next) = (values, 0, 0)
+            case .file(_, let start, let count): (buffer, left, next) = ([], count, start)
+            }
+        }
+
+        var current: KeyHash? { position < buffer.count ? buffer[position] : nil }
+
+        /// Moves on; refills the buffer from the file when it runs out.
+        mutating func advance() throws {
+            position += 1
+            try fill()
+        }
+
+        mutating func fill() throws {
+            guard position >= buffer.count, left > 0, case .file(let fd, _, _) = source else { return }
+            let n = min(left, RecordedKeys.piece)
+            let stride = MemoryLayout<KeyHash>.stride
+            buffer = [KeyHash](repeating: KeyHash(high: 0, low: 0), count: n)
+            let read = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, n * stride, off_t(next * stride)) }
+            guard read == n * stride else { throw PipelineError("the index's spill file could not be read") }
+            (position, left, next) = (0, left - n, next + n)
+        }
+    }
+
+    /// Cursors in a binary min-heap by their current hash; exhausted ones are dropped.
+    private var heap: [Cursor] = []
+
+    init(_ sources: [Source]) {
+        for source in sources {
+            var cursor = Cursor(source)
+            try? cursor.fill()
+            if cursor.current != nil { push(cursor) }
+        }
+    }
+
+    mutating func next() throws -> KeyHash? {
+        guard var top = heap.first, let value = top.current else { return nil }
+        try top.advance()
+        if top.current != nil {
+            heap[0] = top
+            siftDown(0)
+        } else {
+            heap[0] = heap[heap.count - 1]
+            heap.removeLast()
+            if !heap.isEmpty { siftDown(0) }
+        }
+        return value
+    }
+
+    private mutating func push(_ cursor: Cursor) {
+        heap.append(cursor)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child].current! < heap[parent].current! else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var parent = start
+        while true {
+            var smallest = parent
+            for child in [2 * parent + 1, 2 * parent + 2]
+            where child < heap.count && heap[child].current! < heap[smallest].current! {
+                smallest = child
+            }
+            if smallest == parent { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
 }
 
 /// Reading manifest.jsonl line by line, and a record's resume key without a full JSON decode.

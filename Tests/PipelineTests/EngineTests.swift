@@ -165,7 +165,7 @@ final class EngineTests: XCTestCase {
             keys.append(r.key)
         }
         try writer.sync()
-        writer.writeIndex(empty, adding: keys.map(KeyHash.init))
+        writer.writeIndex(empty, adding: RecordedKeys(directory: dir, keys.map(KeyHash.init)))
         // Records after the index was written (a run killed before it rewrote it).
         for i in 500..<520 {
             try writer.append(record("/spool/m\(i)"))
@@ -185,6 +185,41 @@ final class EngineTests: XCTestCase {
         XCTAssertTrue(keys.allSatisfy(rebuilt.contains))
     }
 
+    /// A run's records are kept in sorted pieces spilled to an unlinked file (memory flat at a
+    /// million messages); merged with the earlier index they give byte for byte the index of the
+    /// same keys kept whole in memory, duplicates dropped, and no spill file stays behind.
+    func testSpilledRecordsMergeIntoTheSameIndex() throws {
+        var indexes: [[UInt8]] = []
+        for chunk in [7, 1 << 20] {
+            let dir = try temporaryDirectory("resume-spill").path
+            let (writer, empty) = try ManifestWriter.open(directory: dir, resume: false)
+            let first = (0..<300).map { "/spool/a\($0)" }
+            for key in first { try writer.append(record(key)) }
+            writer.writeIndex(empty, adding: RecordedKeys(directory: dir, first.map(KeyHash.init)))
+            // A second run: resumed, it records 500 more, in no order, a few of them twice.
+            let (again, earlier) = try ManifestWriter.open(directory: dir, resume: true)
+            let second = (0..<500).map { "/spool/b\(($0 * 7919) % 500)" } + ["/spool/b3", "/spool/a5"]
+            let recorded = RecordedKeys(directory: dir, chunk: chunk)
+            for key in second {
+                try again.append(record(key))
+                recorded.append(KeyHash(key))
+            }
+            XCTAssertEqual(recorded.count, 502)
+            again.writeIndex(earlier, adding: recorded)
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains("spill") }
+            XCTAssertEqual(leftovers, [], "the spill file is unlinked as soon as it is made")
+            let (_, loaded) = try ManifestWriter.open(directory: dir, resume: true)
+            XCTAssertEqual(loaded.count, 800)
+            XCTAssertTrue((first + second).allSatisfy(loaded.contains))
+            XCTAssertFalse(loaded.contains("/spool/b500"))
+            // The header names the manifest's inode, so compare the entries alone.
+            indexes.append(
+                Array(bytes(of: URL(fileURLWithPath: dir + "/manifest.index")).dropFirst(ResumeIndex.Header.size)))
+        }
+        XCTAssertEqual(indexes[0].count, 800 * 16)
+        XCTAssertTrue(indexes[0] == indexes[1], "spilled or not, the same sorted entries")
+    }
+
     func testALongManifestWithoutIndexIsRebuiltIntoOneSortedIndex() throws {
         let dir = try temporaryDirectory("resume-index").path
         let (writer, _) = try ManifestWriter.open(directory: dir, resume: false)
@@ -199,7 +234,7 @@ final class EngineTests: XCTestCase {
         let dir = try temporaryDirectory("resume-index").path
         let (writer, index) = try ManifestWriter.open(directory: dir, resume: false)
         try writer.append(record("/a"))
-        writer.writeIndex(index, adding: [KeyHash("/a")])
+        writer.writeIndex(index, adding: RecordedKeys(directory: dir, [KeyHash("/a")]))
         // Replace the manifest by one of the same length naming another input.
         try write(string(record("/b").jsonLine), to: URL(fileURLWithPath: dir + "/manifest.jsonl"))
         let (_, loaded) = try ManifestWriter.open(directory: dir, resume: true)
@@ -214,7 +249,7 @@ final class EngineTests: XCTestCase {
         let (writer, index) = try ManifestWriter.open(directory: dir, resume: false)
         let keys = (0..<50).map { "/spool/m\($0)" }
         for key in keys { try writer.append(record(key)) }
-        writer.writeIndex(index, adding: keys.map(KeyHash.init))
+        writer.writeIndex(index, adding: RecordedKeys(directory: dir, keys.map(KeyHash.init)))
         let indexPath = dir + "/manifest.index"
         let good = bytes(of: URL(fileURLWithPath: indexPath))
         XCTAssertEqual(good.count, ResumeIndex.Header.size + 50 * 16)
