@@ -205,56 +205,60 @@ public enum QuotedPrintable {
     /// Also protects lines beginning "From " (=46rom) and trailing white space,
     /// so that the text survives mbox delivery and whitespace-stripping relays (RFC 8551 §3.1.1).
     public static func encode(_ bytes: [UInt8], ending: LineEnding = .crlf) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + bytes.count / 8 + 16)
         let eol = ending.bytes
-        bytes.withUnsafeBufferPointer { input in
-            guard let base = input.baseAddress else { return }
-            var start = 0
-            while start < input.count {
-                // One line: up to LF (or the end); its CR, if any, is part of the line break.
-                var end = start
-                if let found = memchr(base + start, 10, input.count - start) {
-                    end = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-                } else {
-                    end = input.count
+        // At most three characters a byte, a soft break ("=" and a line ending) per 73 characters
+        // written, and a line ending for each line.
+        let capacity = 3 * bytes.count + (bytes.count / 24 + 2) * (1 + eol.count) + (bytes.count + 1) * eol.count
+        return [UInt8](unsafeUninitializedCapacity: capacity) { out, initialized in
+            var o = 0
+            bytes.withUnsafeBufferPointer { input in
+                guard let base = input.baseAddress else { return }
+                var start = 0
+                while start < input.count {
+                    // One line: up to LF (or the end); its CR, if any, is part of the line break.
+                    let end =
+                        memchr(base + start, 10, input.count - start).map {
+                            base.distance(to: $0.assumingMemoryBound(to: UInt8.self))
+                        } ?? input.count
+                    let hasBreak = end < input.count
+                    let contentEnd = hasBreak && end > start && input[end - 1] == 13 ? end - 1 : end
+                    var column = 0
+                    var i = start
+                    while i < contentEnd {
+                        let b = input[i]
+                        var literal = (b >= 33 && b <= 126 && b != 61) || ((b == 32 || b == 9) && i != contentEnd - 1)
+                        if i == start
+                            && (b == 46
+                                || (b == 70 && contentEnd - start >= 5 && input[start + 1] == 114
+                                    && input[start + 2] == 111 && input[start + 3] == 109 && input[start + 4] == 32))
+                        {
+                            literal = false  // "." alone and "From " at the start of a line
+                        }
+                        if column + (literal ? 1 : 3) > 75 {
+                            out[o] = 61
+                            o += 1
+                            for e in eol { out[o] = e; o += 1 }
+                            column = 0
+                        }
+                        if literal {
+                            out[o] = b
+                            o += 1
+                            column += 1
+                        } else {
+                            out[o] = 61
+                            out[o + 1] = hex[Int(b >> 4)]
+                            out[o + 2] = hex[Int(b & 15)]
+                            o += 3
+                            column += 3
+                        }
+                        i += 1
+                    }
+                    if hasBreak { for e in eol { out[o] = e; o += 1 } }
+                    start = end + 1
                 }
-                let hasBreak = end < input.count
-                let contentEnd = hasBreak && end > start && input[end - 1] == 13 ? end - 1 : end
-                var column = 0
-                var i = start
-                while i < contentEnd {
-                    let b = input[i]
-                    let isLast = i == contentEnd - 1
-                    var literal = (b >= 33 && b <= 126 && b != 61) || ((b == 32 || b == 9) && !isLast)
-                    if i == start
-                        && (b == 46
-                            || (b == 70 && contentEnd - start >= 5 && input[start + 1] == 114 && input[start + 2] == 111
-                                && input[start + 3] == 109 && input[start + 4] == 32))
-                    {
-                        literal = false  // "." alone and "From " at the start of a line
-                    }
-                    let width = literal ? 1 : 3
-                    if column + width > 75 {
-                        out.append(61)
-                        out += eol
-                        column = 0
-                    }
-                    if literal {
-                        out.append(b)
-                    } else {
-                        out.append(61)
-                        out.append(hex[Int(b >> 4)])
-                        out.append(hex[Int(b & 15)])
-                    }
-                    column += width
-                    i += 1
-                }
-                if hasBreak { out += eol }
-                start = end + 1
             }
+            initialized = o
         }
-        return out
     }
 
     /// Lenient decoding (RFC 2045 §6.7 note 4): malformed escapes are kept literally.

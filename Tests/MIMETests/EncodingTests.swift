@@ -76,6 +76,37 @@ final class EncodingTests: XCTestCase {
         XCTAssertEqual(QuotedPrintable.decode(Array(encoded.utf8)), text)
     }
 
+    /// Python's quopri is the peer: what we encode it decodes to the very bytes we were given
+    /// (long lines, trailing white space, "=", eight-bit bytes, "From " and "." at a line's
+    /// start, CRLF and LF), and every output line stays within RFC 2045's 76 characters.
+    func testQuotedPrintableDecodesInPythonToTheSameBytes() throws {
+        var inputs: [[UInt8]] = []
+        var seed: UInt32 = 7
+        for n in 0..<60 {
+            var line: [UInt8] = []
+            for _ in 0..<(n * 5 % 170) {
+                seed = seed &* 1_103_515_245 &+ 12345
+                let pick = Int(seed >> 16) % 100
+                line.append(
+                    pick < 70
+                        ? UInt8(97 + pick % 26) : pick < 80 ? 32 : pick < 85 ? 61 : pick < 88 ? 9 : UInt8(128 + pick))
+            }
+            let start: [UInt8] = n % 7 == 0 ? Array("From ".utf8) : n % 11 == 0 ? [46] : []
+            inputs.append(start + line + (n % 3 == 0 ? [32] : []))
+        }
+        let crlf = Array(inputs.joined(separator: [13, 10])) + [13, 10]
+        let lf = Array(inputs.joined(separator: [10]))  // no final line break
+        let encoded = [QuotedPrintable.encode(crlf, ending: .crlf), QuotedPrintable.encode(lf, ending: .lf)]
+        for text in encoded {
+            for line in text.split(separator: 10) { XCTAssertLessThanOrEqual(line.count, 77) }  // 76 and a CR
+            XCTAssertFalse(text.split(separator: 10).contains { $0.starts(with: Array("From ".utf8)) })
+        }
+        let script = "import quopri, sys; sys.stdout.buffer.write(quopri.decodestring(sys.stdin.buffer.read()))"
+        XCTAssertTrue(try runProcess(Paths.python, ["-c", script], input: encoded[0]).stdout == crlf)
+        XCTAssertTrue(try runProcess(Paths.python, ["-c", script], input: encoded[1]).stdout == lf)
+        XCTAssertTrue(QuotedPrintable.decode(encoded[0]) == crlf)
+    }
+
     func testQuotedPrintableSoftBreaksLongLines() {
         let long = Array(String(repeating: "x", count: 200).utf8)
         let encoded = string(QuotedPrintable.encode(long))
