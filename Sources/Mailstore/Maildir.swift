@@ -1,5 +1,6 @@
 import FileIO
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -174,6 +175,9 @@ public struct MaildirReader: MessageSource {
 /// chosen by the caller, so a rerun that delivers the same name replaces the file
 /// instead of adding a second copy. Every failure is a `WriteError` and leaves
 /// nothing behind in tmp/.
+/// Numbers that make each delivery's temporary file name its own.
+private let temporaryNames = Atomic<Int>(0)
+
 public struct MaildirWriter: Sendable {
     public let root: String
     /// fsync the file before the rename and new/ after it.
@@ -194,12 +198,14 @@ public struct MaildirWriter: Sendable {
         for sub in ["tmp", "new", "cur"] { try FileSystem.makeDirectories(root + "/" + sub) }
     }
 
-    /// Writes `bytes` as `new/name` (mode 0600); returns its path.
+    /// Writes `bytes` as `new/name` (mode 0600); returns its path. The temporary file's name is this
+    /// delivery's own: two deliveries of one name at once (a message in both new/ and cur/ of a spool,
+    /// while a client moves it) each rename a whole file, where one shared name failed the run.
     @discardableResult
     public func deliver(_ bytes: [UInt8], name: String) throws -> String {
-        let temporary = root + "/tmp/" + name
+        let temporary = root + "/tmp/" + name + ".\(getpid()).\(temporaryNames.add(1, ordering: .relaxed).newValue)"
         let final = root + "/new/" + name
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw WriteError(temporary, "create") }
         do {
             try FileSystem.writeAll(fd, bytes, path: temporary)

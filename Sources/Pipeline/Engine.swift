@@ -621,24 +621,26 @@ final class Router: Sendable {
 /// dropped with the rest of the queue by a stop, after every held one): the wait always ends. After
 /// a turn that threw, the later ones throw too: nothing is appended past a failed record.
 ///
-/// Unchecked Sendable, because every access to `next` and `failed` is under `condition`.
+/// Unchecked Sendable, because every access to `next` and `failure` is under `condition`.
 final class Turns: @unchecked Sendable {
     private let condition = NSCondition()
     private var next = 0
-    private var failed = false
+    /// What the failed turn threw: the later turns throw it too, so the run's one-line error names
+    /// the real cause (a full disk and its file) whichever worker reports first.
+    private var failure: (any Error)? = nil
 
     func take<T>(_ turn: Int, _ body: () throws -> T) throws -> T {
         condition.lock()
         defer { condition.unlock() }
-        while next != turn && !failed { condition.wait() }
-        if failed { throw PipelineError("stopped: an earlier output could not be written", kind: .tryAgain) }
+        while next != turn && failure == nil { condition.wait() }
+        if let failure { throw failure }
         do {
             let value = try body()
             next += 1
             condition.broadcast()
             return value
         } catch {
-            failed = true
+            failure = error
             condition.broadcast()
             throw error
         }

@@ -165,7 +165,7 @@ final class ResumeIndex: Sendable {
         do {
             // The header goes last, once the count and checksum are known; a placeholder holds its place.
             try FileSystem.writeAll(out, [UInt8](repeating: 0, count: Header.size), path: temporary)
-            var merge = SortedMerge([.memory(sorted), .memory(tail.sorted())] + sources)
+            var merge = try SortedMerge([.memory(sorted), .memory(tail.sorted())] + sources)
             var last: KeyHash? = nil
             while let next = try merge.next() {
                 if next == last { continue }
@@ -266,8 +266,9 @@ final class RecordedKeys {
     private let chunk: Int
     private var current: [KeyHash] = []
     private var spill: Int32 = -1
-    /// The sorted runs in the spill file: (first hash's index, count).
-    private var runs: [(start: Int, count: Int)] = []
+    /// The sorted runs in the spill file: first hash's index, count, and the SHA-256 of their bytes
+    /// (checked as they are read back: a spill file damaged meanwhile means no index, never a wrong one).
+    private var runs: [(start: Int, count: Int, digest: [UInt8])] = []
     private var spilled = 0
     private var broken = false
 
@@ -284,6 +285,9 @@ final class RecordedKeys {
     deinit { if spill >= 0 { close(spill) } }
 
     var count: Int { spilled + current.count }
+
+    /// The spill file's descriptor (-1 before the first piece is spilled): for the tests that damage it.
+    var spillDescriptor: Int32 { spill }
 
     func append(_ key: KeyHash) {
         current.append(key)
@@ -305,7 +309,7 @@ final class RecordedKeys {
         let size = current.count * MemoryLayout<KeyHash>.stride
         let done = spill >= 0 && current.withUnsafeBytes { pwrite(spill, $0.baseAddress, size, offset) } == size
         if done {
-            runs.append((spilled, current.count))
+            runs.append((spilled, current.count, current.withUnsafeBytes { CMS.sha256(parts: [$0]) }))
             spilled += current.count
         } else {
             broken = true  // no index this time; the records themselves are in the manifest
@@ -318,7 +322,7 @@ final class RecordedKeys {
     func sortedRuns() -> [SortedMerge.Source]? {
         guard !broken else { return nil }
         current.sort()
-        return runs.map { .file(spill, start: $0.start, count: $0.count) } + [.memory(current)]
+        return runs.map { .file(spill, start: $0.start, count: $0.count, digest: $0.digest) } + [.memory(current)]
     }
 }
 
@@ -327,7 +331,7 @@ final class RecordedKeys {
 struct SortedMerge {
     enum Source {
         case memory([KeyHash])
-        case file(Int32, start: Int, count: Int)
+        case file(Int32, start: Int, count: Int, digest: [UInt8])
     }
 
     private struct Cursor {
@@ -337,12 +341,14 @@ struct SortedMerge {
         /// Hashes of a file run not yet read into the buffer, and where they start.
         var left: Int
         var next: Int
+        /// A file run's bytes as read so far, to be checked against its digest once all are read.
+        let hasher = SHA256Hasher()
 
         init(_ source: Source) {
             self.source = source
             switch source {
             case .memory(let values): (buffer, left, next) = (values, 0, 0)
-            case .file(_, let start, let count): (buffer, left, next) = ([], count, start)
+            case .file(_, let start, let count, _): (buffer, left, next) = ([], count, start)
             }
         }
 
@@ -355,23 +361,25 @@ struct SortedMerge {
         }
 
         mutating func fill() throws {
-            guard position >= buffer.count, left > 0, case .file(let fd, _, _) = source else { return }
+            guard position >= buffer.count, left > 0, case .file(let fd, _, _, let digest) = source else { return }
             let n = min(left, RecordedKeys.piece)
             let stride = MemoryLayout<KeyHash>.stride
             buffer = [KeyHash](repeating: KeyHash(high: 0, low: 0), count: n)
             let read = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, n * stride, off_t(next * stride)) }
             guard read == n * stride else { throw PipelineError("the index's spill file could not be read") }
+            buffer.withUnsafeBytes { hasher.update($0) }
             (position, left, next) = (0, left - n, next + n)
+            if left == 0 && hasher.finish() != digest { throw PipelineError("the index's spill file was damaged") }
         }
     }
 
     /// Cursors in a binary min-heap by their current hash; exhausted ones are dropped.
     private var heap: [Cursor] = []
 
-    init(_ sources: [Source]) {
+    init(_ sources: [Source]) throws {
         for source in sources {
             var cursor = Cursor(source)
-            try? cursor.fill()
+            try cursor.fill()
             if cursor.current != nil { push(cursor) }
         }
     }

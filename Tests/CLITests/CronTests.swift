@@ -115,6 +115,24 @@ final class CronTests: CLITestCase {
 
     // MARK: 2. One run per output directory
 
+    /// A client moving mail from new/ to cur/ by link and unlink leaves a message in both for a
+    /// moment: the two copies (one key) were delivered at once under one temporary name, and the
+    /// second rename failed the run (exit 75). Each delivery's temporary file is now its own.
+    func testAMessageInBothNewAndCurDoesNotFailTheRun() throws {
+        // One message and its copy: handed to the two workers together (the race is a matter of
+        // timing, so it is run many times; the old code failed about one run in three).
+        let inbox = try spool("in", count: 1)
+        for name in try FileManager.default.contentsOfDirectory(atPath: inbox + "/new") {
+            try FileManager.default.copyItem(atPath: inbox + "/new/" + name, toPath: inbox + "/cur/" + name + ":2,S")
+        }
+        for round in 0..<40 {
+            let out = path("out-\(round)")
+            try smimegate(["process", "outgoing", inbox, "--out", out, "--workers", "2", "--no-progress"]).expect(0)
+            XCTAssertEqual(try delivered(out).filter { $0.contains("/new/") }.count, 1, "one output file")
+            XCTAssertTrue(try delivered(out).allSatisfy { !$0.contains("/tmp/") })
+        }
+    }
+
     func testASecondRunIntoTheSameDirectoryExits75NamingTheHolder() throws {
         let inbox = try spool("in", count: 1500)
         let out = path("out")

@@ -220,6 +220,48 @@ final class EngineTests: XCTestCase {
         XCTAssertTrue(indexes[0] == indexes[1], "spilled or not, the same sorted entries")
     }
 
+    /// A spill file damaged during the run (storage, or someone writing through /proc/PID/fd)
+    /// means no new index — never an index that lacks keys (which would process them twice).
+    func testADamagedSpillFileWritesNoIndex() throws {
+        let dir = try temporaryDirectory("resume-spill").path
+        let (writer, empty) = try ManifestWriter.open(directory: dir, resume: false)
+        let keys = (0..<100).map { "/spool/m\($0)" }
+        let recorded = RecordedKeys(directory: dir, chunk: 16)
+        for key in keys {
+            try writer.append(record(key))
+            recorded.append(KeyHash(key))
+        }
+        XCTAssertGreaterThanOrEqual(recorded.spillDescriptor, 0)
+        let zeros = [UInt8](repeating: 0, count: 16 * 16)
+        XCTAssertEqual(pwrite(recorded.spillDescriptor, zeros, zeros.count, 0), zeros.count)
+        writer.writeIndex(empty, adding: recorded)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/manifest.index"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/manifest.index.tmp"))
+        let (_, loaded) = try ManifestWriter.open(directory: dir, resume: true)
+        XCTAssertEqual(loaded.count, 100, "rebuilt from the manifest")
+        XCTAssertTrue(keys.allSatisfy(loaded.contains))
+    }
+
+    /// With mbox output, the turns after a failed append throw the failed one's own error, so the
+    /// run's one line names the cause whichever worker reports first.
+    func testLaterTurnsThrowTheFailedTurnsError() {
+        let turns = Turns()
+        let later = DispatchSemaphore(value: 0)
+        let thrown = Mutex<String?>(nil)
+        DispatchQueue.global().async {
+            do {
+                try turns.take(1) {}
+            } catch {
+                thrown.withLock { $0 = "\(error)" }
+            }
+            later.signal()
+        }
+        usleep(20000)  // turn 1 is waiting
+        XCTAssertThrowsError(try turns.take(0) { throw PipelineError("signed.mbox: No space left on device") })
+        later.wait()
+        XCTAssertEqual(thrown.withLock { $0 }, "signed.mbox: No space left on device")
+    }
+
     func testALongManifestWithoutIndexIsRebuiltIntoOneSortedIndex() throws {
         let dir = try temporaryDirectory("resume-index").path
         let (writer, _) = try ManifestWriter.open(directory: dir, resume: false)
