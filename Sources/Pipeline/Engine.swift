@@ -90,9 +90,10 @@ public struct RunSummary: Sendable {
 /// The flow of one run (DESIGN.md): the scanner streams messages from the inputs
 /// into a `WorkerPool`; each worker runs the job, delivers its outputs (maildir
 /// tmp → new) and then appends the manifest record. At most `capacity` messages
-/// wait, and at most 2 MiB a worker of them beyond one per worker, so memory is bounded
-/// by the workers' messages plus a small queue whatever the corpus size. The output directory is locked for the run; a write error or a
-/// signal stops it without losing or half-recording a message.
+/// wait, and at most 2 MiB a worker of them beyond one per worker, so memory is
+/// bounded by the workers' messages plus a small queue whatever the corpus size.
+/// The output directory is locked for the run; a write error or a signal stops it
+/// without losing or half-recording a message.
 public enum Engine {
     /// Checks every input before anything runs: '-', a maildir, or an mbox file.
     public static func validate(inputs: [String], consume: Bool = false) throws {
