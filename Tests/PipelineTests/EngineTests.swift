@@ -100,40 +100,30 @@ final class EngineTests: XCTestCase {
     /// With a weight, items beyond one per worker wait in the producer once the bytes in flight
     /// would pass the bound: large messages do not pile up in the queue.
     func testTheByteBoundHoldsItemsInTheProducer() {
-        let pool = WorkerPool<Int>(workers: 2, capacity: 8, weight: { _ in 10 }, bytes: 15)
-        let flight = Mutex((submitted: 0, finished: 0, peak: 0))
-        pool.run(
-            produce: { submit in
-                for i in 0..<30 {
-                    guard submit(i) else { return }
-                    flight.withLock { $0.submitted += 1 }
-                }
-            },
-            work: { _ in
-                flight.withLock { $0.peak = max($0.peak, $0.submitted - $0.finished) }
-                usleep(2000)
-                flight.withLock { $0.finished += 1 }
-            })
-        XCTAssertEqual(flight.withLock { $0.finished }, 30)
-        XCTAssertLessThanOrEqual(flight.withLock { $0.peak }, 2, "at most one item a worker: 10 + 10 > 15")
+        // The most items submitted and not yet finished that a work item sees as it starts.
+        func peakInFlight(_ pool: WorkerPool<Int>) -> (finished: Int, peak: Int) {
+            let flight = Mutex((submitted: 0, finished: 0, peak: 0))
+            pool.run(
+                produce: { submit in
+                    for i in 0..<30 {
+                        guard submit(i) else { return }
+                        flight.withLock { $0.submitted += 1 }
+                    }
+                },
+                work: { _ in
+                    flight.withLock { $0.peak = max($0.peak, $0.submitted - $0.finished) }
+                    usleep(2000)
+                    flight.withLock { $0.finished += 1 }
+                })
+            return flight.withLock { ($0.finished, $0.peak) }
+        }
+        let heavy = peakInFlight(WorkerPool<Int>(workers: 2, capacity: 8, weight: { _ in 10 }, bytes: 15))
+        XCTAssertEqual(heavy.finished, 30)
+        XCTAssertLessThanOrEqual(heavy.peak, 2, "at most one item a worker: 10 + 10 > 15")
         // Light items are bounded by the count alone: the queue fills as before.
-        let light = WorkerPool<Int>(workers: 1, capacity: 8, weight: { _ in 1 }, bytes: 15)
-        let waiting = Mutex((submitted: 0, finished: 0, peak: 0))
-        light.run(
-            produce: { submit in
-                for i in 0..<30 {
-                    guard submit(i) else { return }
-                    waiting.withLock { $0.submitted += 1 }
-                }
-            },
-            work: { _ in
-                usleep(2000)
-                waiting.withLock {
-                    $0.finished += 1
-                    $0.peak = max($0.peak, $0.submitted - $0.finished)
-                }
-            })
-        XCTAssertGreaterThanOrEqual(waiting.withLock { $0.peak }, 5, "the queue filled")
+        let light = peakInFlight(WorkerPool<Int>(workers: 1, capacity: 8, weight: { _ in 1 }, bytes: 15))
+        XCTAssertEqual(light.finished, 30)
+        XCTAssertGreaterThanOrEqual(light.peak, 5, "the queue filled")
     }
 
     // MARK: Resume index
