@@ -50,6 +50,8 @@ public struct HeaderField: Sendable, Equatable {
 
     /// ASCII case-insensitive comparison of field names, without allocating.
     public func hasName(_ other: String) -> Bool {
+        // Most names asked about differ in length: no byte need be compared (a count is O(1) for native strings).
+        guard name.utf8.count == other.utf8.count else { return false }
         var a = name.utf8.makeIterator()
         var b = other.utf8.makeIterator()
         while true {

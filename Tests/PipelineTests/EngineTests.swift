@@ -135,6 +135,18 @@ final class EngineTests: XCTestCase {
             reason: "a \"quoted\", reason: with \"input\":\"x\"", signer: nil, bytes: 1, elapsedMs: 1)
     }
 
+    /// The manifest's string encoding, read back by a JSON decoder: every control character, quotes,
+    /// backslashes, non-ASCII text, and runs of plain bytes between escapes.
+    func testManifestStringsDecodeToThemselves() throws {
+        let values = [
+            "", "plain", "\"", "\\", "a\"b\\c\nd\re\tf", String((0..<32).map { Character(UnicodeScalar($0)) }),
+            "café ✉︎ 📨", "/spool/new/ctl\u{1}byte:2,S", String(repeating: "x\u{7f}\"", count: 50),
+        ]
+        var out: [UInt8] = []
+        JSON.strings(values, into: &out)
+        XCTAssertEqual(try JSONDecoder().decode([String].self, from: Data(out)), values)
+    }
+
     func testManifestKeysAreReadWithoutDecodingAndMatchTheDecoder() {
         for record in [
             record("/spool/new/1"), record("/box.mbox", offset: 1234), record("/spool/new/tab\there \"q\" \\ done"),
