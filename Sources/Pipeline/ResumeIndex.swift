@@ -342,13 +342,13 @@ struct SortedMerge {
         var left: Int
         var next: Int
         /// A file run's bytes as read so far, to be checked against its digest once all are read.
-        let hasher = SHA256Hasher()
+        let hasher: SHA256Hasher?
 
         init(_ source: Source) {
             self.source = source
             switch source {
-            case .memory(let values): (buffer, left, next) = (values, 0, 0)
-            case .file(_, let start, let count, _): (buffer, left, next) = ([], count, start)
+            case .memory(let values): (buffer, left, next, hasher) = (values, 0, 0, nil)
+            case .file(_, let start, let count, _): (buffer, left, next, hasher) = ([], count, start, SHA256Hasher())
             }
         }
 
@@ -367,9 +367,9 @@ struct SortedMerge {
             buffer = [KeyHash](repeating: KeyHash(high: 0, low: 0), count: n)
             let read = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, n * stride, off_t(next * stride)) }
             guard read == n * stride else { throw PipelineError("the index's spill file could not be read") }
-            buffer.withUnsafeBytes { hasher.update($0) }
+            buffer.withUnsafeBytes { hasher?.update($0) }
             (position, left, next) = (0, left - n, next + n)
-            if left == 0 && hasher.finish() != digest { throw PipelineError("the index's spill file was damaged") }
+            if left == 0 && hasher?.finish() != digest { throw PipelineError("the index's spill file was damaged") }
         }
     }
 
@@ -413,7 +413,7 @@ struct SortedMerge {
         var parent = start
         while true {
             var smallest = parent
-            for child in [2 * parent + 1, 2 * parent + 2]
+            for child in (2 * parent + 1)...(2 * parent + 2)
             where child < heap.count && heap[child].current! < heap[smallest].current! {
                 smallest = child
             }
