@@ -510,6 +510,7 @@ final class Router: Sendable {
             authenticated: result.authenticated, bytes: input.bytes.count,
             elapsedMs: (elapsed.seconds * 1000 * 100).rounded() / 100)
         record.revocation = result.revocation
+        record.time = RecordTime.now()
         record.alerts = alerts.isEmpty ? nil : alerts
         if let moment = result.moment, moment.source != .now {
             record.validationTime = ISO8601DateFormatter().string(from: moment.time)

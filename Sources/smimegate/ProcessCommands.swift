@@ -88,8 +88,15 @@ struct RunFlags: ParsableArguments {
             valueName: "URL"))
     var deliver: String?
     @OptionGroup var client: SMTPClientOptions
+    @Option(
+        help: ArgumentHelp(
+            "At the end of the run, write its figures in Prometheus text format to FILE (node_exporter's textfile "
+                + "collector; replaced atomically, counters summed over the runs that write FILE).",
+            valueName: "FILE"))
+    var metricsFile: String?
 
     func validate() throws {
+        if metricsFile?.isEmpty == true { throw ValidationError("--metrics-file takes a file name") }
         if workers < 1 || workers > 256 { throw ValidationError("--workers must be between 1 and 256") }
         if deliver == nil && (client.smtpCa != nil || client.smtpAuthFile != nil || client.smtpHelo != nil) {
             throw ValidationError("--smtp-ca, --smtp-auth-file and --smtp-helo go with --deliver")
@@ -114,7 +121,10 @@ struct RunFlags: ParsableArguments {
     /// Runs the job, prints the summary, and exits with the run's code: 1 when something
     /// failed, 75 when a write failed, 128 + N when signal N stopped it.
     /// `finally` runs once the run is over, whatever happened (recording what the run used).
-    func execute(_ job: any Job, harvester: Harvester? = nil, finally: (() throws -> Void)? = nil) throws {
+    /// With --metrics-file, the run's figures are written once its exit status is known.
+    func execute(
+        _ job: any Job, store: Keystore, harvester: Harvester? = nil, finally: (() throws -> Void)? = nil
+    ) throws {
         var options = self.options
         options.harvester = harvester
         options.outFormat = outFormat
@@ -157,14 +167,31 @@ struct RunFlags: ParsableArguments {
             for problem in harvested.problems { printErr("smimegate: harvest: \(problem)") }
             for alert in harvested.alerts { printErr("smimegate: alert: \(alert)") }
         }
+        let failure = Self.failure(of: summary, out: out)
+        if let metricsFile {
+            do {
+                let certificates = try store.certificates().map { (name: $0.name, notAfter: $0.certificate.notAfter) }
+                try RunMetrics(
+                    direction: job.operation, summary: summary, outcomes: job.outcomes, exitCode: failure?.code ?? 0,
+                    certificates: certificates
+                ).write(to: metricsFile)
+            } catch {
+                printErr("smimegate: warning: metrics not written: \(error)")
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// How a run that ended ends the process: nil for exit 0.
+    static func failure(of summary: RunSummary, out: String) -> Failure? {
         switch summary.stop {
         case .failure(let reason):
-            throw Failure.tryAgain(
+            return Failure.tryAgain(
                 "\(reason): stopped after \(summary.messages) message(s); nothing is lost: "
                     + "make room and rerun with --resume"
             )
         case .signal(let number):
-            throw Failure.stopped(
+            return Failure.stopped(
                 by: number,
                 "stopped by \(signalName(number)) after "
                     + "\(summary.messages) message(s); rerun with --resume to go on")
@@ -172,21 +199,22 @@ struct RunFlags: ParsableArguments {
             break
         }
         if let delivery = summary.delivery, delivery.deferred > 0 {
-            throw Failure.tryAgain(
+            return Failure.tryAgain(
                 "\(delivery.deferred) recipient(s) deferred, \(summary.failed) message(s) failed; "
                     + "'smimegate deliver' or the next run with --deliver tries the deferred again")
         }
         if let delivery = summary.delivery, delivery.rejected > 0 || !delivery.problems.isEmpty {
-            throw Failure.problem(
+            return Failure.problem(
                 "\(summary.failed) message(s) failed, \(delivery.rejected) recipient(s) rejected; "
                     + "see \(out)/manifest.jsonl and \(out)/delivery.jsonl")
         }
         if summary.failed > 0 || !summary.inputErrors.isEmpty {
-            throw Failure.problem(
+            return Failure.problem(
                 "\(summary.failed) message(s) failed, \(summary.inputErrors.count) input error(s); "
                     + "see \(out)/manifest.jsonl"
             )
         }
+        return nil
     }
 }
 
@@ -353,7 +381,7 @@ struct ProcessOutgoing: ParsableCommand {
         guard let document else {
             let (chosen, signer) = try usableProfile(profile ?? "default", store)
             try flags.execute(
-                OutgoingJob(profile: chosen, signer: signer, recipients: recipients, reportingHost: host),
+                OutgoingJob(profile: chosen, signer: signer, recipients: recipients, reportingHost: host), store: store,
                 finally: { try store.markHarvestedUsed(recipients.usedHarvested) })
             return
         }
@@ -364,7 +392,7 @@ struct ProcessOutgoing: ParsableCommand {
         } catch let error as PipelineError {
             throw Failure.usage(error.reason)
         }
-        try flags.execute(job, finally: { try store.markHarvestedUsed(recipients.usedHarvested) })
+        try flags.execute(job, store: store, finally: { try store.markHarvestedUsed(recipients.usedHarvested) })
     }
 }
 
@@ -455,7 +483,7 @@ struct ProcessIncoming: ParsableCommand {
             policy: try choice.document(store), reportingHost: ProcessInfo.processInfo.hostName,
             localDomains: (localDomains ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }, harvest: harvest ? HarvestRules() : nil)
-        try flags.execute(job, harvester: Harvester(keystore: store))
+        try flags.execute(job, store: store, harvester: Harvester(keystore: store))
     }
 }
 
@@ -509,7 +537,7 @@ struct ProcessResign: ParsableCommand {
                 // Our own addresses (archives of incoming mail) get our certificates, whatever a public key claims.
                 RecipientSelection.choose(for: address, among: ours) ?? directory.certificate(for: address)
             }, authservID: authservId ?? ProcessInfo.processInfo.hostName)
-        try flags.execute(job, finally: { try store.markHarvestedUsed(directory.usedHarvested) })
+        try flags.execute(job, store: store, finally: { try store.markHarvestedUsed(directory.usedHarvested) })
     }
 }
 
@@ -564,6 +592,6 @@ struct ProcessRekey: ParsableCommand {
         let job = RekeyJob(
             candidates: try decryptionCandidates(store), recipients: recipients, cipher: cipher,
             keyTransport: oaep ? .oaep : .pkcs1v15)
-        try flags.execute(job)
+        try flags.execute(job, store: store)
     }
 }

@@ -68,12 +68,13 @@ final class PolicyTests: XCTestCase {
 final class ManifestTests: XCTestCase {
     /// The hand-written JSON line says what JSONEncoder would.
     func testRecordLineMatchesJSONEncoder() throws {
-        let record = ManifestRecord(
+        var record = ManifestRecord(
             input: "in/\"odd\\name\"\n", offset: 42, messageId: "x@y", direction: "outgoing", outcome: "split", profile: "p",
             outputs: [
                 .init(file: "encrypted/new/a.split.0", recipients: ["a@b", "c@d"]), .init(file: "split/new/a.split.1", recipients: []),
             ],
             reason: "tab\there, ünïcode, \u{1}", signer: nil, bytes: 1234, elapsedMs: 0.92)
+        record.time = RecordTime.now()
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -1,0 +1,153 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Issue 15, operations: `--metrics-file` read back by Prometheus' own parser (prometheus_client),
+/// `doctor` against homes broken on purpose, `report` over real runs' manifests (its HTML rendered by
+/// headless Chromium), and the contrib units checked by `systemd-analyze verify`.
+final class OperationsTests: CLITestCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try smimegate(["profile", "create", "default", "--mode", "sign", "--cert", "alice"]).expect(0)
+    }
+
+    /// A maildir of `count` plain messages from alice, plus `junk` files that are no messages.
+    func spool(_ name: String, count: Int, junk: Int = 0) throws -> String {
+        var messages: [String: String] = [:]
+        for i in 0..<count {
+            messages["\(1_700_000_000 + i).M\(i)P1.ops"] =
+                "From: alice@example.com\nTo: bob@partner.example\nSubject: ops \(i)\n"
+                + "Message-ID: <ops-\(i)@example.com>\n\nline \(i)\n"
+        }
+        for i in 0..<junk { messages["\(1_700_100_000 + i).J\(i)P1.ops"] = "\u{1}\u{2} not a message at all" }
+        return try maildir(name, messages)
+    }
+
+    struct Exposition: Decodable {
+        let families: [String: String]
+        let samples: [Sample]
+
+        struct Sample: Decodable {
+            let name: String
+            let labels: [String: String]
+            let value: Double
+            init(from decoder: Decoder) throws {
+                var list = try decoder.unkeyedContainer()
+                name = try list.decode(String.self)
+                labels = try list.decode([String: String].self)
+                value = try list.decode(Double.self)
+            }
+        }
+
+        func value(_ name: String, _ labels: [String: String]) -> Double? {
+            samples.first { $0.name == name && $0.labels == labels }?.value
+        }
+    }
+
+    /// The file as the reference parser reads it (it fails the test if the parser refuses it).
+    func parsed(_ file: String, line: UInt = #line) throws -> Exposition {
+        let result = try runProcess(
+            Paths.python, [Paths.packageRoot.appendingPathComponent("Tests/peers/prometheus_parse.py").path, file])
+        XCTAssertEqual(result.status, 0, result.stderr, line: line)
+        return try JSONDecoder().decode(Exposition.self, from: Data(result.stdout))
+    }
+
+    // MARK: --metrics-file
+
+    func testMetricsFileIsPrometheusTextWithCountersSummedOverRuns() throws {
+        try FileManager.default.createDirectory(atPath: path("textfile"), withIntermediateDirectories: true)
+        let metrics = path("textfile/smimegate.prom")
+        let before = Date().timeIntervalSince1970.rounded(.down)
+        try smimegate([
+            "process", "outgoing", try spool("one", count: 3), "--out", path("out1"), "--metrics-file", metrics,
+        ])
+        .expect(0)
+        var exposition = try parsed(metrics)
+        let outgoing = ["direction": "outgoing"]
+        XCTAssertEqual(exposition.families["smimegate_messages"], "counter")
+        XCTAssertEqual(exposition.families["smimegate_last_run_timestamp_seconds"], "gauge")
+        XCTAssertEqual(exposition.value("smimegate_messages_total", ["direction": "outgoing", "outcome": "signed"]), 3)
+        XCTAssertEqual(exposition.value("smimegate_messages_total", ["direction": "outgoing", "outcome": "failed"]), 0)
+        XCTAssertEqual(exposition.value("smimegate_input_errors_total", outgoing), 0)
+        XCTAssertEqual(exposition.value("smimegate_last_run_exit_code", outgoing), 0)
+        let bytes = try XCTUnwrap(exposition.value("smimegate_bytes_total", outgoing))
+        let recorded = try manifestEntries(path("out1")).count
+        XCTAssertEqual(recorded, 3)
+        XCTAssertGreaterThan(bytes, 3 * 60)
+        let firstSuccess = try XCTUnwrap(exposition.value("smimegate_last_success_timestamp_seconds", outgoing))
+        XCTAssertGreaterThanOrEqual(firstSuccess, before)
+        XCTAssertLessThanOrEqual(firstSuccess, Date().timeIntervalSince1970 + 1)
+        XCTAssertNotNil(exposition.value("smimegate_run_duration_seconds", outgoing))
+        // Every organisation certificate's notAfter, as openssl reads it.
+        for (name, file) in [("alice", "alice.pem"), ("gateway", "gateway.pem"), ("carol", "carol-ec.pem")] {
+            let end = try openssl(["x509", "-in", fixture(file), "-noout", "-enddate", "-dateopt", "iso_8601"])
+                .expect(0).out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            formatter.dateFormat = "yyyy-MM-dd HH:mm:ss'Z'"
+            let notAfter = try XCTUnwrap(formatter.date(from: String(end.dropFirst("notAfter=".count))), end)
+            XCTAssertEqual(
+                exposition.value("smimegate_certificate_expiry_timestamp_seconds", ["name": name]),
+                notAfter.timeIntervalSince1970, name)
+        }
+        var info = stat()
+        XCTAssertEqual(stat(metrics, &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o644)
+
+        // A second run with a message that fails: counters add up, the last success stays the first run's.
+        Thread.sleep(forTimeInterval: 1.1)
+        try smimegate([
+            "process", "outgoing", try spool("two", count: 2, junk: 1), "--out", path("out2"), "--metrics-file",
+            metrics,
+        ]).expect(1)
+        exposition = try parsed(metrics)
+        XCTAssertEqual(exposition.value("smimegate_messages_total", ["direction": "outgoing", "outcome": "signed"]), 5)
+        XCTAssertEqual(exposition.value("smimegate_messages_total", ["direction": "outgoing", "outcome": "failed"]), 1)
+        XCTAssertGreaterThan(try XCTUnwrap(exposition.value("smimegate_bytes_total", outgoing)), bytes)
+        XCTAssertEqual(exposition.value("smimegate_last_run_exit_code", outgoing), 1)
+        XCTAssertEqual(exposition.value("smimegate_last_success_timestamp_seconds", outgoing), firstSuccess)
+        XCTAssertGreaterThan(
+            try XCTUnwrap(exposition.value("smimegate_last_run_timestamp_seconds", outgoing)), firstSuccess)
+
+        // An incoming job sharing the file keeps the outgoing samples and adds its own.
+        try smimegate([
+            "process", "incoming", path("out1/signed"), "--out", path("in"), "--metrics-file", metrics,
+            "--local-domains", "partner.example",
+        ]).expect(0)
+        exposition = try parsed(metrics)
+        XCTAssertEqual(
+            exposition.value("smimegate_messages_total", ["direction": "incoming", "outcome": "verified"]), 3)
+        XCTAssertEqual(exposition.value("smimegate_messages_total", ["direction": "outgoing", "outcome": "signed"]), 5)
+        XCTAssertEqual(exposition.value("smimegate_last_run_exit_code", outgoing), 1)
+        XCTAssertEqual(exposition.value("smimegate_last_run_exit_code", ["direction": "incoming"]), 0)
+        // Replaced atomically: nothing else is left in the collector's folder.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("textfile")), ["smimegate.prom"])
+    }
+
+    func testMetricsFileThatCannotBeWrittenWarnsAndKeepsTheRunsExitStatus() throws {
+        let result = try smimegate([
+            "process", "outgoing", try spool("one", count: 1), "--out", path("out"),
+            "--metrics-file", path("missing-folder/smimegate.prom"),
+        ]).expect(0)
+        XCTAssertTrue(result.stderr.contains("warning: metrics not written"), result.stderr)
+        XCTAssertEqual(try manifestEntries(path("out")).count, 1)
+    }
+
+    func testManifestRecordsSayWhenTheyWereWritten() throws {
+        let before = Date().addingTimeInterval(-1)
+        try smimegate(["process", "outgoing", try spool("one", count: 2), "--out", path("out")]).expect(0)
+        let lines = string(bytes(of: URL(fileURLWithPath: path("out/manifest.jsonl")))).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for line in lines {
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let time = try XCTUnwrap(object["time"] as? String)
+            XCTAssertEqual(time.count, "2026-11-30T18:05:01.123Z".count, time)
+            let date = try XCTUnwrap(formatter.date(from: time), time)
+            XCTAssertGreaterThanOrEqual(date, before)
+            XCTAssertLessThanOrEqual(date, Date().addingTimeInterval(1))
+        }
+    }
+}
