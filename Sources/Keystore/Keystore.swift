@@ -628,3 +628,10 @@ public final class Keystore {
             }
     }
 }
+
+extension Keystore {
+    /// What SQLite's `PRAGMA integrity_check` finds wrong with the database file: empty when it says "ok".
+    public func integrityProblems() throws -> [String] {
+        try db.query("PRAGMA integrity_check").compactMap { $0.first ?? nil }.filter { $0 != "ok" }
+    }
+}

@@ -150,4 +150,106 @@ final class OperationsTests: CLITestCase {
             XCTAssertLessThanOrEqual(date, Date().addingTimeInterval(1))
         }
     }
+
+    // MARK: doctor
+
+    struct DoctorReport: Decodable {
+        struct Problem: Decodable {
+            let area: String
+            let subject: String
+            let problem: String
+        }
+        let problems: [Problem]
+        let checked: [String: Int]
+    }
+
+    func testDoctorFindsNothingWrongWithAHealthyHome() throws {
+        let out = try smimegate(["doctor"]).expect(0).out
+        XCTAssertTrue(out.hasPrefix("ok: "), out)
+        XCTAssertTrue(out.contains("5 certificates") && out.contains("1 profiles") && out.contains("1 CRLs"), out)
+        let report = try JSONDecoder().decode(
+            DoctorReport.self, from: Data(try smimegate(["doctor", "--json"]).expect(0).stdout))
+        XCTAssertTrue(report.problems.isEmpty)
+        XCTAssertEqual(report.checked["private keys"], 5)
+    }
+
+    func testDoctorNamesEveryProblemOnItsOwnLine() throws {
+        try smimegate(["cert", "create", "soon", "--cn", "Soon", "--san-email", "soon@example.com", "--days", "5"])
+            .expect(0)
+        try smimegate(["profile", "create", "pp", "--mode", "sign", "--cert", "soon"]).expect(0)
+        let policy = try save(
+            "[content filters]\nsign: if (true) { smime-gateway(\"pp\"); }\n\n[outgoing policy default]\ncontent-filters = sign\n",
+            "policy.txt")
+        try smimegate(["policy", "load", policy]).expect(0)
+        // A profile gone behind the policy's back (an older smimegate, a hand-edited keystore), a stray key file.
+        XCTAssertEqual(
+            try runProcess("sqlite3", [home + "/keystore.sqlite", "DELETE FROM profiles WHERE name = 'pp'"]).status, 0)
+        try write("-----BEGIN PRIVATE KEY-----\n", to: URL(fileURLWithPath: home + "/stray.key"))
+        chmod(home + "/stray.key", 0o644)
+
+        let result = try smimegate(["doctor"]).expect(1)
+        let lines = result.out.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("certificate: soon: expires in 4 day(s), on ") }, result.out)
+        XCTAssertTrue(lines.contains("home: \(home)/stray.key: mode 644: readable by others (want 600)"), result.out)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("policy: the loaded policy: ") && $0.contains("pp") }, result.out)
+        XCTAssertEqual(lines.count, 3, result.out)
+        XCTAssertTrue(result.stderr.contains("3 problem(s) found"), result.stderr)
+        let report = try JSONDecoder().decode(
+            DoctorReport.self, from: Data(try smimegate(["doctor", "--json"]).expect(1).stdout))
+        XCTAssertEqual(Set(report.problems.map(\.area)), ["certificate", "home", "policy"])
+
+        // A longer window finds what a shorter one does not, and 0 days only what has expired.
+        XCTAssertFalse(try smimegate(["doctor", "--expiry-days", "0"]).out.contains("soon"))
+    }
+
+    /// Under faketime, a century on: every certificate, the CA and the CRL are out of date.
+    func testDoctorFindsExpiredCertificatesCAsAndStaleCRLs() throws {
+        let result = try runProcess(
+            "faketime", ["2127-01-01 00:00:00", Paths.binary.path, "--home", home, "doctor"], input: [])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        let out = result.out
+        for name in ["alice", "gateway", "bob", "carol", "dan"] {
+            XCTAssertTrue(out.contains("certificate: \(name): expired on 2126-11-05"), out)
+        }
+        XCTAssertTrue(out.contains("profile: default: certificate alice: certificate expired on 2126-11-05"), out)
+        XCTAssertTrue(
+            out.split(separator: "\n").contains { $0.hasPrefix("ca: ") && $0.contains("expired on 2126-11-05") }, out)
+        XCTAssertTrue(
+            out.split(separator: "\n").contains {
+                $0.hasPrefix("crl: ") && $0.contains("past its nextUpdate (2126-11-06")
+            }, out)
+    }
+
+    func testDoctorChecksTheHomePassphrase() throws {
+        let pass = ["SMIMEGATE_PASSPHRASE_FILE": try save("home secret\n", "home.pass")]
+        let encrypted = CLIHome(URL(fileURLWithPath: home))
+        try encrypted.run(["home", "encrypt"], environment: pass).expect(0)
+        XCTAssertTrue(try encrypted.run(["doctor"], environment: pass).expect(0).out.hasPrefix("ok: "))
+        let missing = try smimegate(["doctor"]).expect(1).out
+        XCTAssertTrue(missing.contains("encrypts private keys but no home passphrase was given"), missing)
+        let wrong = try encrypted.run(
+            ["doctor"], environment: ["SMIMEGATE_PASSPHRASE_FILE": try save("nope\n", "wrong.pass")]
+        )
+        .expect(1).out
+        XCTAssertTrue(wrong.contains("home: \(home): wrong home passphrase"), wrong)
+    }
+
+    /// A damaged keystore: SQLite's integrity check says what, and the checks it breaks say they could not run.
+    func testDoctorReportsADamagedKeystore() throws {
+        let database = home + "/keystore.sqlite"
+        let root = try runProcess(
+            "sqlite3", [database, "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_certificates_1'"])
+        let page = try XCTUnwrap(Int(root.out.trimmingCharacters(in: .whitespacesAndNewlines)), root.out)
+        var bytes = bytes(of: URL(fileURLWithPath: database))
+        // The index entry of "gateway" gets one letter changed: the table is intact, its index no longer matches it.
+        let start = (page - 1) * 4096
+        let name = Array("gateway".utf8)
+        let at = try XCTUnwrap(
+            (start..<(start + 4096 - name.count)).first { Array(bytes[$0..<($0 + name.count)]) == name })
+        bytes[at] = UInt8(ascii: "G")
+        try Data(bytes).write(to: URL(fileURLWithPath: database))
+        let result = try smimegate(["doctor"]).expect(1)
+        XCTAssertTrue(result.out.contains("keystore: keystore.sqlite: "), result.out)
+        XCTAssertTrue(result.out.contains("missing from index sqlite_autoindex_certificates_1"), result.out)
+    }
 }
