@@ -4,8 +4,8 @@
 # and sqlite3 command lines used as test peers, Postfix (the delivery tests' mail server,
 # run only as throwaway instances by Tests/peers/postfix_instance.sh), and a Python with
 # cryptography >= 45 (the second S/MIME peer); faketime and the gzip, bzip2, xz and zstd
-# command lines make old signatures and compressed archives for the archive tests. Sourced by
-# demo.sh and test.sh.
+# command lines make old signatures and compressed archives for the archive tests; the
+# packages in $extra_packages too (test.sh: chromium, systemd). Sourced by demo.sh and test.sh.
 set -euo pipefail
 
 # A tool that replaced /dev/null with a regular file (older smimegate did, with
@@ -26,7 +26,7 @@ fi
 
 need=()
 for pkg in libssl-dev libarchive-dev libsqlite3-dev libpcre2-dev pkg-config openssl sqlite3 \
-  python3 python3-venv ca-certificates postfix faketime gzip bzip2 xz-utils zstd; do
+  python3 python3-venv ca-certificates postfix faketime gzip bzip2 xz-utils zstd ${extra_packages:-}; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -4,6 +4,8 @@
 # cryptography as interoperability peers and ../shared/vectors as third-party data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Only the tests need these: Chromium renders `report --html`, systemd-analyze checks contrib/'s units.
+extra_packages="chromium systemd"
 source scripts/setup.sh
 
 # The pyca peer needs cryptography >= 45 (PKCS #7 envelopes with AES-256, pkcs7_decrypt_smime);

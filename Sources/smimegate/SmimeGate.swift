@@ -24,7 +24,7 @@ struct SmimeGate: ParsableCommand {
         subcommands: [
             Init.self, Home.self, Cert.self, Keys.self, CA.self, Profile.self, PolicyCommand.self, Sign.self,
             Encrypt.self, Verify.self, Decrypt.self,
-            ProcessCommand.self, Deliver.self, SettingsCommand.self, Alerts.self, Doctor.self, Demo.self,
+            ProcessCommand.self, Deliver.self, SettingsCommand.self, Alerts.self, Doctor.self, Report.self, Demo.self,
         ])
 
     /// Runs the command; maps every failure to one line on stderr and the

@@ -252,4 +252,128 @@ final class OperationsTests: CLITestCase {
         XCTAssertTrue(result.out.contains("keystore: keystore.sqlite: "), result.out)
         XCTAssertTrue(result.out.contains("missing from index sqlite_autoindex_certificates_1"), result.out)
     }
+
+    // MARK: report
+
+    struct ReportJSON: Decodable {
+        struct Run: Decodable {
+            let directory: String
+            let records: Int
+            let first: String?
+        }
+        struct Reason: Decodable {
+            let outcome: String
+            let code: String
+            let count: Int
+            let example: String
+        }
+        struct Pace: Decodable {
+            let intervalSeconds: Double
+            let messages: [Int]
+        }
+        let runs: [Run]
+        let outcomes: [String: [String: Int]]
+        let reasons: [Reason]
+        let messages: Int
+        let pace: Pace?
+        let medianMs: Double?
+    }
+
+    /// Two real runs (outgoing, then incoming over what it signed) and a manifest whose reason carries markup.
+    func reportRuns() throws -> [String] {
+        try smimegate([
+            "process", "outgoing", try spool("spool", count: 30, junk: 2), "--out", path("out"), "--no-progress",
+        ])
+        .expect(1)
+        try smimegate([
+            "process", "incoming", path("out/signed"), "--out", path("in"), "--local-domains", "partner.example",
+        ]).expect(0)
+        try FileManager.default.createDirectory(atPath: path("hostile"), withIntermediateDirectories: true)
+        try write(
+            "{\"bytes\":10,\"direction\":\"incoming\",\"elapsed_ms\":1,\"input\":\"/x\",\"outcome\":\"unverified\","
+                + "\"outputs\":[],\"reason\":\"From <script>alert('x')</script> & <img src=http://evil.example/>\","
+                + "\"reason_code\":\"signature-failed\",\"time\":\"2026-11-30T10:00:00.000Z\"}\nnot a record\n{\"cut short",
+            to: URL(fileURLWithPath: path("hostile/manifest.jsonl")))
+        return [path("out"), path("in"), path("hostile")]
+    }
+
+    func testReportMergesTheManifestsOfSeveralRuns() throws {
+        let directories = try reportRuns()
+        let text = try smimegate(["report"] + directories).expect(0).out
+        let lines = text.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        XCTAssertTrue(
+            lines.first?.hasPrefix("63 message(s), ") == true && lines.first?.hasSuffix(" MB in 3 run(s)") == true, text
+        )
+        XCTAssertTrue(lines.contains("outgoing/signed 30"), text)
+        XCTAssertTrue(lines.contains("outgoing/failed 2"), text)
+        XCTAssertTrue(lines.contains("incoming/verified 30"), text)
+        XCTAssertTrue(lines.contains("incoming/unverified 1"), text)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("\(path("hostile")): 1 record(s), 1 unreadable line(s), ") }, text)
+        // Failed first, then by count.
+        let reasons = lines.drop { $0 != "reasons (failed first):" }.dropFirst()
+        XCTAssertTrue(reasons.first?.hasPrefix("2 failed unreadable: not an RFC 5322 message") == true, text)
+        XCTAssertTrue(text.contains("time per message: median "), text)
+
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let report = try decoder.decode(
+            ReportJSON.self, from: Data(try smimegate(["report", "--json"] + directories).expect(0).stdout))
+        XCTAssertEqual(report.messages, 63)
+        XCTAssertEqual(report.runs.map(\.records), [32, 30, 1])
+        XCTAssertEqual(report.outcomes["outgoing"], ["signed": 30, "failed": 2])
+        XCTAssertEqual(report.outcomes["incoming"], ["verified": 30, "unverified": 1])
+        XCTAssertEqual(report.reasons.first?.count, 2)
+        // The pace covers every timed record, hostile one included.
+        let pace = try XCTUnwrap(report.pace)
+        XCTAssertEqual(pace.messages.reduce(0, +), 63)
+        XCTAssertLessThanOrEqual(pace.messages.count, 120)
+
+        XCTAssertTrue(try smimegate(["report", path("nowhere")]).expect(2).stderr.contains("nowhere/manifest.jsonl"))
+    }
+
+    /// The page is one self-contained file that loads nothing, shows markup from manifests as text, and
+    /// draws: headless Chromium renders it, and the screenshot has the charts' colours in it.
+    func testReportHTMLIsSelfContainedEscapedAndRendersInChromium() throws {
+        let directories = try reportRuns()
+        let page = path("report.html")
+        try smimegate(["report", "--html", page] + directories).expect(0)
+        let html = string(bytes(of: URL(fileURLWithPath: page)))
+        XCTAssertTrue(
+            html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;img src=http://evil.example/&gt;"))
+        XCTAssertFalse(html.lowercased().contains("<script"))
+        XCTAssertFalse(html.contains("<img"))
+        for external in ["href=", "src=\"", "@import", "url(", "https://"] {
+            XCTAssertFalse(html.contains(external), external)
+        }
+        XCTAssertTrue(html.contains("content=\"default-src 'none'; style-src 'unsafe-inline'\""))
+
+        let screenshot = path("report.png")
+        let chromium = try runProcess(
+            "chromium",
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,1400",
+                "--screenshot=\(screenshot)", URL(fileURLWithPath: page).absoluteString,
+            ])
+        XCTAssertEqual(chromium.status, 0, chromium.stderr)
+        let measured = try runProcess(
+            Paths.python,
+            [
+                Paths.packageRoot.appendingPathComponent("Tests/peers/png_ink.py").path, screenshot, "#27ae60",
+                "#c0392b", "#2c7fb8",
+            ])
+        XCTAssertEqual(measured.status, 0, measured.stderr)
+        struct Ink: Decodable {
+            let width: Int
+            let ink: Double
+            let colours: Int
+            let counts: [String: Int]
+        }
+        let ink = try JSONDecoder().decode(Ink.self, from: Data(measured.stdout))
+        XCTAssertEqual(ink.width, 1000)
+        XCTAssertGreaterThan(ink.ink, 0.03, "the page is blank")
+        XCTAssertGreaterThan(ink.colours, 20)
+        XCTAssertGreaterThan(ink.counts["#27ae60", default: 0], 2000, "the signed/verified bars")
+        XCTAssertGreaterThan(ink.counts["#c0392b", default: 0], 50, "the failed bar")
+        XCTAssertGreaterThan(ink.counts["#2c7fb8", default: 0], 50, "the pace columns")
+    }
 }
