@@ -4,8 +4,9 @@
 # cryptography as interoperability peers and ../shared/vectors as third-party data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Only the tests need these: Chromium renders `report --html`, systemd-analyze checks contrib/'s units.
-extra_packages="chromium systemd"
+# Only the tests need these: Chromium renders `report --html`, systemd-analyze checks contrib/'s units,
+# zsh, fish, man and groff read what scripts/install.sh installs.
+extra_packages="chromium systemd zsh fish man-db groff-base"
 source scripts/setup.sh
 
 # The pyca peer needs cryptography >= 45 (PKCS #7 envelopes with AES-256, pkcs7_decrypt_smime);
@@ -45,6 +46,10 @@ if grep -E "^$PWD/(Sources|Tests)/.*warning:" "$log" >&2; then
   exit 1
 fi
 rm -f "$log"
+# What `scripts/install.sh PREFIX` installs, from this debug build, for InstallTests to look at
+# (a test cannot run SwiftPM itself while `swift test` holds the build directory).
+rm -rf .build/install-test
+bash scripts/install.sh --debug .build/install-test >/dev/null
 
 # XCTest only (the suite has no swift-testing tests), then one plain closing line.
 out=$(mktemp)

@@ -158,7 +158,7 @@ struct CertImport: ParsableCommand {
         discussion: """
             FILE is a PKCS #12 file (passphrase from --passphrase-file or --passphrase-env, never the command line),
             or a PEM file holding the certificate (and any chain) with the key in it or in --key.
-            When NAME exists and FILE is a PEM certificate without a key — the CA's answer to 'cert csr' —
+            When NAME exists and FILE is a PEM certificate without a key (the CA's answer to 'cert csr'),
             the certificate is replaced and the stored key kept.
             """)
     @OptionGroup var home: HomeOptions

@@ -18,7 +18,7 @@ struct HomeEncrypt: ParsableCommand {
             (PBKDF2-HMAC-SHA-256, salted) is stored, in one transaction: all or nothing. From then on, commands that \
             store or use a private key refuse to run without the right passphrase; lists and public keys need none. \
             On a home already encrypted with this passphrase there is nothing to do (exit 0); with another passphrase \
-            it is refused (exit 2) — changing the passphrase is not supported. SQLite overwrites the replaced \
+            it is refused (exit 2): changing the passphrase is not supported. SQLite overwrites the replaced \
             plaintext in the keystore file, but copies made before (backups, old disk blocks) are not reached.
             """)
     @OptionGroup var home: HomeOptions

@@ -17,7 +17,7 @@ struct SmimeGate: ParsableCommand {
             Exit codes: 0 success; 1 the operation ran and found a problem (bad or untrusted
             signature, wrong key, no certificate for a recipient, malformed message);
             2 usage or configuration error; 75 try again later (process: the output directory is
-            locked by another run, or a write failed — a full disk, say; deliver: some mail is deferred);
+            locked by another run, or a write failed, a full disk say; deliver: some mail is deferred);
             130/143 stopped by SIGINT/SIGTERM.
             """,
         version: "0.1.0",

@@ -376,4 +376,85 @@ final class OperationsTests: CLITestCase {
         XCTAssertGreaterThan(ink.counts["#c0392b", default: 0], 50, "the failed bar")
         XCTAssertGreaterThan(ink.counts["#2c7fb8", default: 0], 50, "the pace columns")
     }
+
+    // MARK: contrib/
+
+    var contrib: URL { Paths.packageRoot.appendingPathComponent("contrib") }
+
+    /// A contrib command line with the example paths replaced by this test's (and the relay by `relay`).
+    func localised(_ command: String, relay: String) -> String {
+        command.replacingOccurrences(of: "/usr/local/bin/smimegate", with: Paths.binary.path)
+            .replacingOccurrences(of: "/var/spool/smimegate", with: path("spool"))
+            .replacingOccurrences(of: "/var/lib/smimegate/out", with: path("out"))
+            .replacingOccurrences(of: "/var/lib/prometheus/node-exporter", with: path("textfile"))
+            .replacingOccurrences(of: "smtp://127.0.0.1:10026", with: relay)
+    }
+
+    /// systemd's own checker accepts the units (the manual they name is the one scripts/install.sh installs).
+    func testSystemdUnitsVerify() throws {
+        let units = path("units")
+        try FileManager.default.createDirectory(atPath: units, withIntermediateDirectories: true)
+        for name in ["smimegate-outgoing.service", "smimegate-outgoing.timer"] {
+            let text = string(bytes(of: contrib.appendingPathComponent("systemd/" + name)))
+            try write(localised(text, relay: "smtp://127.0.0.1:10026"), to: URL(fileURLWithPath: units + "/" + name))
+        }
+        let manuals = Paths.packageRoot.appendingPathComponent(".build/install-test/share/man").path
+        let verify = try runProcess(
+            "systemd-analyze", ["verify", units + "/smimegate-outgoing.service", units + "/smimegate-outgoing.timer"],
+            environment: ["MANPATH": manuals])
+        XCTAssertEqual(verify.status, 0, verify.stderr)
+        XCTAssertEqual(verify.stderr, "", "systemd-analyze warnings")
+        let service = string(bytes(of: contrib.appendingPathComponent("systemd/smimegate-outgoing.service")))
+        for hardening in ["ProtectSystem=strict", "PrivateTmp=yes", "NoNewPrivileges=yes", "ReadWritePaths="] {
+            XCTAssertTrue(service.contains("\n" + hardening), hardening)
+        }
+    }
+
+    /// The service's command line, run as it stands (paths and relay made local): it empties the spool,
+    /// hands every signed copy to the relay and writes the metrics.
+    func testTheServiceCommandLineDoesItsJob() throws {
+        let service = string(bytes(of: contrib.appendingPathComponent("systemd/smimegate-outgoing.service")))
+        let start = try XCTUnwrap(service.range(of: "\nExecStart="))
+        var line = ""
+        for part in service[start.upperBound...].split(separator: "\n", omittingEmptySubsequences: false) {
+            line += part.hasSuffix("\\") ? String(part.dropLast()) + " " : String(part)
+            if !part.hasSuffix("\\") { break }
+        }
+        let server = try SMTPPeer(dir)
+        defer { server.stop() }
+        _ = try spool("spool", count: 4)
+        try FileManager.default.createDirectory(atPath: path("textfile"), withIntermediateDirectories: true)
+        let words = localised(line, relay: server.url).split(separator: " ").map(String.init)
+        XCTAssertEqual(words.first, Paths.binary.path)
+        let result = try runProcess(words[0], Array(words.dropFirst()), environment: ["SMIMEGATE_HOME": home])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("spool/new")), [], "consumed")
+        XCTAssertEqual(server.received.count, 4)
+        XCTAssertTrue(
+            string(bytes(of: URL(fileURLWithPath: path("textfile/smimegate.prom")))).contains(
+                "smimegate_messages_total{direction=\"outgoing\",outcome=\"signed\"} 4"))
+    }
+
+    /// Every cron line has five time fields, the user and a command; the commands run as written.
+    func testCronLinesRun() throws {
+        let server = try SMTPPeer(dir)
+        defer { server.stop() }
+        _ = try spool("spool", count: 2)
+        try FileManager.default.createDirectory(atPath: path("textfile"), withIntermediateDirectories: true)
+        let lines = string(bytes(of: contrib.appendingPathComponent("cron/smimegate"))).split(separator: "\n")
+            .filter { $0.first.map { $0.isNumber || $0 == "*" || $0 == "@" } == true }
+        XCTAssertEqual(lines.count, 2)
+        for (index, line) in lines.enumerated() {
+            let fields = line.split(separator: " ", maxSplits: 6, omittingEmptySubsequences: true)
+            XCTAssertEqual(fields.count, 7, String(line))
+            XCTAssertEqual(fields[5], "smimegate", "the user field")
+            let shell = try runProcess(
+                "sh", ["-c", localised(String(fields[6]), relay: server.url)], environment: ["SMIMEGATE_HOME": home])
+            // Cron ignores the exit status (the daily line ends in grep, which finds nothing to show) but mails output.
+            if index == 0 { XCTAssertEqual(shell.status, 0, "\(fields[6]): \(shell.stderr)") }
+            XCTAssertEqual(shell.out, "", "cron mails any output: a healthy run prints nothing")
+            XCTAssertEqual(shell.stderr, "", "cron mails any output: a healthy run prints nothing")
+        }
+        XCTAssertEqual(server.received.count, 2)
+    }
 }
