@@ -29,22 +29,24 @@ let package = Package(
             providers: [.apt(["libpcre2-dev"])]),
         // A few lines of C for what Swift cannot call (mallopt, syncfs).
         .target(name: "CSystem"),
+        // A value behind a pthread mutex: state shared by workers, visible to ThreadSanitizer.
+        .target(name: "Locking"),
         .target(name: "MIME"),
-        .target(name: "CMS", dependencies: ["COpenSSL"]),
-        .target(name: "PKI", dependencies: ["CMS", "COpenSSL"]),
+        .target(name: "CMS", dependencies: ["COpenSSL", "Locking"]),
+        .target(name: "PKI", dependencies: ["CMS", "COpenSSL", "Locking"]),
         .target(name: "SMIME", dependencies: ["MIME", "CMS", "PKI"]),
-        .target(name: "Keystore", dependencies: ["CSQLite", "CArchive", "CMS", "PKI", "FileIO"]),
+        .target(name: "Keystore", dependencies: ["CSQLite", "CArchive", "CMS", "PKI", "FileIO", "Locking"]),
         // Writing files safely: whole writes, fsync, 0700 directories, atomic replacement of -o files.
         .target(name: "FileIO", dependencies: ["CSystem"]),
         // Mailboxes: maildirs, mbox files (compressed ones read through libarchive), output mbox files.
-        .target(name: "Mailstore", dependencies: ["FileIO", "CArchive", "CSystem"]),
+        .target(name: "Mailstore", dependencies: ["FileIO", "CArchive", "CSystem", "Locking"]),
         .target(name: "Policy", dependencies: ["MIME", "CPCRE2"]),
         // Handing mail to the mail system: an SMTP client (STARTTLS via CMS/TLS.swift) and sendmail.
         .target(name: "Submission", dependencies: ["CMS", "FileIO", "CSystem"]),
         .target(
             name: "Pipeline",
             dependencies: [
-                "MIME", "CMS", "PKI", "SMIME", "Keystore", "Policy", "Mailstore", "FileIO", "Submission",
+                "MIME", "CMS", "PKI", "SMIME", "Keystore", "Policy", "Mailstore", "FileIO", "Submission", "Locking",
             ]),
         .executableTarget(
             name: "smimegate",
@@ -56,6 +58,11 @@ let package = Package(
         .executableTarget(
             name: "smimegate-microbench", dependencies: ["CMS", "MIME", "SMIME", "PKI", "Policy", "Pipeline"],
             path: "bench/micro"),
+        // scripts/fuzz.sh: libFuzzer targets (built with -sanitize=fuzzer -D FUZZING); otherwise a replayer of
+        // saved inputs, which the regression tests run.
+        .executableTarget(
+            name: "smimegate-fuzz", dependencies: ["MIME", "CMS", "PKI", "SMIME", "Mailstore", "Keystore", "Policy", "Pipeline"],
+            path: "Fuzz", exclude: ["regressions", "seeds", "README.md"]),
         // Paths to fixtures, vectors and peers (openssl, python3) shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "MIMETests", dependencies: ["MIME", "TestSupport"]),

@@ -1,5 +1,5 @@
 import COpenSSL
-import Synchronization
+import Locking
 
 /// The certificates a SignedData carries, parsed once per run. OpenSSL 3.0 decodes every certificate's
 /// public key through its decoder framework as it parses a message — about a million instructions per
@@ -63,7 +63,7 @@ enum CarriedCertificates {
     }
 
     static let limit = 4096
-    private static let cache = Mutex<[[UInt8]: Certificate]>([:])
+    private static let cache = Locked<[[UInt8]: Certificate]>([:])
 }
 
 extension DERReader {

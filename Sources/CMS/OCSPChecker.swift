@@ -1,6 +1,6 @@
 import COpenSSL
 import Foundation
-import Synchronization
+import Locking
 
 /// Asks a certificate's OCSP responder (RFC 6960) whether it is revoked: a request for its
 /// CertID (SHA-1, as RFC 5019 responders expect), the response's signature checked against the
@@ -21,10 +21,10 @@ public final class OCSPChecker: Sendable {
     }
 
     private let transport: Transport
-    private let cache = Mutex<[String: Answer]>([:])
+    private let cache = Locked<[String: Answer]>([:])
     /// Responders that could not be asked (no connection, a timeout), with why: not asked again this run,
     /// so a responder that accepts and never answers costs one timeout, not one per certificate.
-    private let unreachable = Mutex<[String: String]>([:])
+    private let unreachable = Locked<[String: String]>([:])
     static let allowedSkew = 300
     static let maximumAgeWithoutNextUpdate = 3600
 

@@ -1,7 +1,7 @@
 import CMS
 import Foundation
 import PKI
-import Synchronization
+import Locking
 
 /// A certificate found on incoming signed mail, offered to the harvested repository (SPEC F21).
 public struct HarvestCandidate: Sendable {
@@ -425,7 +425,7 @@ extension Keystore {
 /// behind its lock.
 final class HarvestedIndex: HarvestedCertificates, @unchecked Sendable {
     private let keystore: Keystore
-    private let cache = Mutex<[String: [(certificate: Certificate, capabilities: [String])]]>([:])
+    private let cache = Locked<[String: [(certificate: Certificate, capabilities: [String])]]>([:])
 
     init(_ keystore: Keystore) { self.keystore = keystore }
 

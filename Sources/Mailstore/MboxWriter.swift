@@ -1,7 +1,7 @@
 import CSystem
 import FileIO
 import Foundation
-import Synchronization
+import Locking
 
 #if canImport(Glibc)
     import Glibc
@@ -16,7 +16,7 @@ public final class MboxWriter: Sendable {
     public let path: String
     private let fd: Int32
     private let durable: Bool
-    private let length: Mutex<Int>
+    private let length: Locked<Int>
 
     /// Opens (creating, 0600) `path`; `keeping`: its length as the manifest records it, after a run that
     /// did not end cleanly — what lies beyond was written for records never made, and is cut off.
@@ -49,7 +49,7 @@ public final class MboxWriter: Sendable {
         self.path = path
         self.fd = fd
         self.durable = durable
-        self.length = Mutex(size)
+        self.length = Locked(size)
     }
 
     deinit { close(fd) }

@@ -1,6 +1,6 @@
 import CMS
 import Foundation
-import Synchronization
+import Locking
 
 /// Where harvested certificates are looked up by e-mail address (SPEC F24): the keystore, asked per
 /// address as a run needs one, so a repository of half a million certificates costs nothing at start-up.
@@ -76,7 +76,7 @@ public struct RecipientDirectory: Sendable {
 
     /// The harvested certificates chosen in this run, with what their owners announced.
     private final class ChosenHarvested: Sendable {
-        private let chosen = Mutex<[String: [String]]>([:])
+        private let chosen = Locked<[String: [String]]>([:])
         func note(_ fingerprint: String, _ capabilities: [String]) {
             chosen.withLock { $0[fingerprint] = capabilities }
         }

@@ -1,6 +1,6 @@
 import CMS
 import FileIO
-import Synchronization
+import Locking
 
 #if canImport(Glibc)
     import Glibc
@@ -17,7 +17,7 @@ final class AppendOnlyLog: Sendable {
     /// Whether opening cut off a partial last line (the previous writer did not end cleanly).
     let cutShort: Bool
     /// The file's length: where a failed append is cut back to.
-    private let length: Mutex<Int>
+    private let length: Locked<Int>
 
     init(path: String, what: String) throws {
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
@@ -51,7 +51,7 @@ final class AppendOnlyLog: Sendable {
         self.path = path
         self.fd = fd
         self.cutShort = cutShort
-        self.length = Mutex(size)
+        self.length = Locked(size)
     }
 
     deinit { close(fd) }

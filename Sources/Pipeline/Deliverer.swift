@@ -4,7 +4,7 @@ import Foundation
 import MIME
 import Mailstore
 import Submission
-import Synchronization
+import Locking
 
 #if canImport(Glibc)
     import Glibc
@@ -109,10 +109,10 @@ public final class Deliverer: Sendable {
     let options: DeliveryOptions
     private let log: DeliveryLog
     /// DIR/bounced/, made at the first DSN (an incoming run's DIR has none otherwise).
-    private let bounced = Mutex<MaildirWriter?>(nil)
+    private let bounced = Locked<MaildirWriter?>(nil)
     /// Outputs handed over during this process: the closing sweep does not try them again.
-    private let attempted = Mutex<Set<String>>([])
-    private let counters = Mutex(DeliverySummary())
+    private let attempted = Locked<Set<String>>([])
+    private let counters = Locked(DeliverySummary())
 
     public init(directory: String, agent: any DeliveryAgent, options: DeliveryOptions) throws {
         self.directory = directory
@@ -465,8 +465,8 @@ public enum Delivery {
         ignoreBrokenPipes()
         var total = DeliverySummary()
         // One pool per directory; a signal stops the current one and the rest are not started.
-        let current = Mutex<WorkerPool<Deliverer.Parcel>?>(nil)
-        let signalled = Mutex<Int32?>(nil)
+        let current = Locked<WorkerPool<Deliverer.Parcel>?>(nil)
+        let signalled = Locked<Int32?>(nil)
         let trap = SignalTrap { number in
             signalled.withLock { $0 = $0 ?? number }
             current.withLock { $0 }?.cancel(.signal(number))

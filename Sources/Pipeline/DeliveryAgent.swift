@@ -1,7 +1,7 @@
 import CMS
 import Foundation
 import Submission
-import Synchronization
+import Locking
 
 /// What became of one recipient of one submission.
 public enum DeliveryResult: String, Sendable, Codable, CaseIterable {
@@ -66,7 +66,7 @@ public final class SMTPAgent: DeliveryAgent {
         var limit = Int.max
         var unavailable: String?
     }
-    private let sessions = Mutex(Sessions())
+    private let sessions = Locked(Sessions())
 
     public init(_ settings: SMTPSettings) { self.settings = settings }
 

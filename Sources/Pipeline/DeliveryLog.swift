@@ -1,6 +1,6 @@
 import FileIO
 import Foundation
-import Synchronization
+import Locking
 
 /// One line of DIR/delivery.jsonl: what one attempt did for some recipients of one output
 /// (an attempt whose recipients fared differently writes one line per result and reply).
@@ -75,7 +75,7 @@ final class DeliveryLog: Sendable {
     }
 
     let log: AppendOnlyLog
-    private let settled: Mutex<Settled>
+    private let settled: Locked<Settled>
     /// The state this log was read from (DIR/delivery.state), when it held: the manifest is then
     /// read from its position on.
     let resumedFrom: DeliveryState?
@@ -111,7 +111,7 @@ final class DeliveryLog: Sendable {
             }
             settled.add(record)
         }
-        self.settled = Mutex(settled)
+        self.settled = Locked(settled)
     }
 
     /// Writes DIR/delivery.state: the manifest is settled up to `manifest` (a position in the file

@@ -3,7 +3,7 @@ import FileIO
 import Foundation
 import Mailstore
 import PKI
-import Synchronization
+import Locking
 
 #if canImport(Glibc)
     import Glibc
@@ -371,7 +371,7 @@ final class Router: Sendable {
     private let mboxes: [Folder: MboxWriter]
     private let turns = Turns()
     private let started = ContinuousClock.now
-    private let state: Mutex<State>
+    private let state: Locked<State>
     /// With a progress line: how much each input holds, counted before the run.
     private let plan: [Planned]
 
@@ -396,7 +396,7 @@ final class Router: Sendable {
         stale: StaleOutputs = StaleOutputs(), deliverer: Deliverer? = nil, mboxes: [Folder: MboxWriter] = [:],
         inputs: [String] = []
     ) {
-        self.state = Mutex(
+        self.state = Locked(
             State(recorded: RecordedKeys(directory: options.outDirectory), inputs: inputs.map(InputCounts.init)))
         self.mboxes = mboxes
         self.plan = options.progress ? inputs.map(Planned.init) : []

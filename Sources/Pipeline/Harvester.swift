@@ -1,7 +1,7 @@
 import CMS
 import Foundation
 import Keystore
-import Synchronization
+import Locking
 
 /// The run's one writer of harvested certificates (SPEC F21–F23): workers hand it what they found
 /// with each result, and it stores them before that message's record is written, so an alert can
@@ -29,7 +29,7 @@ public final class Harvester: @unchecked Sendable {
     }
 
     private let keystore: Keystore
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init(keystore: Keystore) { self.keystore = keystore }
 

@@ -1,7 +1,6 @@
 import FileIO
 import Foundation
 import Mailstore
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// Outputs a killed run delivered but never recorded. Output names begin with a hash of
 /// the input's identity and bytes, so when an unrecorded input is processed again its
@@ -8,9 +8,9 @@ import Synchronization
 /// and removed once the new ones are delivered: no copy is delivered twice, none is lost.
 /// Found once, at the start of a run, and only after a run that did not end cleanly.
 final class StaleOutputs: Sendable {
-    private let byPrefix: Mutex<[String: [String]]>
+    private let byPrefix: Locked<[String: [String]]>
 
-    init(_ byPrefix: [String: [String]] = [:]) { self.byPrefix = Mutex(byPrefix) }
+    init(_ byPrefix: [String: [String]] = [:]) { self.byPrefix = Locked(byPrefix) }
 
     /// Every file in the `new/` of every maildir under `directory` (outcome folders, quarantines,
     /// notifications), by the name's hash prefix.

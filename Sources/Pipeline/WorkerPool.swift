@@ -1,5 +1,5 @@
 import Dispatch
-import Synchronization
+import Locking
 
 /// Why a pool stopped before its producer ran out of work.
 public enum PoolStop: Sendable, Equatable {
@@ -24,7 +24,7 @@ public enum PoolStop: Sendable, Equatable {
 public final class WorkerPool<Item: Sendable>: Sendable {
     private let workers: Int
     private let queue: BoundedQueue<Item>
-    private let stopped = Mutex<PoolStop?>(nil)
+    private let stopped = Locked<PoolStop?>(nil)
     private let gate: (weight: @Sendable (Item) -> Int, bytes: ByteGate)?
 
     public init(workers: Int, capacity: Int, weight: (@Sendable (Item) -> Int)? = nil, bytes: Int = 0) {
@@ -88,7 +88,7 @@ final class ByteGate: Sendable {
         var open = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let wake = DispatchSemaphore(value: 0)
     private let budget: Int
     private let workers: Int
@@ -147,7 +147,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
 
     private let slots: DispatchSemaphore
     private let items = DispatchSemaphore(value: 0)
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(capacity: Int) {
         // Start at 0 and signal up: libdispatch traps when a semaphore is freed below the value it
