@@ -36,12 +36,19 @@ if [[ ! -d "$vectors/thunderbird-nss-smime" ]]; then
   exit 2
 fi
 
+# scripts/sanitize.sh sets SMIMEGATE_SANITIZER (thread or address): the same build and tests with
+# that sanitizer, in a build directory of their own.
+build=()
+if [[ -n "${SMIMEGATE_SANITIZER:-}" ]]; then
+  build=(--sanitize="$SMIMEGATE_SANITIZER" --scratch-path ".build/sanitize-$SMIMEGATE_SANITIZER")
+fi
+
 log=$(mktemp)
-if ! swift build --build-tests >"$log" 2>&1; then
+if ! swift build --build-tests "${build[@]}" >"$log" 2>&1; then
   cat "$log" >&2
   exit 1
 fi
-if grep -E "^$PWD/(Sources|Tests)/.*warning:" "$log" >&2; then
+if grep -E "^$PWD/(Sources|Tests|Fuzz)/.*warning:" "$log" >&2; then
   echo "test: the build has warnings (they count as errors here)" >&2
   exit 1
 fi
@@ -54,7 +61,7 @@ bash scripts/install.sh --debug .build/install-test >/dev/null
 # XCTest only (the suite has no swift-testing tests), then one plain closing line.
 out=$(mktemp)
 status=0
-swift test --skip-build --disable-swift-testing "$@" 2>&1 | tee "$out" || status=$?
+swift test --skip-build --disable-swift-testing "${build[@]}" "$@" 2>&1 | tee "$out" || status=$?
 summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" "$out" | tail -1 || true)
 rm -f "$out"
 if [[ -z "$summary" ]]; then
