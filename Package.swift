@@ -71,7 +71,8 @@ let package = Package(
         .testTarget(name: "SMIMETests", dependencies: ["SMIME", "MIME", "CMS", "PKI", "TestSupport"]),
         .testTarget(name: "KeystoreTests", dependencies: ["Keystore", "CMS", "PKI", "TestSupport"]),
         .testTarget(
-            name: "PipelineTests", dependencies: ["Mailstore", "Policy", "Pipeline", "MIME", "CMS", "PKI", "TestSupport"]),
+            name: "PipelineTests",
+            dependencies: ["Mailstore", "Policy", "Pipeline", "MIME", "CMS", "PKI", "Locking", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "MIME", "TestSupport"]),
         .testTarget(name: "SubmissionTests", dependencies: ["Submission"]),
         .testTarget(name: "CLITests", dependencies: ["smimegate", "TestSupport"]),

@@ -1,6 +1,6 @@
 import Foundation
+import Locking
 import Mailstore
-import Synchronization
 import TestSupport
 import XCTest
 
@@ -17,8 +17,8 @@ final class EngineTests: XCTestCase {
 
     func testPoolRunsEveryItemExactlyOnceWithBoundedItemsInFlight() {
         let pool = WorkerPool<Int>(workers: 4, capacity: 3)
-        let seen = Mutex<[Int]>([])
-        let alive = Mutex((now: 0, peak: 0))
+        let seen = Locked<[Int]>([])
+        let alive = Locked((now: 0, peak: 0))
         let stop = pool.run(
             produce: { submit in
                 for i in 0..<2000 {
@@ -40,7 +40,7 @@ final class EngineTests: XCTestCase {
 
     func testAFailingItemCancelsThePoolAndTheProducerStops() {
         let pool = WorkerPool<Int>(workers: 2, capacity: 4)
-        let done = Mutex(0)
+        let done = Locked(0)
         var submitted = 0
         let stop = pool.run(
             produce: { submit in
@@ -79,7 +79,7 @@ final class EngineTests: XCTestCase {
     /// A popped item is released as soon as its work ends: the queue kept popped items until it
     /// compacted itself (after 64), so 8 MiB messages held ~100 MB for nothing (bench/memory.sh).
     func testAnItemIsReleasedOnceWorkedNotKeptByTheQueue() {
-        final class Count: Sendable { let value = Mutex(0) }
+        final class Count: Sendable { let value = Locked(0) }
         final class Held: Sendable {
             let released: Count
             init(_ released: Count) { self.released = released }
@@ -88,7 +88,7 @@ final class EngineTests: XCTestCase {
         struct Item: Sendable { let index: Int; let held: Held }
         let released = Count()
         let pool = WorkerPool<Item>(workers: 1, capacity: 8)
-        let releasedBefore = Mutex<[Int]>([])
+        let releasedBefore = Locked<[Int]>([])
         pool.run(
             produce: { submit in for i in 0..<20 { _ = submit(Item(index: i, held: Held(released))) } },
             work: { item in releasedBefore.withLock { $0.append(released.value.withLock { $0 }) } })
@@ -102,7 +102,7 @@ final class EngineTests: XCTestCase {
     func testTheByteBoundHoldsItemsInTheProducer() {
         // The most items submitted and not yet finished that a work item sees as it starts.
         func peakInFlight(_ pool: WorkerPool<Int>) -> (finished: Int, peak: Int) {
-            let flight = Mutex((submitted: 0, finished: 0, peak: 0))
+            let flight = Locked((submitted: 0, finished: 0, peak: 0))
             pool.run(
                 produce: { submit in
                     for i in 0..<30 {
@@ -249,7 +249,7 @@ final class EngineTests: XCTestCase {
     func testLaterTurnsThrowTheFailedTurnsError() {
         let turns = Turns()
         let later = DispatchSemaphore(value: 0)
-        let thrown = Mutex<String?>(nil)
+        let thrown = Locked<String?>(nil)
         DispatchQueue.global().async {
             do {
                 try turns.take(1) {}
@@ -366,7 +366,7 @@ final class EngineTests: XCTestCase {
 
     func testTheRunLockIsExclusiveAndNamesItsHolder() throws {
         let dir = try temporaryDirectory("lock").path
-        let held = Mutex<RunLock?>(try RunLock.acquire(directory: dir))
+        let held = Locked<RunLock?>(try RunLock.acquire(directory: dir))
         XCTAssertThrowsError(try RunLock.acquire(directory: dir)) { error in
             XCTAssertEqual((error as? PipelineError)?.kind, .tryAgain)
             XCTAssertTrue("\(error)".contains("PID \(getpid())"), "\(error)")
