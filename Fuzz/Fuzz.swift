@@ -92,18 +92,23 @@ enum Fixture {
         return 0
     }
 #else
-    let arguments = CommandLine.arguments.dropFirst()
-    guard let name = arguments.first, let target = Target(rawValue: name) else {
-        FileHandle.standardError.write(
-            Data("usage: smimegate-fuzz \(Target.allCases.map(\.rawValue).joined(separator: "|")) FILE...\n".utf8))
-        exit(2)
-    }
-    for file in arguments.dropFirst() {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            FileHandle.standardError.write(Data("smimegate-fuzz: cannot read \(file)\n".utf8))
-            exit(2)
+    @main
+    enum Replayer {
+        static func main() {
+            let arguments = CommandLine.arguments.dropFirst()
+            guard let name = arguments.first, let target = Target(rawValue: name) else {
+                let names = Target.allCases.map(\.rawValue).joined(separator: "|")
+                FileHandle.standardError.write(Data("usage: smimegate-fuzz \(names) FILE...\n".utf8))
+                exit(2)
+            }
+            for file in arguments.dropFirst() {
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    FileHandle.standardError.write(Data("smimegate-fuzz: cannot read \(file)\n".utf8))
+                    exit(2)
+                }
+                target.run(Array(data))
+                print("\(name) \(file): ok")
+            }
         }
-        target.run(Array(data))
-        print("\(name) \(file): ok")
     }
 #endif
