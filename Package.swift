@@ -61,7 +61,8 @@ let package = Package(
         // scripts/fuzz.sh: libFuzzer targets (built with -sanitize=fuzzer -D FUZZING); otherwise a replayer of
         // saved inputs, which the regression tests run.
         .executableTarget(
-            name: "smimegate-fuzz", dependencies: ["MIME", "CMS", "PKI", "SMIME", "Mailstore", "Keystore", "Policy", "Pipeline"],
+            name: "smimegate-fuzz",
+            dependencies: ["MIME", "CMS", "PKI", "SMIME", "Mailstore", "Keystore", "Policy", "Pipeline", "CSystem"],
             path: "Fuzz", exclude: ["regressions", "seeds", "README.md"]),
         // Paths to fixtures, vectors and peers (openssl, python3) shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

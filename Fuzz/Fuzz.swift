@@ -4,6 +4,7 @@
 // `swift build`), `smimegate-fuzz TARGET FILE...` runs the same code over saved inputs: the regression
 // tests replay every crash the fuzzer found (Fuzz/regressions/TARGET/) this way.
 import CMS
+import CSystem
 import Foundation
 import Keystore
 import MIME
@@ -90,6 +91,14 @@ enum Fixture {
     public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         target.run(start.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? [])
         return 0
+    }
+
+    /// SwiftPM links an executable's main() by the name `<module>_main`; libFuzzer's loop is started from it.
+    @_cdecl("smimegate_fuzz_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+        var argc = argc
+        var argv = argv
+        return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data, size) }
     }
 #else
     @main
