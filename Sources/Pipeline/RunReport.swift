@@ -101,7 +101,8 @@ public struct RunReport: Sendable, Encodable {
                     }
                 }
                 if case .number(let ms) = record["elapsed_ms"] ?? .null, ms >= 0 {
-                    elapsed[min(100_000, Int(ms * 10))] += 1
+                    // Compared as a Double first: a huge number (a damaged line) does not fit an Int.
+                    elapsed[ms * 10 < 100_000 ? Int(ms * 10) : 100_000] += 1
                     timed += 1
                 }
                 if let time = record["time"]?.string, let seconds = Self.seconds(time) {
@@ -175,7 +176,8 @@ public struct RunReport: Sendable, Encodable {
         else { return nil }
         var fraction = 0.0
         if bytes.count > 20 {
-            guard bytes[19] == 46, let digits = number(20..<(bytes.count - 1)) else { return nil }
+            // At most nanoseconds: more digits would overflow.
+            guard bytes[19] == 46, bytes.count <= 30, let digits = number(20..<(bytes.count - 1)) else { return nil }
             fraction = Double(digits) / pow(10, Double(bytes.count - 21))
         }
         var parts = tm()
