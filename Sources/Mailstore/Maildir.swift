@@ -73,7 +73,7 @@ public struct MaildirReader: MessageSource {
         defer { closedir(directory) }
         var count = 0
         while let entry = readdir(directory) {
-            if entry.pointee.d_name.0 != UInt8(ascii: ".") { count += 1 }
+            if direntName(entry).first != UInt8(ascii: ".") { count += 1 }
         }
         return count
     }
@@ -107,7 +107,7 @@ public struct MaildirReader: MessageSource {
                 if code != 0 { return .problem(InputProblem(path: root + "/" + current, kind: .unreadable(code))) }
                 continue
             }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            let name = direntName(entry)
             if name.first == UInt8(ascii: ".") { continue }
             if let item = read(name, in: dirfd(open)) { return item }
         }
@@ -277,4 +277,12 @@ public struct MaildirConsumer: Sendable {
             throw WriteError(file.displayPath, "remove")
         }
     }
+}
+
+/// A directory entry's name, read in place: glibc allocates each entry only as long as its name (d_reclen),
+/// so copying the whole 256-byte d_name (`entry.pointee.d_name`) read past the end of its buffer for the
+/// last entries (AddressSanitizer, scripts/sanitize.sh).
+func direntName(_ entry: UnsafeMutablePointer<dirent>) -> [UInt8] {
+    let name = UnsafeRawPointer(entry).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
+    return Array(UnsafeRawBufferPointer(start: name, count: strlen(name.assumingMemoryBound(to: CChar.self))))
 }
