@@ -52,7 +52,8 @@ public struct MaildirFile: Sendable, Equatable {
 public struct MaildirReader: MessageSource {
     public let root: String
     private var pending = ["new", "cur"]
-    private var directory: OpaquePointer? = nil
+    /// The folder being read; closed when it ends or when the reader goes (a run that stops early).
+    private var directory: DirectoryStream? = nil
     private var current = ""
     private var held: InputMessage? = nil
 
@@ -93,23 +94,22 @@ public struct MaildirReader: MessageSource {
                 current = pending.removeFirst()
                 let path = root + "/" + current
                 errno = 0
-                directory = opendir(path)
+                directory = opendir(path).map(DirectoryStream.init)
                 if directory == nil && errno != ENOENT {
                     return .problem(InputProblem(path: path, kind: .unreadable(errno)))
                 }
                 continue
             }
             errno = 0
-            guard let entry = readdir(open) else {
+            guard let entry = readdir(open.handle) else {
                 let code = errno
-                closedir(open)
                 directory = nil
                 if code != 0 { return .problem(InputProblem(path: root + "/" + current, kind: .unreadable(code))) }
                 continue
             }
             let name = direntName(entry)
             if name.first == UInt8(ascii: ".") { continue }
-            if let item = read(name, in: dirfd(open)) { return item }
+            if let item = read(name, in: dirfd(open.handle)) { return item }
         }
     }
 
@@ -285,4 +285,12 @@ public struct MaildirConsumer: Sendable {
 func direntName(_ entry: UnsafeMutablePointer<dirent>) -> [UInt8] {
     let name = UnsafeRawPointer(entry).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
     return Array(UnsafeRawBufferPointer(start: name, count: strlen(name.assumingMemoryBound(to: CChar.self))))
+}
+
+/// An open directory stream, closed with its last reference (LeakSanitizer found a reader's stream left
+/// open when a run stopped before the folder's end).
+final class DirectoryStream {
+    let handle: OpaquePointer
+    init(_ handle: OpaquePointer) { self.handle = handle }
+    deinit { closedir(handle) }
 }

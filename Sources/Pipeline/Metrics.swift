@@ -125,7 +125,7 @@ public struct RunMetrics: Sendable {
         while flock(lock, LOCK_EX) != 0 {
             guard errno == EINTR else { throw WriteError(folder, "lock the metrics file's directory") }
         }
-        let previous = FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+        let previous = FileSystem.contents(of: path).map { String(decoding: $0, as: UTF8.self) }
         try OutputFile.write(Array(text(previous: previous).utf8), to: path, content: .publicData)
     }
 

@@ -84,7 +84,7 @@ struct SMTPClientOptions: ParsableArguments {
                 "\(path): the SMTP auth file is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))); "
                     + "chmod 600 it")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileSystem.contents(of: path) else {
             throw SMTPError.usage("\(path): cannot read the SMTP auth file")
         }
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)

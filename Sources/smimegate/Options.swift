@@ -46,7 +46,7 @@ struct HomeOptions: ParsableArguments {
 
 /// The first line of a passphrase file (the line break is not part of it).
 func readPassphraseFile(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
+    guard let data = FileSystem.contents(of: path) else {
         throw Failure.usage("\(path): cannot read the passphrase file")
     }
     return Array(data.prefix { $0 != 10 && $0 != 13 })
@@ -68,10 +68,8 @@ struct MessageIO: ParsableArguments {
 
     func read() throws -> [UInt8] {
         if input == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
-        guard let data = FileManager.default.contents(atPath: input) else {
-            throw Failure.usage("\(input): cannot read the file")
-        }
-        return Array(data)
+        guard let data = FileSystem.contents(of: input) else { throw Failure.usage("\(input): cannot read the file") }
+        return data
     }
 
     /// Writes the result: it holds message content, so a file gets mode 0600.
@@ -123,10 +121,8 @@ struct PassphraseOptions: ParsableArguments {
 }
 
 func readFile(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw Failure.usage("\(path): cannot read the file")
-    }
-    return Array(data)
+    guard let data = FileSystem.contents(of: path) else { throw Failure.usage("\(path): cannot read the file") }
+    return data
 }
 
 func printErr(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
