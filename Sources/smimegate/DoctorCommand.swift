@@ -11,7 +11,8 @@ import Policy
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Check the home: modes, the keystore's integrity, the passphrase, certificates, profiles, policy, CAs, CRLs.",
+            "Check the home: modes, the keystore's integrity, the passphrase, certificates, profiles, policy, CAs, "
+            + "CRLs.",
         discussion: """
             Checks that the home is a directory of ours with mode 0700 and its files 0600; SQLite's \
             integrity_check; that an encrypted home was given its passphrase and that it opens every private key; \

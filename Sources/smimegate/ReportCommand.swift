@@ -133,7 +133,8 @@ struct ReportPage {
             """
         let warnings = report.warnings > 0 ? ", \(report.warnings) with warnings" : ""
         page +=
-            "<p>\(report.messages) message(s), \(megabytes(report.bytes)), \(report.runs.count) run(s)\(warnings).</p>\n"
+            "<p>\(report.messages) message(s), \(megabytes(report.bytes)), "
+            + "\(report.runs.count) run(s)\(warnings).</p>\n"
         page += "<h2>Runs</h2>\n<table><tr><th>directory</th><th>records</th><th>first</th><th>last</th></tr>\n"
         for run in report.runs {
             page +=
@@ -194,8 +195,10 @@ struct ReportPage {
             + "height=\"\(Int(top + height + 40))\" role=\"img\" aria-label=\"messages per second over time\">\n"
             + "<line x1=\"\(Int(left))\" y1=\"\(Int(top + height))\" x2=\"\(Int(left + width))\" "
             + "y2=\"\(Int(top + height))\" stroke=\"#888\"/>"
-            + "<line x1=\"\(Int(left))\" y1=\"\(Int(top))\" x2=\"\(Int(left))\" y2=\"\(Int(top + height))\" stroke=\"#888\"/>\n"
-            + "<text x=\"\(Int(left - 6))\" y=\"\(Int(top + 10))\" text-anchor=\"end\">\(String(format: "%.0f", peak))</text>"
+            + "<line x1=\"\(Int(left))\" y1=\"\(Int(top))\" x2=\"\(Int(left))\" "
+            + "y2=\"\(Int(top + height))\" stroke=\"#888\"/>\n"
+            + "<text x=\"\(Int(left - 6))\" y=\"\(Int(top + 10))\" text-anchor=\"end\">"
+            + "\(String(format: "%.0f", peak))</text>"
             + "<text x=\"\(Int(left - 6))\" y=\"\(Int(top + height))\" text-anchor=\"end\">0</text>\n"
         for (index, count) in pace.messages.enumerated() where count > 0 {
             let rate = Double(count) / pace.intervalSeconds
@@ -203,13 +206,15 @@ struct ReportPage {
             svg +=
                 "<rect x=\"\(String(format: "%.1f", left + Double(index) * step))\" "
                 + "y=\"\(String(format: "%.1f", top + height - barHeight))\" "
-                + "width=\"\(String(format: "%.1f", max(1, step - 1)))\" height=\"\(String(format: "%.1f", barHeight))\" "
+                + "width=\"\(String(format: "%.1f", max(1, step - 1)))\" "
+                + "height=\"\(String(format: "%.1f", barHeight))\" "
                 + "fill=\"#2c7fb8\"/>\n"
         }
         let end = pace.start + pace.intervalSeconds * Double(pace.messages.count)
         svg +=
             "<text x=\"\(Int(left))\" y=\"\(Int(top + height + 18))\">\(clock(pace.start))</text>"
-            + "<text x=\"\(Int(left + width))\" y=\"\(Int(top + height + 18))\" text-anchor=\"end\">\(clock(end))</text>"
+            + "<text x=\"\(Int(left + width))\" y=\"\(Int(top + height + 18))\" text-anchor=\"end\">"
+            + "\(clock(end))</text>"
             + "<text x=\"\(Int(left + width / 2))\" y=\"\(Int(top + height + 34))\" text-anchor=\"middle\">"
             + "UTC, one column per \(duration(pace.intervalSeconds))</text>\n"
         return svg + "</svg>\n"
