@@ -65,7 +65,7 @@ let package = Package(
             dependencies: ["MIME", "CMS", "PKI", "SMIME", "Mailstore", "Keystore", "Policy", "Pipeline", "CSystem"],
             path: "Fuzz", exclude: ["regressions", "seeds", "README.md"]),
         // Paths to fixtures, vectors and peers (openssl, python3) shared by the test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["FileIO"], path: "Tests/TestSupport"),
         .testTarget(name: "MIMETests", dependencies: ["MIME", "TestSupport"]),
         .testTarget(name: "FileIOTests", dependencies: ["FileIO", "TestSupport"]),
         .testTarget(name: "CMSTests", dependencies: ["CMS", "PKI", "TestSupport"]),

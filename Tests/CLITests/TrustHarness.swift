@@ -77,8 +77,8 @@ extension CLITestCase {
             ])
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
-                let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            if let port = Int(
+                string(bytes(of: URL(fileURLWithPath: portFile))).trimmingCharacters(in: .whitespacesAndNewlines))
             {
                 return (peer, port, log)
             }
