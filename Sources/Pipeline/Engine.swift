@@ -1,9 +1,9 @@
 import CMS
 import FileIO
 import Foundation
+import Locking
 import Mailstore
 import PKI
-import Locking
 
 #if canImport(Glibc)
     import Glibc
@@ -33,6 +33,8 @@ public struct RunOptions: Sendable {
     public var outFormat: OutputFormat = .maildir
     /// Larger input messages are reported and skipped, never read whole.
     public var maxMessageBytes = MboxReader.defaultMaxMessageBytes
+    /// `--shard K/N`: only the inputs of shard K (`Shard`); nil: all of them.
+    public var shard: Shard?
 
     public init(
         outDirectory: String, workers: Int, resume: Bool, progress: Bool, durable: Bool = false,
@@ -75,6 +77,9 @@ public struct RunSummary: Sendable {
     public var warnings: Int
     public var bytes: Int
     public var seconds: Double
+    /// With `--shard`: the shard, and the messages and problem entries left to the other shards.
+    public var shard: Shard?
+    public var otherShards = 0
     public var inputErrors: [String]
     public var stop: PoolStop?
     /// With `--deliver`: what the delivery did.
@@ -96,9 +101,12 @@ public struct RunSummary: Sendable {
 /// without losing or half-recording a message.
 public enum Engine {
     /// Checks every input before anything runs: '-', a maildir, or an mbox file.
-    public static func validate(inputs: [String], consume: Bool = false) throws {
+    public static func validate(inputs: [String], consume: Bool = false, sharded: Bool = false) throws {
         if inputs.isEmpty { throw PipelineError("no inputs") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw PipelineError("'-' (standard input) can be given once") }
+        if sharded && inputs.contains("-") {
+            throw PipelineError("--shard takes maildirs and mbox files: standard input cannot be split")
+        }
         var seen = Set<String>()
         for input in inputs where input != "-" && !seen.insert(InputKey.canonical(input)).inserted {
             throw PipelineError("\(input) is given twice")
@@ -155,22 +163,33 @@ public enum Engine {
             trap.release()
             options.delivery?.agent.finish()
         }
-        try validate(inputs: inputs, consume: options.consume)
+        try validate(inputs: inputs, consume: options.consume, sharded: options.shard != nil)
         let out = options.outDirectory
         try FileSystem.makeDirectories(out)
         try refuseWorldWritable(out)
         let lock = try RunLock.acquire(directory: out, wait: options.waitLock)
-        // Two runs consuming one spool would both process and deliver its messages.
+        // Two runs consuming one spool would both process and deliver its messages. Shards consume
+        // disjoint parts of it: each holds the spool's lock shared and its own shard's lock alone.
         let spoolLocks =
             try options.consume
-            ? inputs.map {
-                try RunLock.acquire(
-                    directory: $0, name: RunLock.consumeFileName, wait: options.waitLock,
-                    busy: "is being consumed by another run")
+            ? inputs.flatMap { input in
+                try [
+                    RunLock.acquire(
+                        directory: input, name: RunLock.consumeFileName, shared: options.shard != nil,
+                        wait: options.waitLock, busy: "is being consumed by another run")
+                ]
+                    + (options.shard.map {
+                        [
+                            try RunLock.acquire(
+                                directory: input, name: RunLock.shardConsumeFileName($0), wait: options.waitLock,
+                                busy: "is being consumed by another run of shard \($0)")
+                        ]
+                    } ?? [])
             } : []
         defer { withExtendedLifetime((lock, spoolLocks)) {} }
         let fresh = !FileSystem.exists(out + "/" + ManifestWriter.fileName)
         let (manifest, done) = try ManifestWriter.open(directory: out, resume: options.resume)
+        try Shard.claim(options.shard, directory: out, hasRecords: !fresh)
         // After a run that did not end cleanly, outputs it delivered but never recorded are found,
         // to be replaced when their inputs are processed again.
         let stale = done.endedCleanly ? StaleOutputs() : StaleOutputs.scan(out)
@@ -206,6 +225,10 @@ public enum Engine {
                             shouldStop: { pool.stop != nil })
                         while pool.stop == nil, let item = try source.next() {
                             if options.progress { router.scanned(origin, consumed: source.consumedBytes) }
+                            if let shard = options.shard, !shard.contains(item) {
+                                router.leave()
+                                continue
+                            }
                             switch item {
                             case .problem(let problem):
                                 router.inputError(problem.description)
@@ -242,6 +265,7 @@ public enum Engine {
         }
         var summary = router.summary(seconds: (ContinuousClock.now - start).seconds)
         summary.stop = stop
+        summary.shard = options.shard
         summary.delivery = deliverer?.summary
         return summary
     }
@@ -347,6 +371,7 @@ final class Router: Sendable {
         var outcomes: [Outcome: Int] = [:]
         var messages = 0
         var skipped = 0
+        var otherShards = 0
         var consumed = 0
         var warnings = 0
         var bytes = 0
@@ -601,6 +626,8 @@ final class Router: Sendable {
             if state.inputs.indices.contains(origin) { state.inputs[origin].skipped += 1 }
         }
     }
+    /// An item of another shard's.
+    func leave() { state.withLock { $0.otherShards += 1 } }
     func inputError(_ message: String) { state.withLock { $0.inputErrors.append(message) } }
     /// DIR/manifest.index: the earlier runs' index and this run's records (at the end of a run).
     func writeIndex(_ done: ResumeIndex) { state.withLock { manifest.writeIndex(done, adding: $0.recorded) } }
@@ -613,6 +640,7 @@ final class Router: Sendable {
                 warnings: state.warnings, bytes: state.bytes, seconds: seconds, inputErrors: state.inputErrors,
                 stop: nil)
             summary.inputs = state.inputs
+            summary.otherShards = state.otherShards
             return summary
         }
     }

@@ -14,15 +14,21 @@ import Mailstore
 public final class RunLock: Sendable {
     public static let fileName = ".lock"
     public static let consumeFileName = ".smimegate-consume.lock"
+    /// The lock a shard's run holds on a spool it consumes (beside a shared lock on `consumeFileName`).
+    public static func shardConsumeFileName(_ shard: Shard) -> String {
+        ".smimegate-consume-\(shard.index)-of-\(shard.count).lock"
+    }
     private let fd: Int32
 
     private init(fd: Int32) { self.fd = fd }
 
     /// Takes the lock, waiting up to `wait` seconds for another run to finish;
     /// throws a `.tryAgain` error naming the holder when it cannot. The lock file
-    /// must be a regular file: a symbolic link planted there is not followed.
+    /// must be a regular file: a symbolic link planted there is not followed. A `shared` lock is held
+    /// by many runs at once (shards), which keeps out the runs that want it alone; it records no PID.
     public static func acquire(
-        directory: String, name: String = fileName, wait: Double = 0, busy: String = "is in use by another run"
+        directory: String, name: String = fileName, shared: Bool = false, wait: Double = 0,
+        busy: String = "is in use by another run"
     ) throws -> RunLock {
         let path = directory + "/" + name
         let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
@@ -38,7 +44,7 @@ public final class RunLock: Sendable {
             throw PipelineError("\(path): not a regular file; cannot be used as a lock file")
         }
         let deadline = ContinuousClock.now + .milliseconds(Int(max(0, wait) * 1000))
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        while flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let code = errno
             if code == EINTR { continue }
             guard code == EWOULDBLOCK, ContinuousClock.now < deadline else {
@@ -54,7 +60,8 @@ public final class RunLock: Sendable {
         }
         let pid = Array("\(getpid())\n".utf8)
         _ = fchmod(fd, 0o600)
-        if ftruncate(fd, 0) == 0 { _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) } }
+        // A shared holder leaves the file empty: no PID of an earlier holder is shown as if it held it now.
+        if ftruncate(fd, 0) == 0, !shared { _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) } }
         return RunLock(fd: fd)
     }
 

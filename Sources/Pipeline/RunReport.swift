@@ -47,12 +47,14 @@ public struct RunReport: Sendable, Encodable {
     /// Per-message processing time (elapsed_ms): median and 95th percentile, from a histogram.
     public var medianMs: Double?
     public var p95Ms: Double?
+    /// With `report --inputs`: whether the inputs are recorded exactly once across the directories.
+    public var inputCheck: InputCheck?
 
     public var messages: Int { runs.reduce(0) { $0 + $1.records } }
     public var bytes: Int { runs.reduce(0) { $0 + $1.bytes } }
 
     enum CodingKeys: String, CodingKey {
-        case runs, outcomes, reasons, warnings, pace, medianMs, p95Ms, messages, bytes
+        case runs, outcomes, reasons, warnings, pace, medianMs, p95Ms, messages, bytes, inputCheck
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -64,6 +66,7 @@ public struct RunReport: Sendable, Encodable {
         try container.encodeIfPresent(pace, forKey: .pace)
         try container.encodeIfPresent(medianMs, forKey: .medianMs)
         try container.encodeIfPresent(p95Ms, forKey: .p95Ms)
+        try container.encodeIfPresent(inputCheck, forKey: .inputCheck)
         try container.encode(messages, forKey: .messages)
         try container.encode(bytes, forKey: .bytes)
     }

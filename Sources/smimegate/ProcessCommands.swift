@@ -94,8 +94,24 @@ struct RunFlags: ParsableArguments {
                 + "collector; replaced atomically, counters summed over the runs that write FILE).",
             valueName: "FILE"))
     var metricsFile: String?
+    @Option(
+        help: ArgumentHelp(
+            "Process only shard K of N (0 <= K < N), each shard with its own --out; auto: from a Slurm array job "
+                + "or a Kubernetes Indexed Job (with --shards N). See 'Scale-out' in the README.",
+            valueName: "K/N|auto"))
+    var shard: String?
+    @Option(
+        help: ArgumentHelp("With --shard auto: the number of shards (a Kubernetes Job's completions).", valueName: "N"))
+    var shards: Int?
 
     func validate() throws {
+        if shards != nil && shard != "auto" { throw ValidationError("--shards goes with --shard auto") }
+        if let shards, shards < 1 || shards > Shard.maximum {
+            throw ValidationError("--shards must be between 1 and \(Shard.maximum)")
+        }
+        if let shard, shard != "auto" {
+            do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") }
+        }
         if metricsFile?.isEmpty == true { throw ValidationError("--metrics-file takes a file name") }
         if workers < 1 || workers > 256 { throw ValidationError("--workers must be between 1 and 256") }
         if deliver == nil && (client.smtpCa != nil || client.smtpAuthFile != nil || client.smtpHelo != nil) {
@@ -130,6 +146,14 @@ struct RunFlags: ParsableArguments {
         options.outFormat = outFormat
         options.maxMessageBytes =
             GlobalSettings.parseSize(maxMessageSize.lowercased()) ?? MboxReader.defaultMaxMessageBytes
+        do {
+            options.shard = try shard.map {
+                try $0 == "auto"
+                    ? Shard.fromEnvironment(ProcessInfo.processInfo.environment, shards: shards) : Shard(parsing: $0)
+            }
+        } catch let error as PipelineError {
+            throw Failure.usage(error.reason)
+        }
         if let deliver {
             options.delivery = (
                 try client.agent(deliver),
@@ -230,6 +254,7 @@ func printSummary(_ summary: RunSummary, outcomes: [Outcome], out: String) {
     }
     var notes: [String] = []
     if summary.skipped > 0 { notes.append("\(summary.skipped) already done") }
+    if let shard = summary.shard { notes.append("shard \(shard): \(summary.otherShards) left to the other shards") }
     if summary.consumed > 0 { notes.append("\(summary.consumed) inputs consumed") }
     if summary.warnings > 0 { notes.append("\(summary.warnings) with warnings") }
     if !summary.inputErrors.isEmpty { notes.append("\(summary.inputErrors.count) input errors") }
@@ -281,6 +306,9 @@ struct SummaryJSON: Encodable {
     let messagesPerSecond: Double
     let megabytesPerSecond: Double
     let inputErrors: [String]
+    /// With --shard: "K/N", and the messages (and problem entries) left to the other shards.
+    let shard: String?
+    let otherShards: Int?
     /// "SIGTERM"/"SIGINT", or the write error, when the run stopped early.
     let stoppedBy: String?
     /// With --deliver.
@@ -298,7 +326,8 @@ struct SummaryJSON: Encodable {
     enum CodingKeys: String, CodingKey {
         case outcomes, quarantined, messages, skipped, consumed, warnings, bytes, seconds
         case messagesPerSecond = "messages_per_second", megabytesPerSecond = "megabytes_per_second"
-        case inputErrors = "input_errors", stoppedBy = "stopped_by", delivery, inputs
+        case inputErrors = "input_errors", stoppedBy = "stopped_by", delivery, inputs, shard
+        case otherShards = "other_shards"
     }
 
     init(_ s: RunSummary) {
@@ -316,6 +345,8 @@ struct SummaryJSON: Encodable {
             s.messagesPerSecond, s.megabytesPerSecond, s.inputErrors
         )
         stoppedBy = s.stop?.text
+        shard = s.shard?.description
+        otherShards = s.shard.map { _ in s.otherShards }
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FileIO
 import Foundation
+import Mailstore
 import Pipeline
 
 /// `smimegate report DIR...`: what one or more runs did, from their manifests — for the operator (text),
@@ -13,13 +14,24 @@ struct Report: ParsableCommand {
             merges them: messages per direction and outcome, the most frequent reasons (failed first), the \
             per-message processing time, and messages per second over the runs' time (from each record's time). \
             --html FILE writes one self-contained page (inline SVG charts, no scripts, fonts or images from \
-            anywhere) for people without a terminal. Nothing is written to the DIRs. Exit 0, or 2 when a DIR has \
-            no readable manifest.
+            anywhere) for people without a terminal. --inputs INPUT... checks that every message of the inputs \
+            is recorded exactly once across the DIRs (the shards of a --shard run): missing and doubled inputs \
+            are named and the exit status is 1. Nothing is written to the DIRs. Exit 0, 1 when --inputs found \
+            a message missing or doubled (or an input could not be read to its end), 2 when a DIR has no \
+            readable manifest.
             """)
     @Argument(help: ArgumentHelp("Output directories of process runs.", valueName: "DIR")) var directories: [String]
     @Flag(help: "Print JSON instead of text.") var json = false
     @Option(help: ArgumentHelp("Also write the report as one HTML page to FILE.", valueName: "FILE")) var html: String?
     @Option(help: "How many reasons to list.") var top = 10
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "Check that every message of these inputs (maildirs, mbox files) is recorded exactly once across "
+                + "the DIRs.", valueName: "INPUT"))
+    var inputs: [String] = []
+    @Option(help: "How the mbox inputs of --inputs quote From lines: mboxrd (default), mboxo or mboxcl2.")
+    var mboxFormat: MboxFormat = .mboxrd
 
     func validate() throws {
         if top < 1 { throw ValidationError("--top takes 1 or more") }
@@ -31,6 +43,14 @@ struct Report: ParsableCommand {
             throw Failure.usage(error.reason)
         }
         report.reasons = Array(report.reasons.prefix(top))
+        if !inputs.isEmpty {
+            do {
+                report.inputCheck = try InputCheck.run(
+                    directories: directories, inputs: inputs, format: mboxFormat, limit: top)
+            } catch let error as PipelineError {
+                throw Failure.usage(error.reason)
+            }
+        }
         if let html {
             do {
                 try OutputFile.write(Array(ReportPage(report).html.utf8), to: html, content: .publicData)
@@ -40,10 +60,15 @@ struct Report: ParsableCommand {
         }
         if json {
             try printJSON(report, keys: .convertToSnakeCase)
-            return
+        } else {
+            for line in Self.text(report) { print(visible(line)) }
+            if let html { print("HTML report: \(html)") }
         }
-        for line in Self.text(report) { print(visible(line)) }
-        if let html { print("HTML report: \(html)") }
+        if let check = report.inputCheck, !check.exactlyOnce {
+            throw Failure.problem(
+                "the inputs are not recorded exactly once: \(check.missingCount) missing, "
+                    + "\(check.doubledCount) doubled, \(check.unread.count) not read to the end")
+        }
     }
 
     static func text(_ report: RunReport) -> [String] {
@@ -84,6 +109,29 @@ struct Report: ParsableCommand {
                     String(format: "%8d  ", reason.count) + "\(reason.outcome) \(reason.code): \(reason.example)")
             }
         }
+        if let check = report.inputCheck { lines += Self.text(check) }
+        return lines
+    }
+
+    static func text(_ check: InputCheck) -> [String] {
+        var lines = [
+            "inputs: \(check.messages) message(s), \(check.recorded) record(s): "
+                + (check.exactlyOnce
+                    ? "every message recorded exactly once"
+                    : "\(check.missingCount) missing, \(check.doubledCount) doubled"
+                        + (check.unread.isEmpty ? "" : ", \(check.unread.count) input(s) not read to the end"))
+                + (check.notInInputs > 0 ? "; \(check.notInInputs) record(s) of messages not in these inputs" : "")
+        ]
+        lines += check.missing.map { "  missing: \($0)" }
+        if check.missingCount > check.missing.count {
+            lines.append("  … \(check.missingCount - check.missing.count) more missing")
+        }
+        lines += check.doubled.map { "  doubled: \($0.input) in \($0.directories.joined(separator: ", "))" }
+        if check.doubledCount > check.doubled.count {
+            lines.append("  … \(check.doubledCount - check.doubled.count) more doubled")
+        }
+        lines += check.unread.map { "  not read to the end: \($0)" }
+        lines += check.inputErrors.map { "  not a message (an input error of process runs too): \($0)" }
         return lines
     }
 }
@@ -157,6 +205,11 @@ struct ReportPage {
                     + "<td class=\"n\">\(reason.count)</td><td>\(escape(reason.example))</td></tr>\n"
             }
             page += "</table>\n"
+        }
+        if let check = report.inputCheck {
+            page += "<h2>Exactly once</h2>\n<ul>\n"
+            page += Report.text(check).map { "<li>\(escape($0.trimmingCharacters(in: .whitespaces)))</li>\n" }.joined()
+            page += "</ul>\n"
         }
         return page + "</body></html>\n"
     }
