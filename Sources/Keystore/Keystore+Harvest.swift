@@ -1,7 +1,7 @@
 import CMS
 import Foundation
-import PKI
 import Locking
+import PKI
 
 /// A certificate found on incoming signed mail, offered to the harvested repository (SPEC F21).
 public struct HarvestCandidate: Sendable {
@@ -213,7 +213,7 @@ extension Keystore {
                 + "WHERE n.value = ? AND n.kind = 'email' AND n.fingerprint != ? AND h.verified = 1 UNION "
                 + "SELECT 1 FROM public_key_names n JOIN public_keys k ON k.name = n.key_name "
                 + "WHERE n.value = ? AND n.kind = 'email' AND k.fingerprint != ?",
-            [.text(email), .text(fingerprint), .text(email), .text(fingerprint)]
+            [.text(email.lowercased()), .text(fingerprint), .text(email.lowercased()), .text(fingerprint)]
         ).isEmpty
     }
 
@@ -227,7 +227,7 @@ extension Keystore {
         var alerts: [RaisedAlert] = []
         for name in names.sorted() {
             try db.query(
-                "INSERT OR IGNORE INTO harvest_updates (name, fingerprint, seen_at) VALUES (?, ?, ?)",
+                "INSERT INTO harvest_updates (name, fingerprint, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [.text(name), .text(fingerprint), .text(now)])
             let recent = try db.query(
                 "SELECT fingerprint FROM harvest_updates WHERE name = ? AND seen_at >= ? ORDER BY seen_at",
@@ -321,7 +321,7 @@ extension Keystore {
             "SELECT h.certificate_pem, h.capabilities FROM harvested h JOIN harvested_names n "
                 + "ON n.fingerprint = h.fingerprint WHERE n.value = ? AND n.kind = 'email' AND h.verified = 1 "
                 + "AND h.is_ca = 0",
-            [.text(email)]
+            [.text(email.lowercased())]
         ).map {
             (try Certificate(bytes: Array(($0[0] ?? "").utf8)), ($0[1] ?? "").split(separator: " ").map(String.init))
         }

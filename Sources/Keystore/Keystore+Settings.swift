@@ -105,7 +105,7 @@ extension Keystore {
         var settings = try globalSettings()
         try settings.set(name, value)
         try db.query(
-            "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)",
+            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             [.text(name), .text(settings.value(of: name)!)])
         return settings
     }

@@ -163,7 +163,9 @@ extension Keystore {
 
     public func recordCRLSource(url: String, etag: String?, lastModified: String?, status: String) throws {
         try db.query(
-            "INSERT OR REPLACE INTO crl_sources (url, etag, last_modified, checked_at, status) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO crl_sources (url, etag, last_modified, checked_at, status) VALUES (?, ?, ?, ?, ?) "
+                + "ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, "
+                + "checked_at = excluded.checked_at, status = excluded.status",
             [
                 .text(url), etag.map { .text($0) } ?? .null, lastModified.map { .text($0) } ?? .null,
                 .text(Keystore.now()), .text(status),

@@ -12,7 +12,7 @@ import PKI
 /// those file permissions only.
 public final class Keystore {
     public let home: URL
-    let db: Database
+    let db: any KeystoreDatabase
     /// The home passphrase given to this run, if any. It is checked against the
     /// home's `PassphraseVerifier` the first time a private key is stored or read.
     let passphrase: [UInt8]?
@@ -21,181 +21,56 @@ public final class Keystore {
 
     public static let databaseName = "keystore.sqlite"
 
-    /// Each entry upgrades the schema by one version (`PRAGMA user_version`).
-    /// Never edit a released entry: append a new one.
-    static let migrations: [String] = [
-        """
-        CREATE TABLE certificates (
-            name TEXT PRIMARY KEY,
-            certificate_pem TEXT NOT NULL,
-            key_pem TEXT NOT NULL,
-            key_encrypted INTEGER NOT NULL DEFAULT 0,
-            chain_pem TEXT NOT NULL DEFAULT '',
-            fingerprint TEXT NOT NULL,
-            created_at TEXT NOT NULL
-        );
-        CREATE TABLE public_keys (
-            name TEXT PRIMARY KEY,
-            certificate_pem TEXT NOT NULL,
-            fingerprint TEXT NOT NULL,
-            not_after TEXT NOT NULL,
-            source TEXT NOT NULL DEFAULT 'added',
-            created_at TEXT NOT NULL
-        );
-        CREATE TABLE public_key_names (
-            key_name TEXT NOT NULL REFERENCES public_keys(name) ON DELETE CASCADE,
-            kind TEXT NOT NULL CHECK (kind IN ('email', 'domain')),
-            value TEXT NOT NULL COLLATE NOCASE
-        );
-        CREATE INDEX public_key_names_value ON public_key_names(value);
-        CREATE TABLE ca_certificates (
-            fingerprint TEXT PRIMARY KEY,
-            subject TEXT NOT NULL,
-            certificate_pem TEXT NOT NULL,
-            added_at TEXT NOT NULL
-        );
-        """,
-        // 2: sending profiles (SPEC F7), stored as their JSON definition; the Policy module owns the format.
-        """
-        CREATE TABLE profiles (
-            name TEXT PRIMARY KEY,
-            definition TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        );
-        """,
-        // 3: home-wide settings; `home_passphrase_verifier` marks a home whose private keys are encrypted.
-        """
-        CREATE TABLE settings (
-            name TEXT PRIMARY KEY,
-            value TEXT NOT NULL
-        );
-        """,
-        // 4: the policy file in force (SPEC F8, F9): at most one row, kept as loaded (Keystore+Policy.swift).
-        """
-        CREATE TABLE policy (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            text TEXT NOT NULL,
-            sha256 TEXT NOT NULL,
-            loaded_at TEXT NOT NULL
-        );
-        """,
-        // 5: trust and harvesting (SPEC F21–F25, Keystore+Trust.swift, Keystore+Harvest.swift). A CA certificate
-        // with anchor = 0 is a known intermediate: an issuer to build paths with, trusted only through an anchor.
-        """
-        ALTER TABLE ca_certificates ADD COLUMN anchor INTEGER NOT NULL DEFAULT 1;
-        CREATE TABLE crls (
-            fingerprint TEXT PRIMARY KEY,
-            issuer TEXT NOT NULL,
-            scope TEXT NOT NULL,
-            this_update TEXT NOT NULL,
-            next_update TEXT,
-            entries INTEGER NOT NULL,
-            crl_pem TEXT NOT NULL,
-            source TEXT NOT NULL,
-            added_at TEXT NOT NULL
-        );
-        CREATE TABLE crl_sources (
-            url TEXT PRIMARY KEY,
-            etag TEXT,
-            last_modified TEXT,
-            checked_at TEXT NOT NULL,
-            status TEXT NOT NULL
-        );
-        CREATE TABLE harvested (
-            fingerprint TEXT PRIMARY KEY,
-            subject TEXT NOT NULL,
-            certificate_pem TEXT NOT NULL,
-            is_ca INTEGER NOT NULL,
-            not_before TEXT NOT NULL,
-            not_after TEXT NOT NULL,
-            verified INTEGER NOT NULL,
-            capabilities TEXT NOT NULL DEFAULT '',
-            first_seen TEXT NOT NULL,
-            last_seen TEXT NOT NULL,
-            last_used TEXT NOT NULL,
-            message TEXT NOT NULL,
-            size INTEGER NOT NULL
-        );
-        CREATE INDEX harvested_last_used ON harvested(last_used, first_seen, fingerprint);
-        CREATE TABLE harvest_size (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            total INTEGER NOT NULL
-        );
-        INSERT INTO harvest_size (id, total) VALUES (1, 0);
-        CREATE TRIGGER harvested_size_in AFTER INSERT ON harvested
-            BEGIN UPDATE harvest_size SET total = total + NEW.size WHERE id = 1; END;
-        CREATE TRIGGER harvested_size_out AFTER DELETE ON harvested
-            BEGIN UPDATE harvest_size SET total = total - OLD.size WHERE id = 1; END;
-        CREATE TABLE harvested_names (
-            fingerprint TEXT NOT NULL REFERENCES harvested(fingerprint) ON DELETE CASCADE,
-            kind TEXT NOT NULL CHECK (kind IN ('email', 'domain')),
-            value TEXT NOT NULL COLLATE NOCASE
-        );
-        CREATE INDEX harvested_names_value ON harvested_names(value);
-        CREATE INDEX harvested_names_fingerprint ON harvested_names(fingerprint);
-        CREATE TABLE harvest_updates (
-            name TEXT NOT NULL COLLATE NOCASE,
-            fingerprint TEXT NOT NULL,
-            seen_at TEXT NOT NULL,
-            PRIMARY KEY (name, fingerprint)
-        );
-        CREATE TABLE alerts (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            raised_at TEXT NOT NULL,
-            name TEXT NOT NULL,
-            fingerprints TEXT NOT NULL,
-            message TEXT NOT NULL,
-            text TEXT NOT NULL
-        );
-        """,
-        // 6: retired organisation certificates (still decrypt, never sign or receive new mail).
-        """
-        ALTER TABLE certificates ADD COLUMN retired_at TEXT;
-        """,
-    ]
+    public static var schemaVersion: Int { KeystoreSchema.version }
 
-    public static var schemaVersion: Int { migrations.count }
-
-    private init(home: URL, db: Database, passphrase: [UInt8]?) {
+    private init(home: URL, db: any KeystoreDatabase, passphrase: [UInt8]?) {
         self.home = home
         self.db = db
         self.passphrase = passphrase
     }
 
-    /// Opens the keystore in `home`. With `create`, makes the directory (0700)
-    /// and the database (0600) and applies migrations; without, a missing
-    /// keystore is an error that says to run `smimegate init`.
-    public static func open(home: URL, create: Bool = false, passphrase: [UInt8]? = nil) throws -> Keystore {
+    /// Opens the keystore of `home`: its SQLite database, or `database` (a PostgreSQL keystore) when given.
+    /// With `create`, makes the home directory (0700) and the SQLite database (0600); either way the schema
+    /// is migrated to this version. Without `create`, a home with no keystore is an error that says to run
+    /// `smimegate init`.
+    public static func open(
+        home: URL, create: Bool = false, passphrase: [UInt8]? = nil, database: (any KeystoreDatabase)? = nil
+    ) throws -> Keystore {
         let fm = FileManager.default
-        let path = home.appendingPathComponent(databaseName).path
-        if !fm.fileExists(atPath: path) {
-            guard create else { throw KeystoreError("no keystore in \(home.path): run 'smimegate init' first") }
-            try fm.createDirectory(at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            guard fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw KeystoreError("cannot create \(path)")
+        let db: any KeystoreDatabase
+        if let database {
+            if !fm.fileExists(atPath: home.path) {
+                guard create else { throw KeystoreError("no home \(home.path): run 'smimegate init' first") }
+                try fm.createDirectory(
+                    at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
+            try? fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home.path)
+            if !create, try database.schemaVersion() == 0 {
+                throw KeystoreError("no keystore in \(database.location): run 'smimegate init' first")
+            }
+            db = database
+        } else {
+            let path = home.appendingPathComponent(databaseName).path
+            if !fm.fileExists(atPath: path) {
+                guard create else { throw KeystoreError("no keystore in \(home.path): run 'smimegate init' first") }
+                try fm.createDirectory(
+                    at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                guard fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                    throw KeystoreError("cannot create \(path)")
+                }
+            }
+            try? fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home.path)
+            try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+            db = try SQLiteDatabase(path: path)
         }
-        try? fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home.path)
-        try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
-        let store = Keystore(home: home, db: try Database(path: path), passphrase: passphrase)
-        try store.migrate()
-        return store
+        try db.migrate()
+        return Keystore(home: home, db: db, passphrase: passphrase)
     }
 
-    private func migrate() throws {
-        let version = Int(try db.query("PRAGMA user_version").first?.first??.description ?? "0") ?? 0
-        guard version <= Keystore.migrations.count else {
-            throw KeystoreError("keystore schema version \(version) is newer than this smimegate understands")
-        }
-        for (index, sql) in Keystore.migrations.enumerated() where index >= version {
-            try db.transaction {
-                try db.execute(sql)
-                try db.execute("PRAGMA user_version = \(index + 1)")
-            }
-        }
-    }
+    public var version: Int { (try? db.schemaVersion()) ?? 0 }
 
-    public var version: Int { Int((try? db.query("PRAGMA user_version").first?.first ?? nil) ?? "0") ?? 0 }
+    /// Where the keystore is: "sqlite:PATH" or "postgresql://USER@HOST:PORT/DB".
+    public var location: String { db.location }
 
     static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
 
@@ -227,7 +102,11 @@ public final class Keystore {
                 throw KeystoreError("a certificate named \"\(name)\" already exists")
             }
             try db.query(
-                "INSERT OR REPLACE INTO certificates (name, certificate_pem, key_pem, key_encrypted, chain_pem, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO certificates (name, certificate_pem, key_pem, key_encrypted, chain_pem, fingerprint, "
+                    + "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                    + "certificate_pem = excluded.certificate_pem, key_pem = excluded.key_pem, "
+                    + "key_encrypted = excluded.key_encrypted, chain_pem = excluded.chain_pem, "
+                    + "fingerprint = excluded.fingerprint, created_at = excluded.created_at, retired_at = NULL",
                 [
                     .text(name), .text(certificate.pem), .text(keyPEM), .int(keyPassphrase == nil ? 0 : 1),
                     .text(chain.map(\.pem).joined()), .text(certificate.sha256Fingerprint), .text(Keystore.now()),
@@ -282,8 +161,9 @@ public final class Keystore {
             }
             let now = retired ? Keystore.now() : nil
             return try !db.query(
-                "UPDATE certificates SET retired_at = ? WHERE name = ? AND (retired_at IS NULL) = ? RETURNING name",
-                [now.map { .text($0) } ?? .null, .text(name), .int(retired ? 1 : 0)]
+                "UPDATE certificates SET retired_at = ? WHERE name = ? AND retired_at IS "
+                    + (retired ? "NULL" : "NOT NULL") + " RETURNING name",
+                [now.map { .text($0) } ?? .null, .text(name)]
             ).isEmpty
         }
     }
@@ -586,7 +466,7 @@ public final class Keystore {
             if exists && !replace { throw KeystoreError("a profile named \"\(name)\" already exists") }
             if !exists && replace { throw KeystoreError("no profile named \"\(name)\" (see 'smimegate profile list')") }
             try db.query(
-                "INSERT OR REPLACE INTO profiles (name, definition, updated_at) VALUES (?, ?, ?)",
+                Self.upsertProfile,
                 [.text(name), .text(definition), .text(Keystore.now())])
         }
     }
@@ -596,7 +476,7 @@ public final class Keystore {
         try db.transaction {
             for (name, definition) in profiles {
                 try db.query(
-                    "INSERT OR REPLACE INTO profiles (name, definition, updated_at) VALUES (?, ?, ?)",
+                    Self.upsertProfile,
                     [.text(name), .text(definition), .text(Keystore.now())])
             }
         }
@@ -621,6 +501,10 @@ public final class Keystore {
         }
     }
 
+    private static let upsertProfile =
+        "INSERT INTO profiles (name, definition, updated_at) VALUES (?, ?, ?) "
+        + "ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at"
+
     static func validName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 128
             && name.unicodeScalars.allSatisfy {
@@ -630,8 +514,6 @@ public final class Keystore {
 }
 
 extension Keystore {
-    /// What SQLite's `PRAGMA integrity_check` finds wrong with the database file: empty when it says "ok".
-    public func integrityProblems() throws -> [String] {
-        try db.query("PRAGMA integrity_check").compactMap { $0.first ?? nil }.filter { $0 != "ok" }
-    }
+    /// What the database's own check finds wrong (SQLite: `PRAGMA integrity_check`): empty when fine.
+    public func integrityProblems() throws -> [String] { try db.integrityProblems() }
 }

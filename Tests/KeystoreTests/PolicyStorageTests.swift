@@ -66,7 +66,7 @@ final class PolicyStorageTests: XCTestCase {
     /// profile and a setting in it, opens at the current schema with both kept.
     func testMigrationFromSchema3KeepsItsData() throws {
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        let schema3 = Keystore.migrations.prefix(3).joined(separator: "\n")
+        let schema3 = SQLiteDatabase.migrations.prefix(3).joined(separator: "\n")
         let created = try runProcess(
             "sqlite3",
             [
