@@ -10,8 +10,14 @@ let package = Package(
         .executable(name: "smimegate", targets: ["smimegate"])
     ],
     dependencies: [
-        // The only third-party dependency: the command-line tree (DESIGN.md, STYLE.md).
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        // The command-line tree (DESIGN.md, STYLE.md).
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The PostgreSQL keystore's client (--keystore postgresql://…, module KeystorePostgres only), and the
+        // NIO pieces it is driven with: an event loop of its own, TLS, a silent logger.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.25.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.3"),
     ],
     targets: [
         .systemLibrary(
@@ -28,7 +34,7 @@ let package = Package(
             name: "CPCRE2", pkgConfig: "libpcre2-8",
             providers: [.apt(["libpcre2-dev"])]),
         // A few lines of C for what Swift cannot call (mallopt, syncfs).
-        .target(name: "CSystem"),
+        .target(name: "CSmimegate"),
         // A value behind a pthread mutex: state shared by workers, visible to ThreadSanitizer.
         .target(name: "Locking"),
         .target(name: "MIME"),
@@ -36,13 +42,25 @@ let package = Package(
         .target(name: "PKI", dependencies: ["CMS", "COpenSSL", "Locking"]),
         .target(name: "SMIME", dependencies: ["MIME", "CMS", "PKI"]),
         .target(name: "Keystore", dependencies: ["CSQLite", "CArchive", "CMS", "PKI", "FileIO", "Locking"]),
+        // The keystore in PostgreSQL, shared by the machines of a sharded run: postgres-nio behind the
+        // synchronous KeystoreDatabase protocol. Only the command line links it (not the fuzzers).
+        .target(
+            name: "KeystorePostgres",
+            dependencies: [
+                "Keystore", "FileIO",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Writing files safely: whole writes, fsync, 0700 directories, atomic replacement of -o files.
-        .target(name: "FileIO", dependencies: ["CSystem"]),
+        .target(name: "FileIO", dependencies: ["CSmimegate"]),
         // Mailboxes: maildirs, mbox files (compressed ones read through libarchive), output mbox files.
-        .target(name: "Mailstore", dependencies: ["FileIO", "CArchive", "CSystem", "Locking"]),
+        .target(name: "Mailstore", dependencies: ["FileIO", "CArchive", "CSmimegate", "Locking"]),
         .target(name: "Policy", dependencies: ["MIME", "CPCRE2"]),
         // Handing mail to the mail system: an SMTP client (STARTTLS via CMS/TLS.swift) and sendmail.
-        .target(name: "Submission", dependencies: ["CMS", "FileIO", "CSystem"]),
+        .target(name: "Submission", dependencies: ["CMS", "FileIO", "CSmimegate"]),
         .target(
             name: "Pipeline",
             dependencies: [
@@ -51,8 +69,8 @@ let package = Package(
         .executableTarget(
             name: "smimegate",
             dependencies: [
-                "MIME", "CMS", "PKI", "SMIME", "Keystore", "Policy", "Mailstore", "Pipeline", "CSystem", "FileIO",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "MIME", "CMS", "PKI", "SMIME", "Keystore", "KeystorePostgres", "Policy", "Mailstore", "Pipeline",
+                "CSmimegate", "FileIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // bench/micro: in-process timings that split a signature's cost (bench/README.md).
         .executableTarget(
@@ -62,7 +80,7 @@ let package = Package(
         // saved inputs, which the regression tests run.
         .executableTarget(
             name: "smimegate-fuzz",
-            dependencies: ["MIME", "CMS", "PKI", "SMIME", "Mailstore", "Keystore", "Policy", "Pipeline", "CSystem"],
+            dependencies: ["MIME", "CMS", "PKI", "SMIME", "Mailstore", "Keystore", "Policy", "Pipeline", "CSmimegate"],
             path: "Fuzz", exclude: ["regressions", "seeds", "README.md"]),
         // Paths to fixtures, vectors and peers (openssl, python3) shared by the test targets.
         .target(name: "TestSupport", dependencies: ["FileIO"], path: "Tests/TestSupport"),
@@ -70,7 +88,8 @@ let package = Package(
         .testTarget(name: "FileIOTests", dependencies: ["FileIO", "TestSupport"]),
         .testTarget(name: "CMSTests", dependencies: ["CMS", "PKI", "TestSupport"]),
         .testTarget(name: "SMIMETests", dependencies: ["SMIME", "MIME", "CMS", "PKI", "TestSupport"]),
-        .testTarget(name: "KeystoreTests", dependencies: ["Keystore", "CMS", "PKI", "TestSupport"]),
+        .testTarget(
+            name: "KeystoreTests", dependencies: ["Keystore", "KeystorePostgres", "CMS", "PKI", "TestSupport"]),
         .testTarget(
             name: "PipelineTests",
             dependencies: ["Mailstore", "Policy", "Pipeline", "MIME", "CMS", "PKI", "Locking", "TestSupport"]),

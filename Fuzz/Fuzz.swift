@@ -4,7 +4,7 @@
 // `swift build`), `smimegate-fuzz TARGET FILE...` runs the same code over saved inputs: the regression
 // tests replay every crash the fuzzer found (Fuzz/regressions/TARGET/) this way.
 import CMS
-import CSystem
+import CSmimegate
 import Foundation
 import Keystore
 import MIME

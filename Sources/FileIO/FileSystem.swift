@@ -1,4 +1,4 @@
-import CSystem
+import CSmimegate
 import Foundation
 
 #if canImport(Glibc)

@@ -29,42 +29,41 @@ public final class Keystore {
         self.passphrase = passphrase
     }
 
-    /// Opens the keystore of `home`: its SQLite database, or `database` (a PostgreSQL keystore) when given.
-    /// With `create`, makes the home directory (0700) and the SQLite database (0600); either way the schema
-    /// is migrated to this version. Without `create`, a home with no keystore is an error that says to run
-    /// `smimegate init`.
+    /// Opens the keystore of `home`: its SQLite database (keystore.sqlite), or `database` when given (a
+    /// PostgreSQL keystore, or an SQLite file elsewhere). With `create`, makes the home directory (0700) and
+    /// an SQLite database that is missing; the schema is then migrated to this version. Without `create`, a
+    /// home or keystore that does not exist yet is an error that says to run `smimegate init`.
     public static func open(
         home: URL, create: Bool = false, passphrase: [UInt8]? = nil, database: (any KeystoreDatabase)? = nil
     ) throws -> Keystore {
         let fm = FileManager.default
-        let db: any KeystoreDatabase
-        if let database {
-            if !fm.fileExists(atPath: home.path) {
-                guard create else { throw KeystoreError("no home \(home.path): run 'smimegate init' first") }
-                try fm.createDirectory(
-                    at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            }
-            try? fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home.path)
-            if !create, try database.schemaVersion() == 0 {
-                throw KeystoreError("no keystore in \(database.location): run 'smimegate init' first")
-            }
-            db = database
-        } else {
-            let path = home.appendingPathComponent(databaseName).path
-            if !fm.fileExists(atPath: path) {
-                guard create else { throw KeystoreError("no keystore in \(home.path): run 'smimegate init' first") }
-                try fm.createDirectory(
-                    at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                guard fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                    throw KeystoreError("cannot create \(path)")
-                }
-            }
-            try? fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home.path)
-            try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
-            db = try SQLiteDatabase(path: path)
+        if !fm.fileExists(atPath: home.path) {
+            guard create else { throw KeystoreError("no keystore in \(home.path): run 'smimegate init' first") }
+            try fm.createDirectory(at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        try? fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home.path)
+        let db = try database ?? sqlite(path: home.appendingPathComponent(databaseName).path, create: create)
+        if !create, try db.schemaVersion() == 0 {
+            throw KeystoreError("no keystore in \(db.location): run 'smimegate init' first")
         }
         try db.migrate()
         return Keystore(home: home, db: db, passphrase: passphrase)
+    }
+
+    /// An SQLite keystore database at `path` (0600). With `create`, made when missing (in an existing directory).
+    public static func sqlite(path: String, create: Bool) throws -> any KeystoreDatabase {
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: path) {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            guard create else {
+                throw KeystoreError("no keystore in \(directory): run 'smimegate init' first")
+            }
+            guard fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw KeystoreError("cannot create \(path)")
+            }
+        }
+        try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        return try SQLiteDatabase(path: path)
     }
 
     public var version: Int { (try? db.schemaVersion()) ?? 0 }

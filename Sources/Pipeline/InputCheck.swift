@@ -16,7 +16,7 @@ public struct InputCheck: Sendable, Encodable {
 
     public var messages = 0
     public var recorded = 0
-    /// The first `limit` missing inputs (keys as the manifest spells them), and how many in all.
+    /// The first `limit` missing inputs (paths, "path@offset" in an mbox), and how many in all.
     public var missing: [String] = []
     public var missingCount = 0
     public var doubled: [Doubled] = []
@@ -91,11 +91,13 @@ public struct InputCheck: Sendable, Encodable {
                     case .message(let message):
                         check.messages += 1
                         let hash = KeyHash(message.key)
+                        // Named by its path (a maildir file in new/ or cur/), not its key.
+                        let shown = message.offset.map { "\(message.source)@\($0)" } ?? message.source
                         let alias = message.alias.map(KeyHash.init)
                         guard let key = entries[hash] != nil ? hash : alias.flatMap({ entries[$0] != nil ? $0 : nil })
                         else {
                             check.missingCount += 1
-                            if check.missing.count < limit { check.missing.append(message.key) }
+                            if check.missing.count < limit { check.missing.append(shown) }
                             continue
                         }
                         let entry = entries[key]!
@@ -105,7 +107,7 @@ public struct InputCheck: Sendable, Encodable {
                         if check.doubled.count < limit {
                             check.doubled.append(
                                 Doubled(
-                                    input: message.key,
+                                    input: shown,
                                     directories: [directories[Int(entry.first)], directories[Int(entry.second)]]
                                         + (entry.count > 2 ? ["(\(entry.count) records in all)"] : [])))
                         }

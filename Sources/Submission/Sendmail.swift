@@ -1,4 +1,4 @@
-import CSystem
+import CSmimegate
 import FileIO
 import Foundation
 

@@ -35,7 +35,10 @@ struct Init: ParsableCommand {
             }
             return try store.keyProtection
         }
-        print("keystore ready: \(store.home.path) (schema version \(store.version))")
+        print(
+            "keystore ready: \(store.home.path)"
+                + (store.location.hasPrefix("sqlite:") ? "" : ", keystore \(store.location)")
+                + " (schema version \(store.version))")
         switch protection {
         case .homePassphrase:
             print("private keys are encrypted at rest with the home passphrase (PKCS #8, AES-256)")

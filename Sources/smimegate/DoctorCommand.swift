@@ -70,15 +70,16 @@ struct Doctor: ParsableCommand {
             let home = options.url
             checkFiles(home)
             let store: Keystore
-            do { store = try Keystore.open(home: home, passphrase: try options.passphrase()) } catch let error
-                as KeystoreError
-            {
-                throw Failure.usage(error.reason)
-            }
+            store = try options.open()
+            // The SQLite file by its name (it is in the home), a PostgreSQL keystore by its URL.
+            let subject =
+                store.location.hasPrefix("sqlite:")
+                ? URL(fileURLWithPath: String(store.location.dropFirst("sqlite:".count))).lastPathComponent
+                : store.location
             // A damaged keystore may fail any query: each check that cannot run is a problem of its own.
             attempt("keystore") {
                 for problem in try store.integrityProblems() {
-                    $0.problems.append(Problem(area: "keystore", subject: Keystore.databaseName, problem: problem))
+                    $0.problems.append(Problem(area: "keystore", subject: subject, problem: problem))
                 }
                 $0.checked["keystore integrity checks", default: 0] += 1
             }

@@ -3,6 +3,7 @@ import CMS
 import FileIO
 import Foundation
 import Keystore
+import KeystorePostgres
 import MIME
 import PKI
 
@@ -16,6 +17,14 @@ struct HomeOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp("A file holding the home passphrase that encrypts private keys at rest.", valueName: "FILE"))
     var homePassphraseFile: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where the keystore is: sqlite:PATH, or postgresql://USER@HOST:PORT/DB[?sslmode=…] shared by several "
+                + "machines (password from PGPASSWORD or ~/.pgpass; default: $SMIMEGATE_KEYSTORE, else the home's "
+                + "keystore.sqlite).", valueName: "URL"))
+    var keystore: String?
 
     var url: URL {
         if let home { return URL(fileURLWithPath: home) }
@@ -37,10 +46,24 @@ struct HomeOptions: ParsableArguments {
 
     func open(create: Bool = false) throws -> Keystore {
         do {
-            return try Keystore.open(home: url, create: create, passphrase: passphrase())
+            return try Keystore.open(home: url, create: create, passphrase: passphrase(), database: database(create))
         } catch let error as KeystoreError {
             throw Failure.usage(error.reason)
         }
+    }
+
+    /// `--keystore URL`, else $SMIMEGATE_KEYSTORE: nil for the home's own SQLite database.
+    func database(_ create: Bool) throws -> (any KeystoreDatabase)? {
+        let given = keystore ?? ProcessInfo.processInfo.environment["SMIMEGATE_KEYSTORE"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let given else { return nil }
+        if given.hasPrefix("sqlite:") {
+            let path = String(given.dropFirst("sqlite:".count))
+            return path.isEmpty ? nil : try Keystore.sqlite(path: path, create: create)
+        }
+        if given.hasPrefix("postgresql:") || given.hasPrefix("postgres:") {
+            return try PostgresKeystoreDatabase(try PostgresLocation(url: given))
+        }
+        throw Failure.usage("--keystore takes sqlite:PATH or postgresql://USER@HOST:PORT/DB; got \(given)")
     }
 }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CSystem
+import CSmimegate
 import Foundation
 
 /// The command tree (DESIGN.md "Command line"). Each command is a small type;

@@ -83,11 +83,6 @@ final class SMTPPeer {
     var commands: [String] { string(bytes(of: URL(fileURLWithPath: log))).split(separator: "\n").map(String.init) }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// One line of DIR/delivery.jsonl.
 struct DeliveryEntry: Decodable {
     let file: String

@@ -102,3 +102,9 @@ public func temporaryDirectory(_ prefix: String = "smimegate-test") throws -> UR
 
 public func write(_ bytes: [UInt8], to url: URL) throws { try Data(bytes).write(to: url) }
 public func write(_ text: String, to url: URL) throws { try Data(text.utf8).write(to: url) }
+
+/// A test set-up that could not be done, with why.
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

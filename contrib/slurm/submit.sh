@@ -15,6 +15,9 @@
 # Prints both job ids:
 #   array job 1234: tasks 0-7
 #   report job 1235: after the array succeeds
+# When a task fails (exit 75, cancelled), Slurm cancels the report job (DependencyNeverSatisfied);
+# requeue the task (`scontrol requeue 1234_5`: it resumes its own shard directory), and once every
+# task has completed, submit the report again: sbatch contrib/slurm/smimegate-report.sbatch.
 set -euo pipefail
 
 usage="usage: contrib/slurm/submit.sh N [SBATCH-OPTION...]"

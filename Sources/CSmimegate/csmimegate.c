@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "csystem.h"
+#include "csmimegate.h"
 
 #include <fcntl.h>
 #include <string.h>
