@@ -20,7 +20,7 @@ done
 # Every report fails the process that made it (exit 66), so a test that runs smimegate sees it too.
 export TSAN_OPTIONS="halt_on_error=0:exitcode=66:second_deadlock_stack=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
 export ASAN_OPTIONS="detect_leaks=1:exitcode=66:abort_on_error=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-export LSAN_OPTIONS="exitcode=66${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS="exitcode=66:suppressions=$PWD/scripts/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 rows=()
 status=0
