@@ -95,7 +95,7 @@ let package = Package(
             dependencies: ["Mailstore", "Policy", "Pipeline", "MIME", "CMS", "PKI", "Locking", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "MIME", "TestSupport"]),
         .testTarget(name: "SubmissionTests", dependencies: ["Submission"]),
-        .testTarget(name: "CLITests", dependencies: ["smimegate", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["smimegate", "Locking", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

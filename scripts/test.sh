@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Only the tests need these: Chromium renders `report --html`, systemd-analyze checks contrib/'s units,
-# zsh, fish, man and groff read what scripts/install.sh installs.
-extra_packages="chromium systemd zsh fish man-db groff-base"
+# zsh, fish, man and groff read what scripts/install.sh installs; PostgreSQL is the second keystore backend
+# (the tests start their own server: TestSupport/PostgresServer.swift).
+extra_packages="chromium systemd zsh fish man-db groff-base postgresql"
 source scripts/setup.sh
 
 # The pyca peer needs cryptography >= 45 (PKCS #7 envelopes with AES-256, pkcs7_decrypt_smime);
@@ -58,17 +59,30 @@ rm -f "$log"
 rm -rf .build/install-test
 bash scripts/install.sh --debug .build/install-test >/dev/null
 
-# XCTest only (the suite has no swift-testing tests), then one plain closing line.
+# XCTest only (the suite has no swift-testing tests), then one plain closing line. Without arguments, a
+# second pass runs the keystore's tests and the commands that use it most with every keystore in PostgreSQL
+# (SMIMEGATE_TEST_KEYSTORE=postgresql): both backends pass the same tests.
+postgres_tests='KeystoreTests\.|KeystoreCommandTests|HarvestTests|TrustTests|PolicyCommandTests|OperationsTests|ShardRunTests|BundleTests'
 out=$(mktemp)
 status=0
 swift test --skip-build --disable-swift-testing "${build[@]}" "$@" 2>&1 | tee "$out" || status=$?
-summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" "$out" | tail -1 || true)
-rm -f "$out"
-if [[ -z "$summary" ]]; then
-  echo "test: no test ran" >&2
-  exit 1
+summaries=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" "$out" | tail -1 || true)
+if (($# == 0)); then
+  echo "test: the keystore tests again, with the keystore in PostgreSQL" >&2
+  SMIMEGATE_TEST_KEYSTORE=postgresql swift test --skip-build --disable-swift-testing "${build[@]}" \
+    --filter "$postgres_tests" 2>&1 | tee "$out" || status=$?
+  summaries+=$'\n'$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" "$out" | tail -1 || true)
 fi
-total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
-failed=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")
+rm -f "$out"
+total=0
+failed=0
+while read -r summary; do
+  if [[ -z "$summary" ]]; then
+    echo "test: a pass ran no test" >&2
+    exit 1
+  fi
+  total=$((total + $(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")))
+  failed=$((failed + $(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")))
+done <<<"$summaries"
 echo "$((total - failed)) passed, $failed failed"
 exit "$status"

@@ -37,8 +37,11 @@ public final class Keystore {
         home: URL, create: Bool = false, passphrase: [UInt8]? = nil, database: (any KeystoreDatabase)? = nil
     ) throws -> Keystore {
         let fm = FileManager.default
+        // With a keystore elsewhere the home holds nothing of it: a machine of a sharded run gets one made.
         if !fm.fileExists(atPath: home.path) {
-            guard create else { throw KeystoreError("no keystore in \(home.path): run 'smimegate init' first") }
+            guard create || database != nil else {
+                throw KeystoreError("no keystore in \(home.path): run 'smimegate init' first")
+            }
             try fm.createDirectory(at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         try? fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home.path)

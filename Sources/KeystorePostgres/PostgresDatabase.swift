@@ -49,7 +49,6 @@ public final class PostgresKeystoreDatabase: KeystoreDatabase, @unchecked Sendab
             configuration = .init(
                 host: target.host, port: target.port, username: target.user, password: password,
                 database: target.database, tls: try Self.tls(target))
-            if target.sslMode == .verifyFull { configuration.options.tlsServerName = target.host }
         }
         configuration.options.connectTimeout = .seconds(Int64(target.connectTimeout))
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -153,7 +152,8 @@ public final class PostgresKeystoreDatabase: KeystoreDatabase, @unchecked Sendab
     /// check to run from a client. What can be seen: the schema version and that every table is there.
     public func integrityProblems() throws -> [String] {
         let version = try schemaVersion()
-        var problems = version == KeystoreSchema.version ? [] : ["schema version \(version), not \(KeystoreSchema.version)"]
+        var problems =
+            version == KeystoreSchema.version ? [] : ["schema version \(version), not \(KeystoreSchema.version)"]
         let present = Set(
             try query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").compactMap { $0[0] })
         problems += Self.tables.filter { !present.contains($0) }.map { "table \($0) is missing" }

@@ -29,8 +29,10 @@ class CLITestCase: XCTestCase {
         // SMIMEGATE_TEST_KEYSTORE=postgresql (scripts/test.sh's second pass): every smimegate this test runs
         // keeps its keystore in a fresh database of the test PostgreSQL server, through the environment.
         if ProcessInfo.processInfo.environment["SMIMEGATE_TEST_KEYSTORE"] == "postgresql" {
-            setenv("SMIMEGATE_KEYSTORE", try PostgresServer.shared.createDatabase(), 1)
+            let database = try PostgresServer.shared.createDatabase()
+            setenv("SMIMEGATE_KEYSTORE", database, 1)
             setenv("PGPASSWORD", PostgresServer.shared.password, 1)
+            CLIHome.databases.withLock { $0[home] = database }
         }
         try smimegate(["init"]).expect(0)
         try smimegate(["cert", "import", "alice", fixture("alice.p12"), "--passphrase-file", fixture("alice.pass")])

@@ -225,9 +225,7 @@ final class KeystoreCommandTests: CLITestCase {
         try locked.run(
             ["cert", "import", "alice", fixture("alice.pem"), "--key", fixture("alice.key")], environment: env
         ).expect(0)
-        let stored = try runProcess(
-            "sqlite3", [locked.url.path + "/keystore.sqlite", "SELECT key_pem FROM certificates"]
-        ).expect(0).out
+        let stored = try locked.sql("SELECT key_pem FROM certificates")
         XCTAssertTrue(stored.hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----"), stored)
         let input = try save(Self.plainLF, "plain.eml")
         try locked.run(["sign", "--cert", "alice", input, "-o", "/dev/null"], environment: env).expect(0)
@@ -252,7 +250,7 @@ final class KeystoreCommandTests: CLITestCase {
     }
 
     func stored(_ home: CLIHome, _ sql: String) throws -> String {
-        try runProcess("sqlite3", [home.url.path + "/keystore.sqlite", sql]).expect(0).out
+        try home.sql(sql)
     }
 
     func testEncryptedHomeRefusesToStoreOrUseKeysWithoutTheRightPassphrase() throws {

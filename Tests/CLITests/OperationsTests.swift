@@ -183,7 +183,7 @@ final class OperationsTests: CLITestCase {
         try smimegate(["policy", "load", policy]).expect(0)
         // A profile gone behind the policy's back (an older smimegate, a hand-edited keystore), a stray key file.
         XCTAssertEqual(
-            try runProcess("sqlite3", [home + "/keystore.sqlite", "DELETE FROM profiles WHERE name = 'pp'"]).status, 0)
+            try CLIHome(URL(fileURLWithPath: home)).sql("DELETE FROM profiles WHERE name = 'pp'"), "")
         try write("-----BEGIN PRIVATE KEY-----\n", to: URL(fileURLWithPath: home + "/stray.key"))
         chmod(home + "/stray.key", 0o644)
 
@@ -260,7 +260,16 @@ final class OperationsTests: CLITestCase {
     }
 
     /// A damaged keystore: SQLite's integrity check says what, and the checks it breaks say they could not run.
+    /// In the PostgreSQL pass: a table dropped behind smimegate's back.
     func testDoctorReportsADamagedKeystore() throws {
+        if let url = ProcessInfo.processInfo.environment["SMIMEGATE_KEYSTORE"] {
+            _ = try CLIHome(URL(fileURLWithPath: home)).sql("DROP TABLE profiles")
+            let result = try smimegate(["doctor"]).expect(1)
+            let location = url.replacingOccurrences(of: "?sslmode=disable", with: "")
+            XCTAssertTrue(result.out.contains("keystore: \(location): table profiles is missing"), result.out)
+            XCTAssertTrue(result.out.contains("profile: "), "the profile check could not run: \(result.out)")
+            return
+        }
         let database = home + "/keystore.sqlite"
         let root = try runProcess(
             "sqlite3", [database, "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_certificates_1'"])

@@ -13,7 +13,7 @@ final class HarvestStorageTests: XCTestCase {
     let rules = HarvestRules(updated: true, selfSigned: true)
 
     override func setUpWithError() throws {
-        store = try Keystore.open(home: try temporaryDirectory().appendingPathComponent("home"), create: true)
+        store = try Backend.open(home: try temporaryDirectory().appendingPathComponent("home"), create: true)
     }
 
     /// A self-signed EC certificate for `email` (quick to make), valid around `start`.
@@ -66,11 +66,10 @@ final class HarvestStorageTests: XCTestCase {
         XCTAssertEqual(try store.harvestedCertificates().count, 3)
         // The running total the triggers keep is the sum of what is there, after stores, evictions and forgets.
         try store.forgetHarvested(certificates[2].sha256Fingerprint)
-        let database = store.home.appendingPathComponent(Keystore.databaseName).path
-        let sums = try runProcess(
-            "sqlite3", [database, "SELECT (SELECT total FROM harvest_size), (SELECT SUM(size) FROM harvested)"])
-        let pair = sums.out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").map(String.init)
-        XCTAssertEqual(pair.count, 2, sums.out + sums.stderr)
+        let sums = try Backend.sql(
+            store.home, "SELECT (SELECT total FROM harvest_size), (SELECT SUM(size) FROM harvested)")
+        let pair = sums.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").map(String.init)
+        XCTAssertEqual(pair.count, 2, sums)
         XCTAssertEqual(pair.first, pair.last, "the kept total is the sum")
         XCTAssertGreaterThan(Int(pair.first ?? "") ?? 0, size, "two certificates are left")
         // The smallest cap keeps the certificate just stored, whatever it evicts.
