@@ -13,9 +13,9 @@ source scripts/setup.sh
 # The pyca peer needs cryptography >= 45 (PKCS #7 envelopes with AES-256, pkcs7_decrypt_smime);
 # asn1crypto builds hand-made CMS structures for the attack tests; aiosmtpd is the SMTP
 # server of the delivery tests (Tests/peers/smtp_server.py); prometheus_client's parser reads
-# --metrics-file output, Pillow looks at Chromium's rendering of `report --html`.
+# --metrics-file output, Pillow looks at Chromium's rendering of `report --html`, PyYAML reads contrib/k8s.
 has_pyca() {
-  "$1" -c 'import aiosmtpd, asn1crypto, cryptography, prometheus_client, PIL, sys
+  "$1" -c 'import aiosmtpd, asn1crypto, cryptography, prometheus_client, PIL, yaml, sys
 sys.exit(int(cryptography.__version__.split(".")[0]) < 45)' 2>/dev/null
 }
 if [[ -n "${SMIMEGATE_PYTHON:-}" ]] && has_pyca "$SMIMEGATE_PYTHON"; then
@@ -24,9 +24,9 @@ elif has_pyca python3; then
   export SMIMEGATE_PYTHON=python3
 else
   if ! has_pyca .build/pyenv/bin/python; then
-    echo "test: installing Python cryptography, asn1crypto, aiosmtpd, prometheus_client and Pillow into .build/pyenv" >&2
+    echo "test: installing Python cryptography, asn1crypto, aiosmtpd, prometheus_client, Pillow and PyYAML into .build/pyenv" >&2
     python3 -m venv .build/pyenv
-    .build/pyenv/bin/pip install -q "cryptography>=45" asn1crypto aiosmtpd prometheus_client pillow
+    .build/pyenv/bin/pip install -q "cryptography>=45" asn1crypto aiosmtpd prometheus_client pillow pyyaml
   fi
   export SMIMEGATE_PYTHON="$PWD/.build/pyenv/bin/python"
 fi

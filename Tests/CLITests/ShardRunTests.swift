@@ -224,4 +224,57 @@ final class ShardRunTests: CLITestCase {
         let blocked = try process([spool, "--out", path("c2"), "--consume"]).expect(75)
         XCTAssertTrue(blocked.stderr.contains("is being consumed by another run"), blocked.stderr)
     }
+
+    /// contrib/k8s/indexed-job.yaml as Kubernetes would run it: one pod per completion index, each the Job's
+    /// container command with JOB_COMPLETION_INDEX set (the example's paths made this test's); together the
+    /// pods record every message exactly once, and the Job's shape is what the README says.
+    func testTheKubernetesIndexedJobRunsAsWritten() throws {
+        try smimegate(["profile", "create", "default", "--mode", "sign", "--cert", "alice"]).expect(0)
+        let spool = try corpus()[0]
+        let yaml = Paths.packageRoot.appendingPathComponent("contrib/k8s/indexed-job.yaml").path
+        let parsed = try runProcess(
+            Paths.python, ["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))", yaml]
+        ).expect(0)
+        let job = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(parsed.stdout)) as? [String: Any])
+        XCTAssertEqual(job["kind"] as? String, "Job")
+        let spec = try XCTUnwrap(job["spec"] as? [String: Any])
+        XCTAssertEqual(spec["completionMode"] as? String, "Indexed")
+        let completions = try XCTUnwrap(spec["completions"] as? Int)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(spec["parallelism"] as? Int), completions)
+        let pod = try XCTUnwrap((spec["template"] as? [String: Any])?["spec"] as? [String: Any])
+        XCTAssertEqual(pod["restartPolicy"] as? String, "Never")
+        let container = try XCTUnwrap((pod["containers"] as? [[String: Any]])?.first)
+        let command = try XCTUnwrap(container["command"] as? [String]) + (container["args"] as? [String] ?? [])
+        XCTAssertEqual(Array(command.prefix(2)), ["/bin/sh", "-c"])
+        let script = command[2]
+        XCTAssertTrue(script.contains("--shards \(completions) "), "--shards must equal completions: \(script)")
+        // Secrets come from the Secret, never as literals.
+        let env = try XCTUnwrap(container["env"] as? [[String: Any]])
+        for name in ["SMIMEGATE_KEYSTORE", "PGPASSWORD"] {
+            let entry = try XCTUnwrap(env.first { $0["name"] as? String == name }, name)
+            XCTAssertNil(entry["value"], name)
+            XCTAssertNotNil((entry["valueFrom"] as? [String: Any])?["secretKeyRef"], name)
+        }
+        // The pods, one after the other, with the binary on PATH and this test's home (its keystore: this
+        // pass's backend).
+        let local = script.replacingOccurrences(of: "/data/spool", with: spool)
+            .replacingOccurrences(of: "/data/out", with: path("out"))
+        let bin = Paths.binary.deletingLastPathComponent().path
+        var records = 0
+        for index in 0..<completions {
+            let result = try runProcess(
+                "/bin/sh", ["-c", local],
+                environment: [
+                    "JOB_COMPLETION_INDEX": "\(index)", "SMIMEGATE_HOME": home,
+                    "PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+                ]
+            ).expect(0)
+            XCTAssertTrue(result.out.contains("shard \(index)/\(completions)"), result.out)
+            records += try self.records(path("out/shard-\(index)")).count
+        }
+        XCTAssertEqual(records, 60)
+        let shards = (0..<completions).map { path("out/shard-\($0)") }
+        let check = try smimegate(["report"] + shards + ["--inputs", spool]).expect(0)
+        XCTAssertTrue(check.out.contains("every message recorded exactly once"), check.out)
+    }
 }
