@@ -11,7 +11,9 @@ struct SmimeGate: ParsableCommand {
         abstract: "S/MIME security gateway for mail at rest: sign, encrypt, verify and decrypt e-mail.",
         discussion: """
             The home directory (--home DIR before or after the command, else $SMIMEGATE_HOME,
-            else ~/.smimegate) holds the keystore. A home set up with a home passphrase ('init' or
+            else ~/.smimegate) holds the keystore, unless --keystore URL (or $SMIMEGATE_KEYSTORE) names
+            another: sqlite:PATH, or postgresql://USER@HOST:PORT/DB shared by the machines of a sharded
+            run (password from PGPASSWORD or ~/.pgpass). A home set up with a home passphrase ('init' or
             'home encrypt' with --home-passphrase-file F or $SMIMEGATE_PASSPHRASE_FILE) stores private
             keys encrypted (PKCS #8, AES-256) and refuses to store or use them without that passphrase.
             Exit codes: 0 success; 1 the operation ran and found a problem (bad or untrusted
