@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # contrib/slurm/ on a real Slurm: a single-node cluster (slurmctld, slurmd and a munged of its own)
 # set up in a temporary directory, started and stopped by this script, runs submit.sh's array job
-# and its report job over a maildir, and the result is checked.
+# and its report job over a maildir against a PostgreSQL keystore (a throwaway server started here
+# too) or the home's SQLite one, and the result is checked.
 #
-#   scripts/slurm-test.sh [--binary PATH] [--messages N] [--tasks N] [--keep]
+#   scripts/slurm-test.sh [--binary PATH] [--messages N] [--tasks N] [--keystore KIND] [--keep]
 #
 #   --binary PATH   the smimegate to run (default: build the release binary with bench/lib.sh)
 #   --messages N    messages in the corpus (bench/corpus.py's 4k mix; default 2000)
 #   --tasks N       array tasks, i.e. shards (default 4)
+#   --keystore KIND postgresql (default): the home's keystore in a PostgreSQL server of its own;
+#                   sqlite: the home's keystore.sqlite
 #   --keep          keep the temporary directory (it is kept anyway when a check failed)
 #
 # The cluster: slurm-wlm 22.05 and munge from Debian (installed through scripts/setup.sh when
@@ -18,11 +21,22 @@
 # Whatever happens, every process started here, the daemons and what Slurm started for the jobs
 # (found by a marker in their environment), is stopped on exit.
 #
+# The keystore (--keystore postgresql): PostgreSQL from Debian (installed through scripts/setup.sh
+# when missing), started by scripts/postgres.sh in the temporary directory: initdb (as the postgres
+# user), scram-sha-256 with a generated password, 127.0.0.1 only on a free port, its socket in the
+# temporary directory, connections logged. A database `keystore`, a 0600 password file, and
+# SMIMEGATE_KEYSTORE=postgresql://smimegate@127.0.0.1:PORT/keystore?sslmode=disable and PGPASSFILE
+# exported: the home's init, its certificate and profile, and the jobs (sbatch passes the submitting
+# environment on) all use it. The server is stopped on exit with the rest.
+#
 # The run: a home that signs (a certificate for bench.example, the corpus' sender domain, and the
 # profile default), `contrib/slurm/submit.sh TASKS`, then a wait until both jobs have left the queue.
 # Checked: every task COMPLETED, the report job too, its output says every message is recorded
 # exactly once, and the shards' manifests together hold exactly one record per message of the
-# corpus, each shard only the records of its own split. A table at the end: tasks, messages,
+# corpus, each shard only the records of its own split. With PostgreSQL, that the keystore was
+# there and nowhere else: psql finds the profile and the certificate (its fingerprint the one
+# `cert create` printed) in the database, the home holds no keystore.sqlite, and the server logged
+# a connection to the database from each task at least. A table at the end: keystore, tasks, messages,
 # records per shard, exactly once, the array's wall time (from the first task's start to the last
 # one's end, as Slurm recorded them, and from submission to the array's end as seen here), and the
 # whole script's time.
@@ -31,22 +45,29 @@
 # did not, 2 when the test itself could not run.
 set -euo pipefail
 
-usage="usage: scripts/slurm-test.sh [--binary PATH] [--messages N] [--tasks N] [--keep]"
+usage="usage: scripts/slurm-test.sh [--binary PATH] [--messages N] [--tasks N] [--keystore postgresql|sqlite] [--keep]"
 binary=""
 messages=2000
 tasks=4
+keystore=postgresql
 keep=false
 while (($#)); do
   case $1 in
     --keep) keep=true; shift ;;
-    --binary | --messages | --tasks)
+    --binary | --messages | --tasks | --keystore)
       (($# >= 2)) || { echo "$usage" >&2; exit 2; }
-      case $1 in --binary) binary=$(realpath -m "$2") ;; --messages) messages=$2 ;; --tasks) tasks=$2 ;; esac
+      case $1 in
+        --binary) binary=$(realpath -m "$2") ;;
+        --messages) messages=$2 ;;
+        --tasks) tasks=$2 ;;
+        --keystore) keystore=$2 ;;
+      esac
       shift 2 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
 [[ $messages =~ ^[1-9][0-9]*$ && $tasks =~ ^[1-9][0-9]*$ ]] || { echo "$usage (N: a number, 1 or more)" >&2; exit 2; }
+[[ $keystore == postgresql || $keystore == sqlite ]] || { echo "$usage" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 repo=$PWD
 started=$(date +%s.%N)
@@ -55,14 +76,19 @@ say() { printf 'slurm-test: %s\n' "$*" >&2; }
 die() { say "$*"; exit 2; }
 [[ $(id -u) -eq 0 ]] || die "needs root (slurmd, and the jobs, run as root)"
 
+source scripts/postgres.sh
 daemons=(slurmctld slurmd munged mungekey sbatch squeue sinfo scontrol scancel)
 missing=false
 for tool in "${daemons[@]}"; do command -v "$tool" >/dev/null || missing=true; done
+[[ $keystore != postgresql || -n $(postgres_find_bin) ]] || missing=true
 if $missing || [[ -z $binary ]]; then
-  extra_packages="slurm-wlm munge"
+  extra_packages="slurm-wlm munge postgresql"
   source scripts/setup.sh
 fi
 for tool in "${daemons[@]}"; do command -v "$tool" >/dev/null || die "$tool is not installed (slurm-wlm, munge)"; done
+[[ $keystore != postgresql || -n $(postgres_find_bin) ]] || die "PostgreSQL is not installed (postgresql)"
+# Only the keystore chosen here: none from the caller's environment, no password but the file's.
+unset SMIMEGATE_KEYSTORE PGPASSFILE PGPASSWORD
 if [[ -z $binary ]]; then
   source bench/lib.sh
   mkdir -p .build/slurm-test
@@ -113,6 +139,7 @@ cleanup() {
     sleep 0.2
   done
   for p in "${pids[@]}" $(marked); do kill -KILL "$p" 2>/dev/null || true; done
+  postgres_stop
   wait 2>/dev/null || true
   if $keep || ! $passed; then say "temporary directory kept: $tmp"; else rm -rf "$tmp"; fi
   exit "$rc"
@@ -124,7 +151,7 @@ trap 'exit 143' TERM
 # The daemons' logs, for a failure.
 show_logs() {
   local f
-  for f in "$tmp"/log/*.log "$tmp"/munge/munged.log; do
+  for f in "$tmp"/log/*.log "$tmp"/munge/munged.log ${postgres_log:+"$postgres_log"}; do
     [[ -s $f ]] || continue
     echo "---- ${f#"$tmp"/} (last 25 lines)" >&2
     tail -n 25 "$f" >&2
@@ -220,6 +247,19 @@ wait_for 60 "node $host idle in sinfo" node_idle
 say "Slurm $(sinfo -V | cut -d' ' -f2) up: $host idle, ports $ctld_port/$slurmd_port, $tmp"
 
 # ---------------------------------------------------------------------------------------------
+# The keystore: a PostgreSQL server of our own, or the home's SQLite file.
+if [[ $keystore == postgresql ]]; then
+  postgres_start "$tmp/postgres" -c fsync=off -c log_connections=on || die "could not start PostgreSQL"
+  postgres_createdb keystore || die "could not create the database"
+  SMIMEGATE_KEYSTORE=$(postgres_url keystore)
+  PGPASSFILE=$postgres_passfile
+  export SMIMEGATE_KEYSTORE PGPASSFILE
+  say "PostgreSQL $("$postgres_bin/postgres" -V | awk '{ print $NF }') up: $SMIMEGATE_KEYSTORE (password in $PGPASSFILE)"
+fi
+# Connections to the keystore database the server logged so far.
+connections() { grep -c "connection authorized: user=$postgres_user database=keystore" "$postgres_log" || true; }
+
+# ---------------------------------------------------------------------------------------------
 # A home that signs, and the corpus.
 home=$tmp/home
 {
@@ -227,6 +267,7 @@ home=$tmp/home
   "$binary" --home "$home" cert create signer --cn "smimegate Slurm test" --san-domain bench.example
   "$binary" --home "$home" profile create default --mode sign --cert signer
 } >"$tmp/log/home.out" 2>&1 || { cat "$tmp/log/home.out" >&2; die "could not make the home"; }
+fingerprint=$(awk '$1 == "SHA-256" { print $2; exit }' "$tmp/log/home.out")
 "$python" - "$repo/bench" "$tmp/corpus" "$messages" <<'PY'
 import os, sys
 sys.path.insert(0, sys.argv[1])
@@ -241,6 +282,7 @@ say "$messages messages in $spool"
 # The run: the tasks share the node's CPUs.
 cpus=$((node_cpus / tasks))
 ((cpus >= 1)) || cpus=1
+[[ $keystore != postgresql ]] || connections_before=$(connections)
 submitted=$(date +%s.%N)
 ids=$(cd "$tmp/jobs" && env "$mark" SMIMEGATE="$binary" SMIMEGATE_HOME="$home" SPOOL="$spool" OUT_ROOT="$tmp/out" \
   bash "$repo/contrib/slurm/submit.sh" "$tasks" --cpus-per-task="$cpus") || { show_logs; die "submit.sh failed"; }
@@ -299,6 +341,25 @@ else
 fi
 [[ -s $tmp/out/report.html ]] || fail "no $tmp/out/report.html"
 
+# The keystore was where it was meant to be, and only there.
+sqlite_files=$(shopt -s nullglob; echo "$home"/keystore.sqlite*)
+if [[ $keystore == postgresql ]]; then
+  [[ -z $sqlite_files ]] || fail "the home holds an SQLite keystore: $sqlite_files"
+  profile_row=$(postgres_psql keystore "SELECT name FROM profiles WHERE name = 'default'" 2>&1 || true)
+  [[ $profile_row == default ]] || fail "psql: no profile default in the keystore database ($profile_row)"
+  cert_row=$(postgres_psql keystore "SELECT fingerprint FROM certificates WHERE name = 'signer'" 2>&1 || true)
+  [[ -n $fingerprint && ${cert_row,,} == "${fingerprint,,}" ]] ||
+    fail "psql: the certificate signer in the database ($cert_row) is not the one created ($fingerprint)"
+  task_connections=$(($(connections) - connections_before))
+  ((task_connections >= tasks)) ||
+    fail "the server logged $task_connections connection(s) to the keystore during the run, fewer than the $tasks tasks"
+  held=$(ls -A "$home" | tr '\n' ' ')
+  say "keystore: psql finds profile ${profile_row:-?} and certificate signer (SHA-256 ${cert_row:0:16}…) in the" \
+    "database; $task_connections connection(s) to it during the run; in the home: ${held:-nothing}"
+else
+  [[ -n $sqlite_files ]] || fail "the home holds no keystore.sqlite"
+fi
+
 # The manifests: one record per message of the corpus across the shards, each shard its own split.
 union=$("$python" - "$tmp/out" "$spool" "$tasks" <<'PY'
 import json, os, sys
@@ -349,9 +410,9 @@ fi
 # ---------------------------------------------------------------------------------------------
 finished=$(date +%s.%N)
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f s", b - a }'; }
-printf '| %5s | %8s | %-24s | %12s | %-26s | %10s |\n' tasks messages "records per shard" "exactly once" "array wall (Slurm / seen)" "total"
-printf '| %5s | %8s | %-24s | %12s | %-26s | %10s |\n' ---: ---: --- --- --- ---:
-printf '| %5s | %8s | %-24s | %12s | %-26s | %10s |\n' "$tasks" "$messages" "$per_shard" "$exactly_once" \
+printf '| %-10s | %5s | %8s | %-24s | %12s | %-26s | %10s |\n' keystore tasks messages "records per shard" "exactly once" "array wall (Slurm / seen)" "total"
+printf '| %-10s | %5s | %8s | %-24s | %12s | %-26s | %10s |\n' --- ---: ---: --- --- --- ---:
+printf '| %-10s | %5s | %8s | %-24s | %12s | %-26s | %10s |\n' "$keystore" "$tasks" "$messages" "$per_shard" "$exactly_once" \
   "$(if ((completed)); then echo "$((last_end - first_start)) s"; else echo -; fi) / $(seconds "$submitted" "${array_done:-$finished}")" "$(seconds "$started" "$finished")"
 if ((${#failures[@]})); then
   say "${#failures[@]} check(s) failed"
