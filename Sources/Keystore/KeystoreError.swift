@@ -8,6 +8,8 @@ public struct KeystoreError: Error, CustomStringConvertible, Sendable {
         case wrongPassphrase
         /// A home passphrase was given to store a key in a home that keeps keys unencrypted.
         case homeNotEncrypted
+        /// The keystore's server cannot be reached now (a PostgreSQL keystore): worth trying again later.
+        case unavailable
         case other
     }
 

@@ -58,7 +58,16 @@ public final class PostgresKeystoreDatabase: KeystoreDatabase, @unchecked Sendab
             ).wait()
         } catch {
             try? group.syncShutdownGracefully()
-            throw KeystoreError("cannot connect to the keystore \(target.description): \(Self.describe(error))")
+            var reason = Self.describe(error)
+            if password == nil, reason.contains("authMechanismRequiresPassword") {
+                reason = "the server asks for a password: give it in PGPASSWORD, PGPASSFILE or ~/.pgpass"
+            }
+            // Refused, reset or timed out: the server may be back soon (exit 75); a refusal by the server
+            // itself (authentication, no such database) is a configuration error (exit 2).
+            let answered = (error as? PSQLError)?.serverInfo != nil
+            throw KeystoreError(
+                "cannot connect to the keystore \(target.description): \(reason)",
+                kind: answered ? .other : .unavailable)
         }
     }
 
@@ -69,13 +78,25 @@ public final class PostgresKeystoreDatabase: KeystoreDatabase, @unchecked Sendab
 
     static func tls(_ target: PostgresLocation) throws -> PostgresConnection.Configuration.TLS {
         var tls = TLSConfiguration.makeClientConfiguration()
-        switch target.sslMode {
+        // As libpq: require with a root certificate verifies the chain as verify-ca does; verify-ca and
+        // verify-full need a root to verify against (libpq's default ~/.postgresql/root.crt is not read: name
+        // it); the system's roots only with verify-full (any public certificate would pass verify-ca).
+        var mode = target.sslMode
+        if mode == .require && target.sslRootCert != nil { mode = .verifyCA }
+        if [.verifyCA, .verifyFull].contains(mode) && target.sslRootCert == nil {
+            throw KeystoreError(
+                "--keystore: sslmode=\(mode.rawValue) needs sslrootcert=FILE (or system, with verify-full)")
+        }
+        if mode == .verifyCA && target.sslRootCert == "system" {
+            throw KeystoreError("--keystore: sslrootcert=system goes with sslmode=verify-full only")
+        }
+        switch mode {
         case .disable: return .disable
         case .allow, .prefer, .require: tls.certificateVerification = .none
         case .verifyCA: tls.certificateVerification = .noHostnameVerification
         case .verifyFull: tls.certificateVerification = .fullVerification
         }
-        if [.verifyCA, .verifyFull].contains(target.sslMode), let root = target.sslRootCert, root != "system" {
+        if [.verifyCA, .verifyFull].contains(mode), let root = target.sslRootCert, root != "system" {
             guard FileManager.default.isReadableFile(atPath: root) else {
                 throw KeystoreError("--keystore: sslrootcert \(root) cannot be read")
             }
@@ -93,8 +114,7 @@ public final class PostgresKeystoreDatabase: KeystoreDatabase, @unchecked Sendab
         do { context = try NIOSSLContext(configuration: tls) } catch {
             throw KeystoreError("--keystore: TLS set-up failed: \(error)")
         }
-        return target.sslMode == .require || target.sslMode == .verifyCA || target.sslMode == .verifyFull
-            ? .require(context) : .prefer(context)
+        return [.require, .verifyCA, .verifyFull].contains(mode) ? .require(context) : .prefer(context)
     }
 
     // MARK: KeystoreDatabase
@@ -118,7 +138,9 @@ public final class PostgresKeystoreDatabase: KeystoreDatabase, @unchecked Sendab
         lock.lock()
         defer { lock.unlock() }
         precondition(!inTransaction, "keystore transactions do not nest")
-        try simple("BEGIN")
+        // Read committed whatever the database's default: each statement sees what the writer before this one
+        // committed while this transaction waited for the lock (a repeatable-read snapshot would be older).
+        try simple("BEGIN ISOLATION LEVEL READ COMMITTED")
         inTransaction = true
         defer { inTransaction = false }
         do {

@@ -133,10 +133,14 @@ public struct PostgresLocation: Sendable, Equatable {
         return fields
     }
 
-    /// The URL with any password part replaced, for an error message about the URL itself.
+    /// The URL with whatever stands before an "@" of its authority replaced (a user and maybe a password),
+    /// for an error message about the URL itself: read by hand, since a URL Foundation cannot parse may
+    /// still hold a password.
     static func redacted(_ text: String) -> String {
-        guard var components = URLComponents(string: text), components.password != nil else { return text }
-        components.password = "***"
-        return components.string ?? "postgresql://…"
+        guard let scheme = text.range(of: "://") else { return "the --keystore URL" }
+        let rest = text[scheme.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        guard let at = authority.lastIndex(of: "@") else { return text }
+        return String(text[..<scheme.upperBound]) + "…" + String(text[at...])
     }
 }

@@ -96,7 +96,7 @@ public struct MaildirReader: MessageSource {
                 errno = 0
                 directory = opendir(path).map(DirectoryStream.init)
                 if directory == nil && errno != ENOENT {
-                    return .problem(InputProblem(path: path, kind: .unreadable(errno)))
+                    return .problem(InputProblem(path: path, kind: .unreadable(errno), folder: true))
                 }
                 continue
             }
@@ -104,7 +104,9 @@ public struct MaildirReader: MessageSource {
             guard let entry = readdir(open.handle) else {
                 let code = errno
                 directory = nil
-                if code != 0 { return .problem(InputProblem(path: root + "/" + current, kind: .unreadable(code))) }
+                if code != 0 {
+                    return .problem(InputProblem(path: root + "/" + current, kind: .unreadable(code), folder: true))
+                }
                 continue
             }
             let name = direntName(entry)

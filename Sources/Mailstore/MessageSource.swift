@@ -84,10 +84,13 @@ public struct InputProblem: Error, CustomStringConvertible, Sendable, Hashable {
 
     public let path: String
     public let kind: Kind
+    /// A maildir's new/ or cur/ folder that could not be listed: every message in it is unread (not one entry).
+    public let folder: Bool
 
-    public init(path: String, kind: Kind) {
+    public init(path: String, kind: Kind, folder: Bool = false) {
         self.path = path
         self.kind = kind
+        self.folder = folder
     }
 
     public var description: String {

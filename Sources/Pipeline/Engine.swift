@@ -168,24 +168,11 @@ public enum Engine {
         try FileSystem.makeDirectories(out)
         try refuseWorldWritable(out)
         let lock = try RunLock.acquire(directory: out, wait: options.waitLock)
-        // Two runs consuming one spool would both process and deliver its messages. Shards consume
-        // disjoint parts of it: each holds the spool's lock shared and its own shard's lock alone.
+        // Two runs consuming one spool would both process and deliver its messages; shards of one split
+        // consume disjoint parts of it (`RunLock.consuming`).
         let spoolLocks =
             try options.consume
-            ? inputs.flatMap { input in
-                try [
-                    RunLock.acquire(
-                        directory: input, name: RunLock.consumeFileName, shared: options.shard != nil,
-                        wait: options.waitLock, busy: "is being consumed by another run")
-                ]
-                    + (options.shard.map {
-                        [
-                            try RunLock.acquire(
-                                directory: input, name: RunLock.shardConsumeFileName($0), wait: options.waitLock,
-                                busy: "is being consumed by another run of shard \($0)")
-                        ]
-                    } ?? [])
-            } : []
+            ? inputs.flatMap { try RunLock.consuming($0, shard: options.shard, wait: options.waitLock) } : []
         defer { withExtendedLifetime((lock, spoolLocks)) {} }
         let fresh = !FileSystem.exists(out + "/" + ManifestWriter.fileName)
         let (manifest, done) = try ManifestWriter.open(directory: out, resume: options.resume)

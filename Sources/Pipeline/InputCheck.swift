@@ -64,7 +64,12 @@ public struct InputCheck: Sendable, Encodable {
         directories: [String], inputs: [String], format: MboxFormat = .mboxrd,
         maxMessageBytes: Int = MboxReader.defaultMaxMessageBytes, limit: Int = 20
     ) throws -> InputCheck {
-        try Engine.validate(inputs: inputs, sharded: true)
+        if inputs.contains("-") { throw PipelineError("--inputs takes maildirs and mbox files, not standard input") }
+        try Engine.validate(inputs: inputs)
+        var seen = Set<String>()
+        for directory in directories where !seen.insert(InputKey.canonical(directory)).inserted {
+            throw PipelineError("\(directory) is given twice: its records would count as doubled")
+        }
         var check = InputCheck()
         var entries: [KeyHash: Entry] = [:]
         for (index, directory) in directories.enumerated() {
@@ -86,6 +91,8 @@ public struct InputCheck: Sendable, Encodable {
                 var source = try Engine.source(input, format: format, maxMessageBytes: maxMessageBytes)
                 while let item = try source.next() {
                     switch item {
+                    case .problem(let problem) where problem.folder:
+                        check.unread.append(problem.description)
                     case .problem(let problem):
                         check.inputErrors.append(problem.description)
                     case .message(let message):

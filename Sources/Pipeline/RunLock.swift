@@ -65,6 +65,55 @@ public final class RunLock: Sendable {
         return RunLock(fd: fd)
     }
 
+    /// The locks a run holds on a spool it consumes. Without a shard: the spool's lock, alone. A shard: the
+    /// spool's lock shared (so an unsharded consumer waits for every shard), its own shard's lock alone (so
+    /// no two runs take one shard), and the split: while shards of N consume a spool, a shard of another N
+    /// (whose messages would overlap theirs) is refused. The split is recorded in SPOOL/.smimegate-split by
+    /// the first shard, and checked by the others, each holding SPOOL/.smimegate-split.lock while it decides.
+    public static func consuming(_ spool: String, shard: Shard?, wait: Double) throws -> [RunLock] {
+        let busy = "is being consumed by another run"
+        guard let shard else { return [try acquire(directory: spool, name: consumeFileName, wait: wait, busy: busy)] }
+        let deadline = ContinuousClock.now + .milliseconds(Int(max(0, wait) * 1000))
+        while true {
+            do {
+                let decision = try acquire(directory: spool, name: splitFileName + ".lock", wait: wait, busy: busy)
+                let record = spool + "/" + splitFileName
+                let spoolLock: RunLock
+                if nobodyHolds(spool, consumeFileName) {
+                    // The first consumer: this run's split is the spool's now.
+                    try OutputFile.write(Array("\(shard.count)\n".utf8), to: record, content: .secret)
+                    spoolLock = try acquire(directory: spool, name: consumeFileName, shared: true, busy: busy)
+                } else {
+                    spoolLock = try acquire(directory: spool, name: consumeFileName, shared: true, busy: busy)
+                    let split = FileSystem.contents(of: record).map {
+                        String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    }
+                    guard split == String(shard.count) else {
+                        throw PipelineError(
+                            "\(spool) is being consumed by shards of another split (N = \(split ?? "?"), not "
+                                + "\(shard.count)); try again when they are done", kind: .tryAgain)
+                    }
+                }
+                let own = try acquire(
+                    directory: spool, name: shardConsumeFileName(shard),
+                    busy: "is being consumed by another run "
+                        + "of shard \(shard)")
+                withExtendedLifetime(decision) {}
+                return [spoolLock, own]
+            } catch let error as PipelineError where error.kind == .tryAgain && ContinuousClock.now < deadline {
+                usleep(50_000)
+            }
+        }
+    }
+
+    /// Whether no run holds DIR/name at all (taken alone for a moment and let go before this returns).
+    private static func nobodyHolds(_ directory: String, _ name: String) -> Bool {
+        (try? acquire(directory: directory, name: name)) != nil
+    }
+
+    /// Where the split of the shards consuming a spool is recorded (`consuming`).
+    static let splitFileName = ".smimegate-split"
+
     private static func holderPID(_ fd: Int32) -> Int? {
         var buffer = [UInt8](repeating: 0, count: 32)
         let n = pread(fd, &buffer, buffer.count, 0)

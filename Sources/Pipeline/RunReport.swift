@@ -130,7 +130,10 @@ public struct RunReport: Sendable, Encodable {
             let interval = Self.interval(for: latest - earliest, at: maxIntervals)
             let start = (earliest / interval).rounded(.down) * interval
             var counts = [Int](repeating: 0, count: Int(((latest - start) / interval).rounded(.down)) + 1)
-            for time in times { counts[Int(((time - start) / interval).rounded(.down))] += 1 }
+            // Clamped: floor(earliest / interval) * interval can come out a rounding error above earliest.
+            for time in times {
+                counts[min(counts.count - 1, max(0, Int(((time - start) / interval).rounded(.down))))] += 1
+            }
             report.pace = Pace(start: start, intervalSeconds: interval, messages: counts)
         }
         if timed > 0 {

@@ -96,7 +96,8 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     func contains(_ item: SourceItem) -> Bool {
         switch item {
         case .message(let message): return contains(source: message.source, offset: message.offset)
-        case .problem(let problem): return contains(source: problem.path, offset: nil)
+        // A folder that cannot be listed holds messages of every shard: each reports it.
+        case .problem(let problem): return problem.folder || contains(source: problem.path, offset: nil)
         }
     }
 

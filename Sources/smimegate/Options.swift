@@ -48,22 +48,25 @@ struct HomeOptions: ParsableArguments {
         do {
             return try Keystore.open(home: url, create: create, passphrase: passphrase(), database: database(create))
         } catch let error as KeystoreError {
-            throw Failure.usage(error.reason)
+            throw error.kind == .unavailable ? Failure.tryAgain(error.reason) : Failure.usage(error.reason)
         }
     }
 
     /// `--keystore URL`, else $SMIMEGATE_KEYSTORE: nil for the home's own SQLite database.
     func database(_ create: Bool) throws -> (any KeystoreDatabase)? {
-        let given = keystore ?? ProcessInfo.processInfo.environment["SMIMEGATE_KEYSTORE"].flatMap { $0.isEmpty ? nil : $0 }
+        let given =
+            keystore ?? ProcessInfo.processInfo.environment["SMIMEGATE_KEYSTORE"].flatMap { $0.isEmpty ? nil : $0 }
         guard let given else { return nil }
         if given.hasPrefix("sqlite:") {
             let path = String(given.dropFirst("sqlite:".count))
-            return path.isEmpty ? nil : try Keystore.sqlite(path: path, create: create)
+            if path.isEmpty { throw Failure.usage("--keystore sqlite:PATH needs a PATH") }
+            return try Keystore.sqlite(path: path, create: create)
         }
         if given.hasPrefix("postgresql:") || given.hasPrefix("postgres:") {
             return try PostgresKeystoreDatabase(try PostgresLocation(url: given))
         }
-        throw Failure.usage("--keystore takes sqlite:PATH or postgresql://USER@HOST:PORT/DB; got \(given)")
+        // Not repeated: a mistyped URL may still hold a password.
+        throw Failure.usage("--keystore (or $SMIMEGATE_KEYSTORE) takes sqlite:PATH or postgresql://USER@HOST:PORT/DB")
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FileIO
 import Foundation
+import Keystore
 import Mailstore
 import Pipeline
 
@@ -23,7 +24,7 @@ struct Report: ParsableCommand {
     @Argument(help: ArgumentHelp("Output directories of process runs.", valueName: "DIR")) var directories: [String]
     @Flag(help: "Print JSON instead of text.") var json = false
     @Option(help: ArgumentHelp("Also write the report as one HTML page to FILE.", valueName: "FILE")) var html: String?
-    @Option(help: "How many reasons to list.") var top = 10
+    @Option(help: "How many reasons to list (and, with --inputs, missing and doubled messages).") var top = 10
     @Option(
         parsing: .upToNextOption,
         help: ArgumentHelp(
@@ -32,6 +33,11 @@ struct Report: ParsableCommand {
     var inputs: [String] = []
     @Option(help: "How the mbox inputs of --inputs quote From lines: mboxrd (default), mboxo or mboxcl2.")
     var mboxFormat: MboxFormat = .mboxrd
+    @Option(
+        help: ArgumentHelp(
+            "With --inputs: the --max-message-size the runs had (larger messages were skipped, not missing; "
+                + "default 256MB).", valueName: "SIZE"))
+    var maxMessageSize = "256MB"
 
     func validate() throws {
         if top < 1 { throw ValidationError("--top takes 1 or more") }
@@ -45,8 +51,11 @@ struct Report: ParsableCommand {
         report.reasons = Array(report.reasons.prefix(top))
         if !inputs.isEmpty {
             do {
+                guard let limit = GlobalSettings.parseSize(maxMessageSize.lowercased()), limit >= 1024 else {
+                    throw Failure.usage("--max-message-size takes a size of at least 1KB, such as 64MB")
+                }
                 report.inputCheck = try InputCheck.run(
-                    directories: directories, inputs: inputs, format: mboxFormat, limit: top)
+                    directories: directories, inputs: inputs, format: mboxFormat, maxMessageBytes: limit, limit: top)
             } catch let error as PipelineError {
                 throw Failure.usage(error.reason)
             }

@@ -52,10 +52,13 @@ struct SmimeGate: ParsableCommand {
 
 /// `smimegate --home DIR [--home-passphrase-file F] COMMAND ...`: these options
 /// before the command apply to every command (ArgumentParser only reads options
-/// after the command name), so they are passed on through $SMIMEGATE_HOME and
-/// $SMIMEGATE_PASSPHRASE_FILE, which the same options after the command still override.
+/// after the command name), so they are passed on through $SMIMEGATE_HOME, $SMIMEGATE_PASSPHRASE_FILE and
+/// $SMIMEGATE_KEYSTORE, which the same options after the command still override.
 func hoistingHome(_ arguments: [String]) -> [String] {
-    let hoisted = ["--home": "SMIMEGATE_HOME", "--home-passphrase-file": "SMIMEGATE_PASSPHRASE_FILE"]
+    let hoisted = [
+        "--home": "SMIMEGATE_HOME", "--home-passphrase-file": "SMIMEGATE_PASSPHRASE_FILE",
+        "--keystore": "SMIMEGATE_KEYSTORE",
+    ]
     var arguments = arguments
     outer: while let first = arguments.first {
         for (option, variable) in hoisted {

@@ -223,6 +223,13 @@ final class ShardRunTests: CLITestCase {
         usleep(300_000)
         let blocked = try process([spool, "--out", path("c2"), "--consume"]).expect(75)
         XCTAssertTrue(blocked.stderr.contains("is being consumed by another run"), blocked.stderr)
+        // Shards of a 2-way split at work (the holder, as far as the locks tell): a shard of a 3-way split,
+        // whose messages would overlap theirs, is refused; one of theirs goes ahead.
+        try write("2\n", to: URL(fileURLWithPath: spool + "/.smimegate-split"))
+        let otherSplit = try process([spool, "--out", path("c3"), "--shard", "0/3", "--consume"]).expect(75)
+        XCTAssertTrue(otherSplit.stderr.contains("shards of another split (N = 2, not 3)"), otherSplit.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("c3/manifest.jsonl")), "nothing processed")
+        try process([spool, "--out", path("c4"), "--shard", "1/2", "--consume"]).expect(1)  // the planted link
     }
 
     /// contrib/k8s/indexed-job.yaml as Kubernetes would run it: one pod per completion index, each the Job's
