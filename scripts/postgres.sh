@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # A throwaway PostgreSQL server for the scripts and benchmarks that run smimegate on a PostgreSQL
 # keystore (sourced by scripts/slurm-test.sh and bench/shards.sh; the Swift tests have their own,
 # Tests/TestSupport/PostgresServer.swift). Debian's postgresql (scripts/setup.sh installs it when a
@@ -54,7 +55,7 @@ postgres_as_server() {
 }
 
 postgres_start() {
-  local dir=$1 try out python
+  local dir=$1 out python
   shift
   postgres_bin=$(postgres_find_bin)
   [[ -n $postgres_bin ]] || { echo "postgres.sh: no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql)" >&2; return 2; }
@@ -81,7 +82,7 @@ postgres_start() {
   rm -f "$postgres_dir/server/pwfile"
   postgres_log=$postgres_dir/server/server.log
   # A free port: bound to port 0, released; tried again with another when taken in between.
-  for try in 1 2 3; do
+  for _ in 1 2 3; do
     postgres_port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     if postgres_as_server "$postgres_bin/pg_ctl" -D "$postgres_dir/server/data" -l "$postgres_log" -w -t 60 start \
       -o "-p $postgres_port -c listen_addresses=127.0.0.1 -k $postgres_dir/server $*" >/dev/null 2>&1; then

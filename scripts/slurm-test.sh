@@ -254,7 +254,7 @@ if [[ $keystore == postgresql ]]; then
   SMIMEGATE_KEYSTORE=$(postgres_url keystore)
   PGPASSFILE=$postgres_passfile
   export SMIMEGATE_KEYSTORE PGPASSFILE
-  say "PostgreSQL $("$postgres_bin/postgres" -V | awk '{ print $NF }') up: $SMIMEGATE_KEYSTORE (password in $PGPASSFILE)"
+  say "PostgreSQL $("$postgres_bin/postgres" -V | awk '{ print $3 }') up: $SMIMEGATE_KEYSTORE (password in $PGPASSFILE)"
 fi
 # Connections to the keystore database the server logged so far.
 connections() { grep -c "connection authorized: user=$postgres_user database=keystore" "$postgres_log" || true; }
@@ -308,6 +308,9 @@ while :; do
   sleep 0.25
 done
 
+# The jobs' connections to the keystore (counted before psql's own below).
+[[ $keystore != postgresql ]] || task_connections=$(($(connections) - connections_before))
+
 # ---------------------------------------------------------------------------------------------
 # The checks.
 failures=()
@@ -350,7 +353,6 @@ if [[ $keystore == postgresql ]]; then
   cert_row=$(postgres_psql keystore "SELECT fingerprint FROM certificates WHERE name = 'signer'" 2>&1 || true)
   [[ -n $fingerprint && ${cert_row,,} == "${fingerprint,,}" ]] ||
     fail "psql: the certificate signer in the database ($cert_row) is not the one created ($fingerprint)"
-  task_connections=$(($(connections) - connections_before))
   ((task_connections >= tasks)) ||
     fail "the server logged $task_connections connection(s) to the keystore during the run, fewer than the $tasks tasks"
   held=$(ls -A "$home" | tr '\n' ' ')
