@@ -290,6 +290,10 @@ public struct IncomingJob: Job {
         var uncovered: (encryption: ContentEncryption, mark: MalformedContent?)? = nil
         /// The time the last signature checked was judged at.
         var moment: ValidationMoment? = nil
+        /// The innermost layer's own fields other than Content-* (RFC 9788's protected fields when the payload
+        /// says `hp=`), and whether that layer was a valid signature (else an envelope: nothing vouches for them).
+        var payloadFields: [HeaderField] = []
+        var payloadSigned = false
 
         /// Unverified: the RFC 8551 result is the signature's own, else permerror. `asReceived`: the decrypted
         /// content is not delivered (it looks tampered with), the message as received is. `intact`: the
@@ -374,6 +378,8 @@ public struct IncomingJob: Job {
                         uncovered = (decryption.encryption, decryption.malformationUnderSignature)
                     }
                     current = decryption.message
+                    payloadFields = decryption.innerFields
+                    payloadSigned = false
                     decrypted = true
                     readable = current
                 } catch let error as SMIMEError where error.kind == .notAddressed {
@@ -420,6 +426,8 @@ public struct IncomingJob: Job {
                 weaknesses += verification.acceptedWeaknesses
                 innermostSigned = current
                 current = unwrapped
+                payloadFields = verification.innerFields
+                payloadSigned = true
                 uncovered = nil  // a valid signature over the plaintext vouches for it
             }
             layers += 1
@@ -433,16 +441,29 @@ public struct IncomingJob: Job {
             result.smime = notProcessed != nil
             return result
         }
+        /// F36: the payload's protected header fields on the delivered message (RFC 9788), when it has them.
+        func promoted(into delivered: Entity) -> HeaderProtection.Promotion? {
+            HeaderProtection.promote(
+                into: delivered, payload: current.contentType, inner: payloadFields, signed: payloadSigned,
+                encrypted: decrypted)
+        }
         if let signed = innermostSigned, !signers.isEmpty {
             let identifier: String
+            var delivered = settings.keepSignature ? signed : current
+            let promotion = promoted(into: delivered)
+            // A protected From is the one delivered: the signer must speak for it, whatever the outer one says.
+            let protectedFrom = payloadSigned && promotion?.promoted.contains("from") == true
             let author = SMIME.authorIdentity(
-                of: message, signers: signers, acceptSenderMatch: settings.validation.acceptSenderMatch)
+                of: protectedFrom ? promotion!.entity : message, signers: signers,
+                acceptSenderMatch: settings.validation.acceptSenderMatch)
             switch author {
+            case .failure(let failure) where protectedFrom:
+                return unverified(
+                    .signatureFailed(result: "fail", "protected From not covered"), detail: failure.reason)
             case .failure(let failure):
                 return unverified(.signatureFailed(result: failure.result.rawValue, failure.reason))
             case .success(let address): identifier = address
             }
-            var delivered = settings.keepSignature ? signed : current
             var warning: String? = nil
             /// Plaintext from CBC that only a signature around its ciphertext covers: whoever signed may have
             /// altered it (EFAIL), so it is not authenticated and its HTML is neutralised.
@@ -457,13 +478,16 @@ public struct IncomingJob: Job {
                     }
                 }
             }
+            if let promotion, let again = promoted(into: delivered) {  // again: the HTML may have been neutralised
+                delivered = again.entity
+                if let note = promotion.warning { warning = warning.map { "\($0); \(note)" } ?? note }
+            }
             let weak = Self.comment(weaknesses.map(\.description).joined(separator: ", "))
             let revocation = undecided.isEmpty ? "good" : RevocationStatus.unknown(undecided).description
             let judged = moment.flatMap { $0.source == .now ? nil : Self.comment("validated at \($0)") }
-            let notes =
-                (weaknesses.isEmpty ? [] : ["weak algorithms accepted: \(weak)"])
-                + (undecided.isEmpty ? [] : [Self.comment("revocation " + revocation)]) + (judged.map { [$0] } ?? [])
-                + (outside.map { [$0] } ?? [])
+            var notes: [String] = weaknesses.isEmpty ? [] : ["weak algorithms accepted: \(weak)"]
+            if !undecided.isEmpty { notes.append(Self.comment("revocation " + revocation)) }
+            notes += [judged, outside, promotion.map { Self.comment($0.note) }].compactMap { $0 }
             let accepted = notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))"
             let field = "\(authservID); smime=pass\(accepted) body.smime-identifier=\(identifier)"
             var result = JobResult.foundSMIME(
@@ -477,23 +501,33 @@ public struct IncomingJob: Job {
         guard decrypted else { return unverified(.unsupported("no signature or envelope could be processed")) }
         // Verification turned off by the incoming policy: the content may well be signed, and says so.
         let unchecked = notProcessed.map { "; \(Self.comment($0.description))" } ?? ""
+        // Unsigned: RFC 9788's protected fields restore only what the sender hid (`HeaderProtection.promote`).
+        let promotion = promoted(into: current)
+        let header = promotion.map { "; " + Self.comment($0.note) } ?? ""
         guard let unprotected else {
             let what = notProcessed == nil ? "encrypted, not signed" : "decrypted\(unchecked)"
-            let field = "\(authservID); smime=neutral (\(what))"
+            let field = "\(authservID); smime=neutral (\(what)\(header))"
             return JobResult.foundSMIME(
                 outcome: .decrypted,
-                outputs: [Output(folder: .decrypted, bytes: Self.adding(field, to: current), recipients: recipients)],
-                reason: notProcessed, messageID: message.messageID, authenticated: true)
+                outputs: [
+                    Output(
+                        folder: .decrypted, bytes: Self.adding(field, to: promotion?.entity ?? current),
+                        recipients: recipients)
+                ],
+                reason: notProcessed, messageID: message.messageID, warning: promotion?.warning, authenticated: true)
         }
         let field =
-            "\(authservID); smime=neutral (encrypted without integrity protection, \(unprotected.name)\(unchecked))"
-        var delivered = current
-        var warning: String? = nil
+            "\(authservID); smime=neutral (encrypted without integrity protection, \(unprotected.name)\(unchecked)"
+            + "\(header))"
+        var delivered = promotion?.entity ?? current
+        var warning: String? = promotion?.warning
         if settings.unauthenticatedHTML == .neutralise {
-            let (neutralised, count) = HTMLNeutraliser.neutraliseParts(of: current)
+            let (neutralised, count) = HTMLNeutraliser.neutraliseParts(of: delivered)
             if count > 0 {
                 delivered = neutralised
-                warning = "neutralised \(count) remote reference(s) in HTML decrypted without integrity protection"
+                let neutralisedNote =
+                    "neutralised \(count) remote reference(s) in HTML decrypted without integrity protection"
+                warning = [warning, neutralisedNote].compactMap { $0 }.joined(separator: "; ")
             }
         }
         return JobResult.foundSMIME(

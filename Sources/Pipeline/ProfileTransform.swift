@@ -71,7 +71,7 @@ public struct ProfileTransform: Sendable {
                 outcome: .signed,
                 outputs: [
                     Output(
-                        folder: .signed, bytes: try sign(message, asOneLeaf: asOneLeaf).serialized(),
+                        folder: .signed, bytes: try signClear(message, asOneLeaf: asOneLeaf).serialized(),
                         recipients: addresses)
                 ],
                 signer: signerName(original), messageID: id)
@@ -124,7 +124,7 @@ public struct ProfileTransform: Sendable {
         case .split:
             var outputs = try envelopes(keyed)
             // The clear copy: signed when the profile signs, unchanged otherwise.
-            let clear = profile.mode.signs ? try sign(message, asOneLeaf: asOneLeaf) : message
+            let clear = profile.mode.signs ? try signClear(message, asOneLeaf: asOneLeaf) : message
             outputs.append(Output(folder: .split, bytes: clear.serialized(), recipients: missing))
             return JobResult(
                 outcome: .split, outputs: outputs, reason: missingReason, signer: signerName(original), messageID: id)
@@ -140,9 +140,16 @@ public struct ProfileTransform: Sendable {
     /// Content taken as one leaf is signed opaque whatever the profile says: a
     /// detached signature over a structure that cannot be walked breaks as soon
     /// as a relay "repairs" it; inside the CMS no relay can alter it.
-    private func sign(_ message: Entity, asOneLeaf: Bool) throws -> Entity {
+    private func sign(_ message: Entity, asOneLeaf: Bool, inner: [HeaderField] = []) throws -> Entity {
         guard let signer else { throw SMIMEError("the profile has no signing certificate") }
-        return try SMIME.sign(message, signer: signer, mode: asOneLeaf ? .opaque : signMode, asOneLeaf: asOneLeaf)
+        return try SMIME.sign(
+            message, signer: signer, mode: asOneLeaf ? .opaque : signMode, asOneLeaf: asOneLeaf, innerFields: inner)
+    }
+
+    /// A copy that is signed, not encrypted: its header protected under the signature (`hp="clear"`).
+    private func signClear(_ message: Entity, asOneLeaf: Bool) throws -> Entity {
+        let prepared = profile.headerProtection.prepare(message, encrypted: false)
+        return try sign(prepared?.message ?? message, asOneLeaf: asOneLeaf, inner: prepared?.inner ?? [])
     }
 
     /// F4: encrypt · sign, then encrypt · sign, encrypt, sign again (RFC 2634 §1.1).
@@ -152,16 +159,25 @@ public struct ProfileTransform: Sendable {
     {
         let transport: KeyTransport = profile.oaep ? .oaep : .pkcs1v15
         let cipher = cipher(for: certificates, job: job)
-        func encrypt(_ entity: Entity, asOneLeaf: Bool) throws -> Entity {
+        func encrypt(_ entity: Entity, asOneLeaf: Bool, inner: [HeaderField] = []) throws -> Entity {
             try SMIME.encrypt(
-                entity, recipients: certificates, cipher: cipher, keyTransport: transport, asOneLeaf: asOneLeaf)
+                entity, recipients: certificates, cipher: cipher, keyTransport: transport, asOneLeaf: asOneLeaf,
+                innerFields: inner)
         }
+        // F36: the protected fields go on the innermost entity (the Cryptographic Payload's root, inside the
+        // envelope and under the first signature); the outer header is obscured before any layer copies it.
+        guard profile.mode.encrypts else { return try signClear(message, asOneLeaf: asOneLeaf) }
+        let prepared = profile.headerProtection.prepare(
+            message, encrypted: true, legacyDisplay: profile.legacyDisplay && !asOneLeaf)
+        let payload = prepared?.message ?? message
+        let inner = prepared?.inner ?? []
         switch profile.mode {
-        case .sign: return try sign(message, asOneLeaf: asOneLeaf)
-        case .encrypt: return try encrypt(message, asOneLeaf: asOneLeaf)
-        case .signEncrypt: return try encrypt(try sign(message, asOneLeaf: asOneLeaf), asOneLeaf: false)
+        case .sign, .encrypt: return try encrypt(payload, asOneLeaf: asOneLeaf, inner: inner)
+        case .signEncrypt: return try encrypt(try sign(payload, asOneLeaf: asOneLeaf, inner: inner), asOneLeaf: false)
         case .triple:
-            return try sign(try encrypt(try sign(message, asOneLeaf: asOneLeaf), asOneLeaf: false), asOneLeaf: false)
+            return try sign(
+                try encrypt(try sign(payload, asOneLeaf: asOneLeaf, inner: inner), asOneLeaf: false),
+                asOneLeaf: false)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MIME
 
 /// A sending profile (SPEC F7): what to do to outgoing mail — the mode, the
 /// signing certificate, the signature form and the action when a recipient
@@ -34,11 +35,18 @@ public struct SendingProfile: Codable, Sendable, Equatable {
     public var cipher: String
     public var digest: String
     public var oaep: Bool
+    /// F36: header protection (RFC 9788). New profiles protect and obscure (`encrypt`); a profile stored
+    /// before the setting existed reads as `none`, so that nothing changes under an existing cron job.
+    public var headerProtection: HeaderProtection
+    /// F36: a Legacy Display Element (the real Subject at the top of the text) in encrypted messages
+    /// whose Subject is obscured, for readers that decrypt but know nothing of header protection.
+    public var legacyDisplay: Bool
 
     public init(
         name: String, mode: Mode, certificate: String? = nil, signMode: String = "detached",
         missingKey: MissingKeyAction = .bounce,
-        cipher: String = "auto", digest: String = "sha256", oaep: Bool = false
+        cipher: String = "auto", digest: String = "sha256", oaep: Bool = false,
+        headerProtection: HeaderProtection = .encrypt, legacyDisplay: Bool = false
     ) {
         self.name = name
         self.mode = mode
@@ -48,6 +56,22 @@ public struct SendingProfile: Codable, Sendable, Equatable {
         self.cipher = cipher
         self.digest = digest
         self.oaep = oaep
+        self.headerProtection = headerProtection
+        self.legacyDisplay = legacyDisplay
+    }
+
+    /// Stored profiles (JSON) from before a setting existed read with that setting's old behaviour.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name), mode: try c.decode(Mode.self, forKey: .mode),
+            certificate: try c.decodeIfPresent(String.self, forKey: .certificate),
+            signMode: try c.decode(String.self, forKey: .signMode),
+            missingKey: try c.decode(MissingKeyAction.self, forKey: .missingKey),
+            cipher: try c.decode(String.self, forKey: .cipher), digest: try c.decode(String.self, forKey: .digest),
+            oaep: try c.decode(Bool.self, forKey: .oaep),
+            headerProtection: try c.decodeIfPresent(HeaderProtection.self, forKey: .headerProtection) ?? .none,
+            legacyDisplay: try c.decodeIfPresent(Bool.self, forKey: .legacyDisplay) ?? false)
     }
 
     /// Structural problems (the certificate's existence and usability are checked
@@ -82,6 +106,7 @@ public struct SendingProfile: Codable, Sendable, Equatable {
         if let certificate { parts.append("cert=\(certificate)") }
         if mode.signs { parts.append("sign-mode=\(signMode)") }
         if mode.encrypts { parts += ["missing-key=\(missingKey.rawValue)", "cipher=\(cipher)"] }
+        parts.append("header-protection=\(headerProtection.rawValue)" + (legacyDisplay ? " legacy-display=yes" : ""))
         return parts.joined(separator: " ")
     }
 
@@ -102,9 +127,12 @@ public struct SendingProfile: Codable, Sendable, Equatable {
 ///     cipher = aes-256-cbc
 ///     digest = sha256
 ///     oaep = no
+///     header-protection = encrypt
+///     legacy-display = no
 ///
 /// '#' starts a comment line. Unknown keys and bad values are problems, reported
-/// by profile name.
+/// by profile name. A file without `header-protection` (one exported before it existed) means
+/// `none`: importing it again changes nothing.
 public enum ProfileFile {
     public static func render(_ profiles: [SendingProfile]) -> String {
         var out = "# smimegate sending profiles\n"
@@ -113,6 +141,8 @@ public enum ProfileFile {
             if let certificate = p.certificate { out += "cert = \(certificate)\n" }
             out += "sign-mode = \(p.signMode)\nmissing-key = \(p.missingKey.rawValue)\ncipher = \(p.cipher)\n"
             out += "digest = \(p.digest)\noaep = \(p.oaep ? "yes" : "no")\n"
+            out += "header-protection = \(p.headerProtection.rawValue)\n"
+            out += "legacy-display = \(p.legacyDisplay ? "yes" : "no")\n"
         }
         return out
     }
@@ -137,17 +167,25 @@ public enum ProfileFile {
             if missing == nil { local.append("unknown missing-key action \"\(c.fields["missing-key"]!)\"") }
             let oaepText = c.fields["oaep"] ?? "no"
             if !["yes", "no"].contains(oaepText) { local.append("oaep must be yes or no") }
-            for key in c.fields.keys
-            where !["mode", "cert", "sign-mode", "missing-key", "cipher", "digest", "oaep"].contains(key) {
+            let protection =
+                c.fields["header-protection"].map { HeaderProtection(rawValue: $0) } ?? HeaderProtection.none
+            if protection == nil {
+                local.append(
+                    "header-protection must be none, sign or encrypt, not \"\(c.fields["header-protection"]!)\"")
+            }
+            let legacyText = c.fields["legacy-display"] ?? "no"
+            if !["yes", "no"].contains(legacyText) { local.append("legacy-display must be yes or no") }
+            let known = ["mode", "cert", "sign-mode", "missing-key", "cipher", "digest", "oaep"]
+            for key in c.fields.keys where !(known + ["header-protection", "legacy-display"]).contains(key) {
                 local.append("unknown setting \"\(key)\"")
             }
-            if let mode, let missing {
+            if let mode, let missing, let protection {
                 let profile = SendingProfile(
                     name: c.name, mode: mode, certificate: c.fields["cert"],
                     signMode: c.fields["sign-mode"] ?? "detached",
                     missingKey: missing, cipher: c.fields["cipher"] ?? "auto",
                     digest: c.fields["digest"] ?? "sha256",
-                    oaep: oaepText == "yes")
+                    oaep: oaepText == "yes", headerProtection: protection, legacyDisplay: legacyText == "yes")
                 local += profile.problems
                 if local.isEmpty { profiles.append(profile) }
             }

@@ -11,4 +11,7 @@ public struct Decryption: Sendable {
     /// For unauthenticated ciphertext whose plaintext is signed: the first mark of tampering in it, which
     /// matters once that signature fails (a valid one covers the plaintext).
     public var malformationUnderSignature: MalformedContent? = nil
+    /// The decrypted entity's own fields other than Content-* (dropped from `message`; RFC 9788's
+    /// protected fields when its Content-Type says `hp=`).
+    public var innerFields: [HeaderField] = []
 }

@@ -26,6 +26,9 @@ public struct Verification: Sendable {
     public let digestAlgorithm: String?
     /// The message with the signature removed (outer fields + signed entity), when available.
     public let unwrapped: Entity?
+    /// The signed entity's own fields other than Content-* (never promoted by `unwrapped`; RFC 9788's
+    /// protected fields when its Content-Type says `hp=`: `HeaderProtection.promote`).
+    public var innerFields: [HeaderField] = []
     /// Keys and certificate signatures below the floor that `SignerValidation.allowWeak` let pass.
     public var acceptedWeaknesses: [AlgorithmWeakness] = []
     /// What is known of the revocation of the trusted signer's path (nil when it did not pass).
@@ -54,7 +57,8 @@ public enum SMIME {
     /// mailer's `Irregularity`); such content belongs inside an opaque signature,
     /// where no relay can alter it.
     /// `innerFields` go into the signed entity's own header, under the signature (an archive's
-    /// Authentication-Results that the new signature attests; readers never promote them).
+    /// Authentication-Results that the new signature attests, or the protected fields that
+    /// `HeaderProtection.prepare` gives).
     public static func sign(
         _ message: Entity, signer: Signer, mode: SignMode, asOneLeaf: Bool = false, innerFields: [HeaderField] = []
     ) throws -> Entity {
@@ -94,12 +98,14 @@ public enum SMIME {
 
     // MARK: Encrypt (F3)
 
-    /// `asOneLeaf` encrypts the content as it is, its structure not walked.
+    /// `asOneLeaf` encrypts the content as it is, its structure not walked. `innerFields` go into the
+    /// encrypted entity's own header (the protected fields that `HeaderProtection.prepare` gives).
     public static func encrypt(
         _ message: Entity, recipients: [Certificate], cipher: ContentCipher = .aes256cbc,
-        keyTransport: KeyTransport = .pkcs1v15, asOneLeaf: Bool = false
+        keyTransport: KeyTransport = .pkcs1v15, asOneLeaf: Bool = false, innerFields: [HeaderField] = []
     ) throws -> Entity {
-        let parts = MessageParts(splitting: message)
+        var parts = MessageParts(splitting: message)
+        parts.content.fields.insert(contentsOf: innerFields, at: 0)
         let ending = message.lineEnding
         let options = Canonical.Options(sevenBitSafe: false, asOneLeaf: asOneLeaf)
         let canonical = try Canonical.prepare(parts.content, options: options).serialized()
@@ -185,19 +191,23 @@ public enum SMIME {
                 verdict: .fail(VerificationFailure(.structure(violation), "\(violation)")), signer: nil,
                 signingTime: nil, digestAlgorithm: nil, unwrapped: nil)
         } catch let mismatch as SignatureMismatch {
-            let unwrapped = try detached.map { try unwrap(outer: outer, content: $0, ending: message.lineEnding) }
+            let unwrapped = try detached.map {
+                try unwrapping(outer: outer, content: $0, ending: message.lineEnding).message
+            }
             return Verification(
                 verdict: .fail(VerificationFailure(.badSignature, "\(mismatch)")), signer: nil, signingTime: nil,
                 digestAlgorithm: nil, unwrapped: unwrapped)
         } catch let error as OpenSSLError {
             throw SMIMEError(error.reasons.isEmpty ? error.description : error.reasons.joined(separator: "; "))
         }
-        let unwrapped = try unwrap(outer: outer, content: check.content, ending: message.lineEnding)
+        let (unwrapped, innerFields) = try unwrapping(
+            outer: outer, content: check.content, ending: message.lineEnding)
         func verdict(_ failure: VerificationFailure?, signer: Certificate?) -> Verification {
             var result = Verification(
                 verdict: failure.map { .fail($0) } ?? .pass, signer: signer, signingTime: check.signingTime,
                 digestAlgorithm: check.digestAlgorithm, unwrapped: unwrapped)
             result.capabilities = check.capabilities
+            result.innerFields = innerFields
             return result
         }
         guard let signer = check.signers.first else {
@@ -255,11 +265,11 @@ public enum SMIME {
         let (plain, encryption, authenticated) = try open(
             try known ?? SMIMEForm.classify(message), candidates: candidates)
         let (mark, signed) = authenticated ? (nil, false) : MalformedContent.marks(in: plain)
-        var decryption = Decryption(
-            message: try unwrap(
-                outer: MessageParts(splitting: message).outer, content: plain, ending: message.lineEnding),
-            encryption: encryption, malformation: signed ? nil : mark)
+        let (unwrapped, innerFields) = try unwrapping(
+            outer: MessageParts(splitting: message).outer, content: plain, ending: message.lineEnding)
+        var decryption = Decryption(message: unwrapped, encryption: encryption, malformation: signed ? nil : mark)
         decryption.malformationUnderSignature = signed ? mark : nil
+        decryption.innerFields = innerFields
         return decryption
     }
 
@@ -288,20 +298,24 @@ public enum SMIME {
     /// MIME entity (RFC 4134 §5.3 encrypts bare text) becomes a text/plain body.
     /// Only the inner Content-* fields are kept: the outer header is the one the
     /// transport saw, and inner From, Subject or Authentication-Results fields would
-    /// be whatever the signer or an attacker of the ciphertext put there (header
-    /// protection, RFC 9788, is another matter and not done here).
-    static func unwrap(outer: [HeaderField], content: [UInt8], ending: LineEnding) throws -> Entity {
+    /// be whatever the signer or an attacker of the ciphertext put there. They are returned
+    /// apart, for header protection (RFC 9788) to promote on purpose: `HeaderProtection.promote`.
+    static func unwrapping(outer: [HeaderField], content: [UInt8], ending: LineEnding) throws
+        -> (message: Entity, inner: [HeaderField])
+    {
         var entity: Entity
+        var inner: [HeaderField] = []
         if content.isEmpty {
             entity = Entity(fields: [], body: [], lineEnding: .crlf)
         } else if let parsed = try? Entity.parse(content, allowEmptyHeader: true) {
             // Kept inner fields reach the top: a stray CR in one must not smuggle in a field.
             entity = parsed.withoutStrayLineBreaks().entity
+            inner = entity.fields.filter { !$0.isContentField }
             entity.fields.removeAll { !$0.isContentField }
         } else {
             entity = Entity(fields: [], body: content, lineEnding: LineEnding.detect(content))
         }
-        return MessageParts.join(outer: outer, content: entity, ending: ending)
+        return (MessageParts.join(outer: outer, content: entity, ending: ending), inner)
     }
 
     static func newBoundary() -> String {

@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
 import Keystore
+import MIME
 import Pipeline
 import Policy
 
 extension SendingProfile.Mode: ExpressibleByArgument {}
 extension SendingProfile.MissingKeyAction: ExpressibleByArgument {}
+extension HeaderProtection: ExpressibleByArgument {}
 
 struct Profile: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,6 +59,17 @@ struct ProfileSettings: ParsableArguments {
     var cipher: String?
     @Option(help: "sha256, sha384 or sha512.") var digest: String?
     @Option(help: ArgumentHelp("RSA-OAEP key transport: yes or no.", valueName: "yes|no")) var oaep: String?
+    @Option(
+        help: ArgumentHelp(
+            "Header protection (RFC 9788): none, sign (From, To, Subject, ... inside the signature or envelope) "
+                + "or encrypt (also the outer Subject obscured as [...] in encrypted mail; the default for new "
+                + "profiles)."))
+    var headerProtection: HeaderProtection?
+    @Option(
+        help: ArgumentHelp(
+            "Write the obscured Subject at the top of the text of encrypted mail, for readers without header "
+                + "protection: yes or no (default).", valueName: "yes|no"))
+    var legacyDisplay: String?
 
     func apply(to profile: inout SendingProfile) throws {
         if let mode { profile.mode = mode }
@@ -68,6 +81,13 @@ struct ProfileSettings: ParsableArguments {
         if let oaep {
             guard oaep == "yes" || oaep == "no" else { throw Failure.usage("--oaep takes yes or no") }
             profile.oaep = oaep == "yes"
+        }
+        if let headerProtection { profile.headerProtection = headerProtection }
+        if let legacyDisplay {
+            guard legacyDisplay == "yes" || legacyDisplay == "no" else {
+                throw Failure.usage("--legacy-display takes yes or no")
+            }
+            profile.legacyDisplay = legacyDisplay == "yes"
         }
     }
 }
@@ -146,6 +166,7 @@ struct ProfileShow: ParsableCommand {
             ("name", p.name), ("mode", p.mode.rawValue), ("certificate", p.certificate ?? "none"),
             ("sign mode", p.signMode), ("missing key", p.missingKey.rawValue), ("cipher", p.cipher),
             ("digest", p.digest), ("oaep", p.oaep ? "yes" : "no"),
+            ("header protection", p.headerProtection.rawValue), ("legacy display", p.legacyDisplay ? "yes" : "no"),
             ("usable", problems.isEmpty ? "yes" : "no: " + problems.joined(separator: "; ")),
         ])
     }

@@ -6,50 +6,12 @@ import XCTest
 /// and Tests/peers/attacks.py for ciphertext surgery): each attack next to a
 /// genuine message of the same shape that must still go through.
 final class SpoofingTests: CLITestCase {
-    struct Record: Decodable {
-        struct File: Decodable { let file: String }
-        let messageId: String?
-        let outcome: String
-        let outputs: [File]
-        let reason: String?
-        let warning: String?
-        let authenticated: Bool?
-    }
+    typealias Record = IncomingRecord
 
     static let ours = "mx.example.com"
 
     func header(_ id: String, from: String = "alice@example.com") -> String {
         "From: \(from)\r\nTo: bob@partner.example\r\nSubject: \(id)\r\nMessage-ID: <\(id)@example.com>\r\n"
-    }
-
-    /// Runs `process incoming` over `messages` (file name → bytes) and returns each record
-    /// by Message-ID with the delivered text.
-    func incoming(_ messages: [String: [UInt8]], _ extra: [String] = []) throws -> [String: (Record, String)] {
-        let inbox = path("in-\(UUID().uuidString)")
-        for sub in ["new", "cur", "tmp"] {
-            try FileManager.default.createDirectory(atPath: inbox + "/" + sub, withIntermediateDirectories: true)
-        }
-        for (name, data) in messages { try write(data, to: URL(fileURLWithPath: inbox + "/new/" + name)) }
-        let out = path("out-\(UUID().uuidString)")
-        try smimegate(["process", "incoming", inbox, "--out", out, "--authserv-id", Self.ours] + extra).expect(0)
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        var result: [String: (Record, String)] = [:]
-        for line in string(bytes(of: URL(fileURLWithPath: out + "/manifest.jsonl"))).split(separator: "\n") {
-            let record = try decoder.decode(Record.self, from: Data(line.utf8))
-            let text = string(bytes(of: URL(fileURLWithPath: out + "/" + record.outputs[0].file)))
-            result[String((record.messageId ?? "?").prefix { $0 != "@" })] = (record, text)
-        }
-        return result
-    }
-
-    /// The header lines (unfolded) of `text` whose name is `name`.
-    func fields(_ name: String, in text: String) -> [String] {
-        let head = text.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n\n")[0]
-        let unfolded = head.replacingOccurrences(of: "\n ", with: " ").replacingOccurrences(of: "\n\t", with: " ")
-        return unfolded.split(separator: "\n").map(String.init).filter {
-            $0.lowercased().hasPrefix(name.lowercased() + ":")
-        }
     }
 
     func opensslSign(_ entity: String, detached: Bool = false) throws -> String {
@@ -87,7 +49,7 @@ final class SpoofingTests: CLITestCase {
         let encrypted = header("encrypted") + (try opensslEncrypt("Content-Type: text/plain\r\n\r\nsecret\r\n"))
         let forgedEncrypted =
             Self.forgedFields[2] + encrypted.replacingOccurrences(of: "<encrypted@", with: "<forged-enc@")
-        let results = try incoming([
+        let results = try deliverIncoming([
             "a": Array(plain.utf8), "b": Array(forgedPlain.utf8), "c": Array(signed.utf8),
             "d": Array(forgedBadSig.utf8),
             "e": Array(encrypted.utf8), "f": Array(forgedEncrypted.utf8),
@@ -124,7 +86,7 @@ final class SpoofingTests: CLITestCase {
                 (header("detached-\(kind)") + (try opensslSign(innerFields + entity, detached: true))).utf8)
             messages["enc-\(kind)"] = Array((header("enc-\(kind)") + (try opensslEncrypt(innerFields + entity))).utf8)
         }
-        let results = try incoming(messages)
+        let results = try deliverIncoming(messages)
         for (id, (record, text)) in results {
             XCTAssertEqual(
                 record.outcome, id.hasPrefix("enc") ? "decrypted" : "verified", "\(id): \(record.reason ?? "")")
@@ -173,7 +135,7 @@ final class SpoofingTests: CLITestCase {
         // The header up to and including the blank line is what an attacker knows of every such message.
         let prefix = String(Self.captured.prefix { $0 != "<" }).utf8.count
         func renamed(_ id: String) -> String { genuine.replacingOccurrences(of: "<genuine@", with: "<\(id)@") }
-        let results = try incoming([
+        let results = try deliverIncoming([
             "g": Array(genuine.utf8),
             "flip": try attack(renamed("flip"), ["flip-bit", "6"]),
             "iv": try attack(renamed("iv"), ["chosen-iv", #"From: e@evil.x\r\n"#]),
@@ -212,7 +174,7 @@ final class SpoofingTests: CLITestCase {
         )
         .expect(0).stdout
         let signedInside = header("signed-cbc") + (try opensslEncrypt(try opensslSign(entity)))
-        let results = try incoming(["gcm": gcm, "s": Array(signedInside.utf8)])
+        let results = try deliverIncoming(["gcm": gcm, "s": Array(signedInside.utf8)])
         XCTAssertEqual(results["gcm"]?.0.outcome, "decrypted")
         XCTAssertEqual(results["gcm"]?.0.authenticated, true)
         XCTAssertTrue(
@@ -233,7 +195,7 @@ final class SpoofingTests: CLITestCase {
         let gcm = try smimegate(
             ["encrypt", "--key", "bob", "--cipher", "aes-256-gcm", "-"], input: Array((header("gcm") + html).utf8)
         ).expect(0).stdout
-        let neutralised = try incoming(["cbc": Array(cbc.utf8), "gcm": gcm])
+        let neutralised = try deliverIncoming(["cbc": Array(cbc.utf8), "gcm": gcm])
         let (record, text) = try XCTUnwrap(neutralised["cbc"])
         XCTAssertEqual(record.outcome, "decrypted")
         XCTAssertTrue(text.contains(##"<img src="#blocked"><img src="cid:logo"><a href="#blocked">"##), text)
@@ -241,7 +203,7 @@ final class SpoofingTests: CLITestCase {
         XCTAssertNotNil(record.warning)
         XCTAssertTrue(
             try XCTUnwrap(neutralised["gcm"]).1.contains("https://tracker.example/p.gif"), "authenticated: kept")
-        let kept = try incoming(["cbc": Array(cbc.utf8)], ["--unauthenticated-html", "keep"])
+        let kept = try deliverIncoming(["cbc": Array(cbc.utf8)], ["--unauthenticated-html", "keep"])
         XCTAssertTrue(try XCTUnwrap(kept["cbc"]).1.contains("https://tracker.example/p.gif"))
         // decrypt -o: the same rule.
         try smimegate(["decrypt", "-o", path("cbc.out"), "-"], input: Array(cbc.utf8)).expect(0)
@@ -270,7 +232,7 @@ final class SpoofingTests: CLITestCase {
         ] {
             messages[id] = Array((header(id) + (try opensslEncrypt(entity))).utf8)
         }
-        let results = try incoming(messages)
+        let results = try deliverIncoming(messages)
         for id in ["dup-type", "dup-boundary", "escaped"] {
             let (record, text) = try XCTUnwrap(results[id], id)
             XCTAssertEqual(record.outcome, "unverified", id)
