@@ -155,7 +155,8 @@ struct Verify: ParsableCommand {
             its algorithms (RSA keys of 2048 bits or more, EC of 256, no MD5 or SHA-1 certificates), and that
             the one mailbox of the one From field is covered by the certificate (Sender only with
             --accept-sender-match). Writes the message without its signature; exits 0 only when the
-            signature is valid and trusted.
+            signature is valid and trusted. A payload with RFC 9788 header protection (hp=) gives the header
+            written its protected fields, and its protected From must be covered by the signer.
             """)
     @OptionGroup var home: HomeOptions
     @Flag(help: "Trust SHA-1 signatures (old archives); they are rejected by default.") var allowSha1 = false
@@ -181,14 +182,32 @@ struct Verify: ParsableCommand {
             let result = try SMIME.verify(message, validation: validation)
             switch result.verdict {
             case .pass:
-                try io.write(result.unwrapped?.serialized() ?? [])
+                var output = result.unwrapped
+                var protected = ""
+                // F36: the protected fields (RFC 9788) are the header written; the signer must speak for their From.
+                if let unwrapped = output,
+                    let promotion = HeaderProtection.promote(
+                        into: unwrapped, payload: unwrapped.contentType, inner: result.innerFields, signed: true,
+                        encrypted: false)
+                {
+                    if promotion.promoted.contains("from"),
+                        case .failure(let failure) = SMIME.authorIdentity(
+                            of: promotion.entity, signers: result.signer.map { [$0] } ?? [],
+                            acceptSenderMatch: acceptSenderMatch)
+                    {
+                        throw SMIMEError("protected From not covered: \(failure.reason)")
+                    }
+                    output = promotion.entity
+                    protected = " (\(promotion.note))"
+                }
+                try io.write(output?.serialized() ?? [])
                 let signer = result.signer.map { ($0.emailAddresses.first ?? $0.subject) } ?? "?"
                 let weak = result.acceptedWeaknesses.map(\.description).joined(separator: ", ")
                 printErr(
                     "smimegate: verify: \(io.label(message)): signature valid and trusted: signer \(signer), \(result.digestAlgorithm ?? "?")"
                         + (weak.isEmpty ? "" : " (weak algorithms accepted: \(weak))")
                         + (result.moment.map { $0.source == .now ? "" : " (validated at \($0))" } ?? "")
-                        + (result.revocation.map { $0 == .good ? "" : " (revocation \($0))" } ?? ""))
+                        + (result.revocation.map { $0 == .good ? "" : " (revocation \($0))" } ?? "") + protected)
             case .fail(let failure):
                 throw SMIMEError(failure.result == .permerror ? "permerror: \(failure.reason)" : failure.reason)
             }
@@ -202,8 +221,10 @@ struct Decrypt: ParsableCommand {
         discussion: """
             Without --cert, every organisation certificate in the keystore is tried. As in 'process incoming':
             Authentication-Results fields with our authserv-id are removed, inner fields other than Content-*
-            are dropped, and content decrypted from CBC (no integrity) is refused when it looks tampered with
-            (exit 1) and has remote references in its HTML neutralised.
+            are dropped (but for RFC 9788's protected fields, of which only what the sender hid from outside,
+            such as an obscured Subject, is restored: nothing vouches for the rest), and content decrypted from
+            CBC (no integrity) is refused when it looks tampered with (exit 1) and has remote references in its
+            HTML neutralised.
             """)
     @OptionGroup var home: HomeOptions
     @Option(help: "The certificate (with private key) to decrypt with.") var cert: String?
@@ -232,6 +253,14 @@ struct Decrypt: ParsableCommand {
             let candidates = identities.map { (certificate: $0.certificate, key: $0.key) }
             let decryption = try SMIME.decryption(message, candidates: candidates)
             var output = decryption.message
+            // F36: unsigned here (a signature inside is verify's to promote): only what the sender hid comes back.
+            if let promotion = HeaderProtection.promote(
+                into: output, payload: output.contentType, inner: decryption.innerFields, signed: false,
+                encrypted: true)
+            {
+                output = promotion.entity
+                printErr("smimegate: decrypt: \(io.label(message)): \(promotion.note)")
+            }
             if !decryption.encryption.authenticated {
                 if let malformation = decryption.malformation {
                     throw SMIMEError("\(MalformedContent.reason) (\(malformation))")

@@ -268,6 +268,33 @@ final class HeaderProtectionTests: CLITestCase {
         XCTAssertTrue(result.contains("header.protected=subject; unsigned, not promoted: from"), result)
     }
 
+    /// `verify` and `decrypt` follow the same rules on one message.
+    func testVerifyAndDecryptCommandsPromoteByTheSameRules() throws {
+        let changed =
+            outerHeader(subject: "Changed", id: "v")
+            + (try opensslSigned(entity(hp: "clear", from: "alice@example.com", subject: "Signed one", id: "v")))
+        let verified = try smimegate(["verify", "-"], input: Array(changed.utf8)).expect(0)
+        XCTAssertEqual(header(of: verified.out)["subject"], ["Signed one"])
+        XCTAssertTrue(verified.stderr.contains("header.protected=from,to,subject,message-id"), verified.stderr)
+        let forged =
+            outerHeader(subject: "Hi", id: "w")
+            + (try opensslSigned(entity(hp: "clear", from: "carol@example.com", subject: "Hi", id: "w")))
+        let refused = try smimegate(["verify", "-"], input: Array(forged.utf8)).expect(1)
+        XCTAssertTrue(refused.stderr.contains("protected From not covered"), refused.stderr)
+
+        let inner = entity(
+            hp: "cipher", from: "alice@example.com", subject: "Hidden", id: "d",
+            outer: ["From: alice@example.com", "To: bob@partner.example", "Subject: [...]"])
+        let sealed = try openssl(["cms", "-encrypt", "-aes-256-gcm", fixture("bob.pem")], input: Array(inner.utf8))
+            .expect(0).out
+        let decrypted = try smimegate(
+            ["decrypt", "-"], input: Array((outerHeader(subject: "[...]", id: "d") + sealed).utf8)
+        )
+        .expect(0)
+        XCTAssertEqual(header(of: decrypted.out)["subject"], ["Hidden"])
+        XCTAssertTrue(decrypted.stderr.contains("header.protected=subject"), decrypted.stderr)
+    }
+
     /// Our own output, read back: signed and encrypted with header protection, delivered with the
     /// protected Subject and nothing recorded as changed.
     func testOurSignedAndEncryptedMessageIsDeliveredWithItsProtectedSubject() throws {
