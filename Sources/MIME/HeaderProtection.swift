@@ -13,11 +13,11 @@ public enum HeaderProtection: String, CaseIterable, Codable, Sendable {
     /// (From, To, Cc and Date are what the mail system routes and shows by; Message-ID threads).
     case encrypt
 
-    /// The fields protected, in this order of preference for listings: RFC 9788's user-facing fields
-    /// and those that thread a conversation, and the two `hcp_baseline` removes from outside (so that
-    /// nothing it removes is lost).
+    /// The fields protected, in this order for listings: RFC 9788's user-facing fields (Sender too: it
+    /// can speak for a message) and those that thread a conversation, and the two `hcp_baseline` removes
+    /// from outside (so that nothing it removes is lost).
     public static let names = [
-        "From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+        "From", "Sender", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
         "Followup-To", "Comments", "Keywords",
     ]
     static let outerRecord = "HP-Outer"
@@ -51,7 +51,7 @@ public enum HeaderProtection: String, CaseIterable, Codable, Sendable {
         var inner = protected
         if encrypted {
             inner += prepared.fields.filter(Self.isProtected).map {
-                HeaderField(name: Self.outerRecord, value: "\($0.name): \($0.value)")
+                Self.folded(Self.outerRecord, "\($0.name): \($0.value)", ending: message.lineEnding)
             }
         }
         Self.mark(&prepared, hp: encrypted ? "cipher" : "clear")
@@ -65,6 +65,28 @@ public enum HeaderProtection: String, CaseIterable, Codable, Sendable {
         return (prepared, inner)
     }
 
+    /// "Name: value", folded at spaces before 78 columns where it can be (RFC 5322 §2.1.1: a copied References
+    /// of many ids would otherwise pass the 998 limit on one line).
+    static func folded(_ name: String, _ value: String, ending: LineEnding) -> HeaderField {
+        let line = "\(name): \(value)"
+        guard line.utf8.count > 78 else { return HeaderField(name: name, value: value) }
+        var out: [UInt8] = []
+        var width = 0
+        for (index, word) in line.split(separator: " ", omittingEmptySubsequences: false).enumerated() {
+            if index > 0 {
+                if width > 1 && width + 1 + word.utf8.count > 78 && !word.isEmpty {
+                    out += ending.bytes
+                    width = 0
+                }
+                out.append(32)
+                width += 1
+            }
+            out += Array(word.utf8)
+            width += word.utf8.count
+        }
+        return HeaderField(name: name, raw: out, terminator: [])
+    }
+
     /// Sets `hp=VALUE` on the message's Content-Type (the payload's root once split), replacing any `hp`
     /// the input had.
     static func mark(_ entity: inout Entity, hp value: String) {
@@ -74,8 +96,14 @@ public enum HeaderProtection: String, CaseIterable, Codable, Sendable {
             return
         }
         var kept = written
-        if var type = ContentType.parsingAsWritten(written), type["hp"] != nil {
-            type.parameters.removeAll { $0.name.lowercased() == "hp" }
+        // Every form of the parameter goes (`hp*=`, `hp*0=`, ... too): a reader must find ours alone.
+        func isOurs(_ name: String) -> Bool {
+            let name = name.lowercased()
+            return name == "hp" || name.hasPrefix("hp*") || name == "hp-legacy-display"
+                || name.hasPrefix("hp-legacy-display*")
+        }
+        if var type = ContentType.parsingAsWritten(written), type.parameters.contains(where: { isOurs($0.name) }) {
+            type.parameters.removeAll { isOurs($0.name) }
             kept = type.headerValue
         }
         entity.setField("Content-Type", kept + "; " + parameter)
@@ -89,51 +117,82 @@ public enum HeaderProtection: String, CaseIterable, Codable, Sendable {
         public var entity: Entity
         /// "clear" or "cipher", as the payload said; "v1" for the draft's `protected-headers="v1"`.
         public var mode: String
-        /// The names of the fields promoted (list order, lower case).
+        /// Whether a valid signature covers the payload (else nothing vouches for its fields).
+        public var signed: Bool
+        /// The names of the fields promoted (list order, lower case): under a signature, every protected
+        /// field; without one, what the sender hid (restored).
         public var promoted: [String] = []
-        /// Fields whose outer form is not what the sender sent (changed, added or removed in transit).
+        /// Signed: fields whose outer form is not what the sender sent (changed, added or removed in transit).
         public var changed: [String] = []
-        /// Protected fields not promoted because nothing authenticates them (no valid signature).
+        /// Signed: outer fields of protected names the payload does not have (added in transit), removed.
+        public var removed: [String] = []
+        /// Unsigned: protected fields that differ from the outer ones and are not promoted.
         public var withheld: [String] = []
 
-        /// For the result field's comment: `header.protected=from,to,subject`, what was not promoted and
-        /// what changed, separated by "; " (a header comment holds no parentheses).
+        /// For the result field's comment: `header.protected=from,to,subject` and what else was done,
+        /// separated by "; " (a header comment holds no parentheses).
         public var note: String {
-            var parts = ["header.protected=" + (promoted.isEmpty ? "none" : promoted.joined(separator: ","))]
-            if !withheld.isEmpty { parts.append("unsigned, not promoted: \(withheld.joined(separator: ","))") }
-            if !changed.isEmpty { parts.append("outer field changed in transit: \(changed.joined(separator: ","))") }
+            func list(_ names: [String]) -> String { names.joined(separator: ",") }
+            var parts: [String]
+            if signed {
+                parts = ["header.protected=" + (promoted.isEmpty ? "none" : list(promoted))]
+            } else {
+                parts = ["header.protected=none"]
+                if !promoted.isEmpty { parts.append("restored without a signature: \(list(promoted))") }
+                if !withheld.isEmpty { parts.append("not promoted without a signature: \(list(withheld))") }
+            }
+            if !changed.isEmpty { parts.append("outer field changed in transit: \(list(changed))") }
+            if !removed.isEmpty { parts.append("outer-only field removed: \(list(removed))") }
             if mode == "v1" { parts.append("protected-headers=v1") }
             return parts.joined(separator: "; ")
         }
 
-        /// For the manifest: what differs between the protected and the outer header, or nil.
+        /// For the manifest: what the sender signed and the transport changed, or nil.
         public var warning: String? {
-            changed.isEmpty
-                ? nil
-                : "protected header: the outer \(changed.joined(separator: ", ")) differed from what the sender "
-                    + "protected (changed in transit); the protected value is delivered"
+            guard !changed.isEmpty else { return nil }
+            return "protected header: the outer \(changed.joined(separator: ", ")) differed from what the sender "
+                + "signed (changed in transit); the protected header is delivered"
+                + (removed.isEmpty ? "" : ", without the outer-only \(removed.joined(separator: ", "))")
         }
     }
 
+    /// Fields a transport may add to a message that lacked them (RFC 5321 §6.4), kept when only outside.
+    static let addedByTransport = ["Message-ID", "Date"]
+    /// What an RFC 9788 policy hides from outside (`hcp_baseline`): all that a payload nothing vouches for
+    /// may restore.
+    static let confidential = ["Subject", "Comments", "Keywords"]
+
     /// The protected fields of an unwrapped payload promoted to `delivered`'s top-level header.
-    /// `payload` is the Cryptographic Payload's root Content-Type (it must carry `hp="clear"` or
-    /// `hp="cipher"`, else nil: no header protection), `inner` the root's fields other than Content-*.
-    /// The draft's `protected-headers="v1"` (Thunderbird and Autocrypt clients before RFC 9788) is read as
-    /// `clear`, or as `cipher` without an HP-Outer record when the message was `encrypted`.
-    /// `signed`: a valid signature covers the payload. Then every protected field replaces the outer
-    /// fields of its name (the caller checks the protected From against the signer). Without one, only
-    /// what the sender hid from outside (Subject `[...]`, fields removed) is restored, as the HP-Outer
-    /// record shows, and never a From: anyone can make an envelope. Outer fields that are not what the
-    /// sender sent (the protected value for `clear`, the HP-Outer record for `cipher`) are in `changed`.
+    /// `payloadType` is the Cryptographic Payload's root Content-Type as written: it must carry one `hp`
+    /// parameter, `clear` or `cipher` (else nil: no header protection; two, or an RFC 2231 form, would let
+    /// readers disagree). The draft's `protected-headers="v1"` (Thunderbird and Autocrypt clients before
+    /// RFC 9788) is read as `clear`, or as `cipher` without an HP-Outer record when the message was
+    /// `encrypted`. `inner` are the root's fields other than Content-*.
+    /// - `signed`, a valid signature covers the payload: its protected fields are the header. Each replaces
+    ///   the outer fields of its name (the caller checks the protected From against the signer); outer fields
+    ///   of those names that the payload lacks were added in transit and are removed (but Message-ID and
+    ///   Date); what differs from what the sender sent (the protected value for `clear`, the HP-Outer record
+    ///   for `cipher`) is in `changed`.
+    /// - Not signed: anyone can encrypt to us. Only what the sender hid is restored — Subject, Comments or
+    ///   Keywords whose HP-Outer record shows another value outside — and nothing else, a From least of all.
     public static func promote(
-        into delivered: Entity, payload: ContentType, inner: [HeaderField], signed: Bool, encrypted: Bool
+        into delivered: Entity, payloadType: String?, inner: [HeaderField], signed: Bool, encrypted: Bool
     ) -> Promotion? {
-        let draft = payload["hp"] == nil && payload["protected-headers"]?.lowercased() == "v1"
-        guard let stated = draft ? (encrypted ? "cipher" : "clear") : payload["hp"]?.lowercased(),
-            stated == "clear" || stated == "cipher"
-        else { return nil }
-        let mode = stated
-        var promotion = Promotion(entity: delivered, mode: draft ? "v1" : mode)
+        guard let payloadType, let written = ContentType.parsingAsWritten(payloadType) else { return nil }
+        let stated = written.parameters.filter {
+            let name = $0.name.lowercased()
+            return name == "hp" || name.hasPrefix("hp*")
+        }
+        let draft = stated.isEmpty && ContentType(parsing: payloadType)?["protected-headers"]?.lowercased() == "v1"
+        let mode: String
+        if draft {
+            mode = encrypted ? "cipher" : "clear"
+        } else {
+            guard stated.count == 1, stated[0].name.lowercased() == "hp" else { return nil }
+            mode = stated[0].value.lowercased()
+            guard mode == "clear" || mode == "cipher" else { return nil }
+        }
+        var promotion = Promotion(entity: delivered, mode: draft ? "v1" : mode, signed: signed)
         promotion.entity.removeFields(named: outerRecord)  // HP-Outer outside is nobody's record
         let protected = inner.filter(isProtected)
         var record: [(name: String, value: String)] = []
@@ -143,26 +202,34 @@ public enum HeaderProtection: String, CaseIterable, Codable, Sendable {
             record.append((String(value[..<colon]).trimmed, String(value[value.index(after: colon)...]).trimmed))
         }
         for name in names {
-            let inside = protected.filter { $0.hasName(name) }
-            let outside = promotion.entity.fields(named: name)
+            let inside = protected.filter { $0.hasName(name) }.map(\.value)
+            let outside = promotion.entity.fields(named: name).map(\.value)
             let recorded = record.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
-            let sent = mode == "cipher" ? recorded : inside.map(\.value)
-            let checkable = mode == "clear" || !record.isEmpty
-            if checkable && normalised(outside.map(\.value)) != normalised(sent) {
+            let same = normalised(inside) == normalised(outside)
+            guard signed else {
+                // Nothing vouches for the payload: restore only what its sender hid, as its record says.
+                guard !inside.isEmpty, !same else { continue }
+                let hidden = mode == "cipher" && normalised(recorded) != normalised(inside)
+                if hidden && confidential.contains(name) {
+                    promotion.entity.replaceFields(named: name, with: protected.filter { $0.hasName(name) })
+                    promotion.promoted.append(name.lowercased())
+                } else {
+                    promotion.withheld.append(name.lowercased())
+                }
+                continue
+            }
+            let sent = mode == "cipher" ? recorded : inside
+            if (mode == "clear" || !record.isEmpty) && normalised(outside) != normalised(sent) {
                 promotion.changed.append(name)
             }
-            guard !inside.isEmpty else { continue }
-            let same = normalised(inside.map(\.value)) == normalised(outside.map(\.value))
-            if !signed {
-                // Nothing vouches for the payload: restore only what its sender hid, never a From.
-                let hidden = mode == "cipher" && normalised(recorded) != normalised(inside.map(\.value))
-                if same { continue }
-                if name == "From" || !hidden {
-                    promotion.withheld.append(name.lowercased())
-                    continue
+            if inside.isEmpty {
+                if !outside.isEmpty && !addedByTransport.contains(name) {
+                    promotion.entity.removeFields(named: name)
+                    promotion.removed.append(name.lowercased())
                 }
+                continue
             }
-            if !same { promotion.entity.replaceFields(named: name, with: inside) }
+            if !same { promotion.entity.replaceFields(named: name, with: protected.filter { $0.hasName(name) }) }
             promotion.promoted.append(name.lowercased())
         }
         return promotion

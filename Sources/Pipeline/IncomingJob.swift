@@ -444,7 +444,8 @@ public struct IncomingJob: Job {
         /// F36: the payload's protected header fields on the delivered message (RFC 9788), when it has them.
         func promoted(into delivered: Entity) -> HeaderProtection.Promotion? {
             HeaderProtection.promote(
-                into: delivered, payload: current.contentType, inner: payloadFields, signed: payloadSigned,
+                into: delivered, payloadType: current.field("Content-Type"), inner: payloadFields,
+                signed: payloadSigned,
                 encrypted: decrypted)
         }
         if let signed = innermostSigned, !signers.isEmpty {
@@ -536,9 +537,11 @@ public struct IncomingJob: Job {
             reason: notProcessed, messageID: message.messageID, warning: warning, authenticated: false)
     }
 
-    /// The message with an Authentication-Results field on top (RFC 8601 §5: added fields go first).
+    /// The message with an Authentication-Results field on top (RFC 8601 §5: added fields go first), and
+    /// without HP-Outer fields: outside a protected payload they are nobody's record (RFC 9788 §2.2).
     static func adding(_ value: String, to message: Entity) -> [UInt8] {
         var copy = message
+        copy.removeFields(named: "HP-Outer")
         copy.fields.insert(HeaderField(name: "Authentication-Results", value: value), at: 0)
         return copy.serialized()
     }

@@ -187,7 +187,8 @@ struct Verify: ParsableCommand {
                 // F36: the protected fields (RFC 9788) are the header written; the signer must speak for their From.
                 if let unwrapped = output,
                     let promotion = HeaderProtection.promote(
-                        into: unwrapped, payload: unwrapped.contentType, inner: result.innerFields, signed: true,
+                        into: unwrapped, payloadType: unwrapped.field("Content-Type"), inner: result.innerFields,
+                        signed: true,
                         encrypted: false)
                 {
                     if promotion.promoted.contains("from"),
@@ -255,7 +256,7 @@ struct Decrypt: ParsableCommand {
             var output = decryption.message
             // F36: unsigned here (a signature inside is verify's to promote): only what the sender hid comes back.
             if let promotion = HeaderProtection.promote(
-                into: output, payload: output.contentType, inner: decryption.innerFields, signed: false,
+                into: output, payloadType: output.field("Content-Type"), inner: decryption.innerFields, signed: false,
                 encrypted: true)
             {
                 output = promotion.entity

@@ -218,8 +218,15 @@ final class HeaderProtectionTests: CLITestCase {
         let intact =
             outerHeader(subject: "Same", id: "hp-same")
             + (try opensslSigned(entity(hp: "clear", from: "alice@example.com", subject: "Same", id: "hp-same")))
+        let added =
+            outerHeader(subject: "Added", id: "hp-added")
+            + "Reply-To: attacker@evil.example\r\nSender: attacker@evil.example\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\n"
+            + (try opensslSigned(entity(hp: "clear", from: "alice@example.com", subject: "Added", id: "hp-added")))
         let results = try deliverIncoming(
-            ["changed": Array(changed.utf8), "from": Array(notCovered.utf8), "same": Array(intact.utf8)])
+            [
+                "changed": Array(changed.utf8), "from": Array(notCovered.utf8), "same": Array(intact.utf8),
+                "added": Array(added.utf8),
+            ])
 
         let (record, text) = try XCTUnwrap(results["hp-clear"])
         XCTAssertEqual(record.outcome, "verified")
@@ -240,6 +247,15 @@ final class HeaderProtectionTests: CLITestCase {
         XCTAssertEqual(same.outcome, "verified")
         XCTAssertNil(same.warning)
         XCTAssertFalse(sameText.contains("changed in transit"))
+
+        // Fields the signer did not sign and a relay added are not delivered under the pass (but a Date).
+        let (addedRecord, addedText) = try XCTUnwrap(results["hp-added"])
+        XCTAssertEqual(addedRecord.outcome, "verified")
+        XCTAssertEqual(fields("Reply-To", in: addedText), [])
+        XCTAssertEqual(fields("Sender", in: addedText), [])
+        XCTAssertEqual(fields("Date", in: addedText), ["Date: Mon, 30 Nov 2026 10:00:00 +0000"])
+        XCTAssertTrue(addedText.contains("outer-only field removed: sender,reply-to"), addedText)
+        XCTAssertTrue(addedRecord.warning?.contains("without the outer-only sender, reply-to") == true)
 
         let policy = try save("[message filters]\nd: if (subject == \"The real one\") { drop(); }\n", "d.policy")
         let filtered = try deliverIncoming(["changed": Array(changed.utf8)], ["--policy", policy])
@@ -264,8 +280,10 @@ final class HeaderProtectionTests: CLITestCase {
         XCTAssertEqual(fields("From", in: text), ["From: alice@example.com"])
         let result = try XCTUnwrap(fields("Authentication-Results", in: text).first)
         XCTAssertTrue(result.contains("smime=neutral"), result)
-        XCTAssertTrue(result.contains("header.protected=subject"), result)
-        XCTAssertTrue(result.contains("header.protected=subject; unsigned, not promoted: from"), result)
+        XCTAssertTrue(
+            result.contains(
+                "header.protected=none; restored without a signature: subject; not promoted without a signature: from"),
+            result)
     }
 
     /// `verify` and `decrypt` follow the same rules on one message.
@@ -292,7 +310,7 @@ final class HeaderProtectionTests: CLITestCase {
         )
         .expect(0)
         XCTAssertEqual(header(of: decrypted.out)["subject"], ["Hidden"])
-        XCTAssertTrue(decrypted.stderr.contains("header.protected=subject"), decrypted.stderr)
+        XCTAssertTrue(decrypted.stderr.contains("restored without a signature: subject"), decrypted.stderr)
     }
 
     /// Our own output, read back: signed and encrypted with header protection, delivered with the

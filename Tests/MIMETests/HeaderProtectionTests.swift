@@ -59,7 +59,7 @@ final class HeaderProtectionUnitTests: XCTestCase {
         let inner = try fields(["From: alice@example.com", "To: bob@partner.example", "Subject: Real"])
         let promotion = try XCTUnwrap(
             HeaderProtection.promote(
-                into: try delivered("Forged"), payload: ContentType(parsing: "text/plain; hp=clear")!, inner: inner,
+                into: try delivered("Forged"), payloadType: "text/plain; hp=clear", inner: inner,
                 signed: true, encrypted: false))
         XCTAssertEqual(promotion.entity.fields(named: "Subject").map(\.value), ["Real"])
         XCTAssertNil(promotion.entity.field("HP-Outer"), "an HP-Outer outside is nobody's record")
@@ -70,11 +70,11 @@ final class HeaderProtectionUnitTests: XCTestCase {
         XCTAssertNotNil(promotion.warning)
         XCTAssertNil(
             HeaderProtection.promote(
-                into: try delivered("x"), payload: ContentType(parsing: "text/plain; hp=maybe")!, inner: inner,
+                into: try delivered("x"), payloadType: "text/plain; hp=maybe", inner: inner,
                 signed: true, encrypted: false), "an unknown hp value protects nothing")
         XCTAssertNil(
             HeaderProtection.promote(
-                into: try delivered("x"), payload: ContentType(parsing: "text/plain")!, inner: inner, signed: true,
+                into: try delivered("x"), payloadType: "text/plain", inner: inner, signed: true,
                 encrypted: false))
     }
 
@@ -86,14 +86,59 @@ final class HeaderProtectionUnitTests: XCTestCase {
         ])
         let promotion = try XCTUnwrap(
             HeaderProtection.promote(
-                into: try delivered("[...]"), payload: ContentType(parsing: "text/plain; hp=\"cipher\"")!,
+                into: try delivered("[...]"), payloadType: "text/plain; hp=\"cipher\"",
                 inner: inner, signed: false, encrypted: true))
         XCTAssertEqual(promotion.entity.field("Subject"), "Real")
         XCTAssertEqual(promotion.entity.field("From"), "alice@example.com")
         XCTAssertEqual(promotion.entity.field("To"), "bob@partner.example", "not hidden: not restored")
         XCTAssertEqual(promotion.promoted, ["subject"])
         XCTAssertEqual(promotion.withheld, ["from", "to"])
-        XCTAssertEqual(promotion.changed, ["From", "To"], "what HP-Outer says was sent is not what arrived")
+        XCTAssertEqual(promotion.changed, [], "without a signature nothing says what the sender sent")
+        XCTAssertNil(promotion.warning)
+        // A Reply-To "hidden" by a forged record is not restored: only what a policy hides (Subject) is.
+        let replyTo = try fields(["Reply-To: attacker@evil.example", "Subject: [...]", "HP-Outer: Subject: [...]"])
+        let forged = try XCTUnwrap(
+            HeaderProtection.promote(
+                into: try delivered("[...]"), payloadType: "text/plain; hp=cipher", inner: replyTo, signed: false,
+                encrypted: true))
+        XCTAssertNil(forged.entity.field("Reply-To"))
+        XCTAssertEqual(forged.withheld, ["reply-to"])
+    }
+
+    /// Under a signature, what the payload lacks was added in transit: removed (but Date and Message-ID).
+    /// An `hp` given twice, or in an RFC 2231 form, protects nothing: readers would disagree on it.
+    func testSignedPayloadDropsOuterOnlyFieldsAndAmbiguousMarksProtectNothing() throws {
+        let inner = try fields(["From: alice@example.com", "Subject: Real"])
+        var outer = try delivered("Real")
+        outer.fields.insert(contentsOf: try fields(["Reply-To: x@evil.example", "Message-ID: <relay@x>"]), at: 0)
+        let promotion = try XCTUnwrap(
+            HeaderProtection.promote(
+                into: outer, payloadType: "text/plain; hp=clear", inner: inner, signed: true, encrypted: false))
+        XCTAssertNil(promotion.entity.field("Reply-To"))
+        XCTAssertNil(promotion.entity.field("To"))
+        XCTAssertEqual(promotion.entity.field("Message-ID"), "<relay@x>")
+        XCTAssertEqual(promotion.removed, ["to", "reply-to"])
+        for type in [
+            "text/plain; hp=clear; hp=cipher", "text/plain; hp*=utf-8''clear", "text/plain; hp*0=cl; hp*1=ear",
+            "text/plain; hp=\"clear\"; hp*=utf-8''cipher",
+        ] {
+            XCTAssertNil(
+                HeaderProtection.promote(into: outer, payloadType: type, inner: inner, signed: true, encrypted: false),
+                type)
+        }
+        // On the way out every form of it goes, ours alone stays; a long record is folded.
+        var message = try entity(
+            "From: a@example.com\r\nReferences: " + (1...70).map { "<id\($0)@example.com>" }.joined(separator: " ")
+                + "\r\nContent-Type: text/plain; hp*0=cl; hp*1=ear; charset=us-ascii\r\n\r\nx\r\n")
+        let (prepared, record) = try XCTUnwrap(HeaderProtection.encrypt.prepare(message, encrypted: true))
+        XCTAssertEqual(prepared.field("Content-Type"), "text/plain; charset=us-ascii; hp=\"cipher\"")
+        let references = try XCTUnwrap(record.last)
+        XCTAssertTrue(references.value.hasPrefix("References: <id1@example.com> <id2@example.com>"))
+        message.fields = [references]
+        XCTAssertTrue(
+            String(decoding: message.serialized(), as: UTF8.self).split(separator: "\r\n").allSatisfy {
+                $0.utf8.count <= 78
+            })
     }
 
     func testLegacyDisplayGoesIntoEveryMainBodyPartAndNoAttachment() throws {
