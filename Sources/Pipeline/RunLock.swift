@@ -76,7 +76,10 @@ public final class RunLock: Sendable {
         let deadline = ContinuousClock.now + .milliseconds(Int(max(0, wait) * 1000))
         while true {
             do {
-                let decision = try acquire(directory: spool, name: splitFileName + ".lock", wait: wait, busy: busy)
+                // Held for a moment by each shard that starts: shards started together wait their turn for it
+                // whatever --wait-lock says (without this, the second of two was refused: exit 75).
+                let decision = try acquire(
+                    directory: spool, name: splitFileName + ".lock", wait: max(wait, 30), busy: busy)
                 let record = spool + "/" + splitFileName
                 let spoolLock: RunLock
                 if nobodyHolds(spool, consumeFileName) {

@@ -191,19 +191,25 @@ final class ShardRunTests: CLITestCase {
             ]
             let out = Pipe()
             process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            return (process, out)
+            let log = path("c\(k).stderr")
+            FileManager.default.createFile(atPath: log, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: log)
+            return (process, out, log)
         }
-        for (process, _) in runs { try process.run() }
+        for (process, _, _) in runs { try process.run() }
         var errors = 0
         var statuses: [Int32] = []
-        for (process, out) in runs {
+        for (process, out, log) in runs {
             let data = out.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             statuses.append(process.terminationStatus)
             let decoder = JSONDecoder()
             decoder.keyDecodingStrategy = .convertFromSnakeCase
-            errors += try decoder.decode(Summary.self, from: data).inputErrors.count
+            guard let summary = try? decoder.decode(Summary.self, from: data) else {
+                return XCTFail(
+                    "exit \(process.terminationStatus), no summary: \(string(bytes(of: URL(fileURLWithPath: log))))")
+            }
+            errors += summary.inputErrors.count
         }
         XCTAssertEqual(errors, 1, "the link is reported once")
         XCTAssertEqual(statuses.sorted(), [0, 1], "the planted link is an input error of one shard")
