@@ -15,8 +15,8 @@ extension ValidationTime: ExpressibleByArgument {}
 /// `--header-protection` of `sign` and `encrypt` (RFC 9788, SPEC F36).
 func headerProtectionHelp(_ command: String) -> ArgumentHelp {
     ArgumentHelp(
-        "none (default), sign or encrypt: From, To, Cc, Reply-To, Subject, Date, Message-ID, In-Reply-To, References "
-            + "(and Followup-To, Comments, Keywords) inside the " + command + ", marked hp="
+        "none (default), sign or encrypt: From, Sender, To, Cc, Reply-To, Subject, Date, Message-ID, In-Reply-To, "
+            + "References (and Followup-To, Comments, Keywords) inside the " + command + ", marked hp="
             + (command == "signature"
                 ? "\"clear\"; encrypt marks hp=\"cipher\" and obscures the outer Subject as [...] for a message you "
                     + "encrypt next (smimegate sign ... | smimegate encrypt ...)."
