@@ -192,7 +192,7 @@ final class ShardRunTests: CLITestCase {
             let out = Pipe()
             process.standardOutput = out
             let log = path("c\(k).stderr")
-            FileManager.default.createFile(atPath: log, contents: nil)
+            XCTAssertTrue(FileManager.default.createFile(atPath: log, contents: nil))
             process.standardError = FileHandle(forWritingAtPath: log)
             return (process, out, log)
         }
