@@ -199,7 +199,11 @@ public enum HeaderProtection: String, CaseIterable, Codable, Sendable {
         for field in inner where field.hasName(outerRecord) {
             let value = field.value
             guard let colon = value.firstIndex(of: ":") else { continue }
-            record.append((String(value[..<colon]).trimmed, String(value[value.index(after: colon)...]).trimmed))
+            record.append(
+                (
+                    String(value[..<colon]).trimmingCharacters(in: " \t"),
+                    String(value[value.index(after: colon)...]).trimmingCharacters(in: " \t")
+                ))
         }
         for name in names {
             let inside = protected.filter { $0.hasName(name) }.map(\.value)
@@ -250,14 +254,5 @@ extension Entity {
         let before = fields[..<at].filter { !$0.hasName(name) }
         let after = fields[at...].filter { !$0.hasName(name) }
         fields = before + new + after
-    }
-}
-
-extension String {
-    fileprivate var trimmed: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
     }
 }
